@@ -1,0 +1,62 @@
+//! Backends execute the requests that cannot complete inline. Choosing one is
+//! configuration (`PAIO_BACKEND`); the engine does not know which it has.
+
+use crate::engine::Engine;
+use crate::workers::Workers;
+
+pub trait Backend: Send + Sync {
+    /// Shown in `PAIO_STATS` (`threads`, `kaio`, …).
+    fn name(&self) -> &'static str;
+
+    /// True when the backend can accept work now (for the worker pool: at
+    /// least one thread runs or could be started). Checked before anything is
+    /// queued, so that a refusal can be reported as `EAGAIN` with nothing lost.
+    fn ready(&'static self, engine: &'static Engine) -> bool;
+
+    /// Start executing slot `id`; the backend eventually calls
+    /// [`Engine::execute`] (or completes it itself). `Err(id)` hands the
+    /// request back when no thread can take it.
+    fn dispatch(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32>;
+
+    /// Threads the backend runs now.
+    fn threads(&self) -> u32;
+}
+
+/// The worker pool: blocking `pread`/`pwrite`/`fsync` on bounded threads.
+/// It is the permanent fallback where kernel AIO is unavailable.
+pub struct PoolBackend {
+    workers: Workers<u32>,
+}
+
+/// I/O workers only make syscalls; a small stack keeps many cheap.
+const WORKER_STACK: usize = 256 << 10;
+
+impl PoolBackend {
+    pub fn new() -> Self {
+        PoolBackend { workers: Workers::new("paio-io", WORKER_STACK, false) }
+    }
+}
+
+impl Default for PoolBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Backend for PoolBackend {
+    fn name(&self) -> &'static str {
+        "threads"
+    }
+
+    fn ready(&'static self, engine: &'static Engine) -> bool {
+        self.workers.ensure_thread(engine)
+    }
+
+    fn dispatch(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32> {
+        self.workers.submit(engine, id)
+    }
+
+    fn threads(&self) -> u32 {
+        self.workers.threads()
+    }
+}

@@ -1,0 +1,128 @@
+//! Tunables: glibc's `aio_init()` values, overridden by `PAIO_*` environment
+//! variables. Read once when the engine starts; `aio_init` may change the pool
+//! limits later, which take effect for the next thread started or retired.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// glibc's `struct aioinit`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AioInit {
+    pub aio_threads: i32,
+    pub aio_num: i32,
+    pub aio_locks: i32,
+    pub aio_usedba: i32,
+    pub aio_debug: i32,
+    pub aio_numusers: i32,
+    pub aio_idle_time: i32,
+    pub aio_reserved: i32,
+}
+
+/// Which engine executes requests that cannot complete inline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// Kernel AIO where available, the thread pool otherwise.
+    Auto,
+    /// Kernel AIO required for what it can do (falls back when `io_setup` fails).
+    Kaio,
+    /// Only the worker pool.
+    Threads,
+}
+
+/// Where `PAIO_STATS` sends the exit line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatsSink {
+    Off,
+    Stderr,
+    File(std::ffi::CString),
+}
+
+pub const DEFAULT_THREADS: u32 = 20;
+pub const DEFAULT_NOTIFY_THREADS: u32 = 4;
+pub const DEFAULT_IDLE_MS: u32 = 1000;
+pub const DEFAULT_MAX_REQUESTS: u32 = 1 << 16;
+/// A hard ceiling for `PAIO_MAX_REQUESTS`, so a typo cannot reserve gigabytes.
+pub const MAX_MAX_REQUESTS: u32 = 1 << 22;
+
+/// Live limits, adjustable by `aio_init` after start.
+pub struct Limits {
+    pub threads: AtomicU32,
+    pub idle_ms: AtomicU32,
+}
+
+pub struct Config {
+    pub limits: Limits,
+    pub notify_threads: u32,
+    pub max_requests: u32,
+    pub backend: BackendChoice,
+    pub stats: StatsSink,
+}
+
+/// Values given to `aio_init` before the engine started; applied at start.
+static PENDING_THREADS: AtomicU32 = AtomicU32::new(0);
+static PENDING_IDLE_MS: AtomicU32 = AtomicU32::new(0);
+static PENDING_NUM: AtomicU32 = AtomicU32::new(0);
+
+fn env_u32(name: &str) -> Option<u32> {
+    std::env::var(name).ok()?.trim().parse().ok()
+}
+
+impl Config {
+    /// Build from the environment and any earlier `aio_init`.
+    pub fn load() -> Config {
+        let pending = |a: &AtomicU32, d: u32| match a.load(Ordering::Relaxed) {
+            0 => d,
+            v => v,
+        };
+        let threads = env_u32("PAIO_THREADS").filter(|&v| v > 0).unwrap_or(pending(&PENDING_THREADS, DEFAULT_THREADS));
+        let idle_ms = env_u32("PAIO_IDLE_MS").unwrap_or(pending(&PENDING_IDLE_MS, DEFAULT_IDLE_MS));
+        let max_requests = env_u32("PAIO_MAX_REQUESTS")
+            .filter(|&v| v > 0)
+            .unwrap_or(pending(&PENDING_NUM, 0).max(DEFAULT_MAX_REQUESTS))
+            .min(MAX_MAX_REQUESTS);
+        let notify_threads =
+            env_u32("PAIO_NOTIFY_THREADS").filter(|&v| v > 0).unwrap_or(DEFAULT_NOTIFY_THREADS);
+        let backend = match std::env::var("PAIO_BACKEND").as_deref() {
+            Ok("threads") | Ok("pool") => BackendChoice::Threads,
+            Ok("kaio") => BackendChoice::Kaio,
+            _ => BackendChoice::Auto,
+        };
+        let stats = match std::env::var_os("PAIO_STATS") {
+            None => StatsSink::Off,
+            Some(v) if v.is_empty() || v == "0" => StatsSink::Off,
+            Some(v) if v == "1" => StatsSink::Stderr,
+            Some(v) => {
+                use std::os::unix::ffi::OsStrExt;
+                std::ffi::CString::new(v.as_bytes()).map(StatsSink::File).unwrap_or(StatsSink::Stderr)
+            }
+        };
+        Config {
+            limits: Limits { threads: AtomicU32::new(threads), idle_ms: AtomicU32::new(idle_ms) },
+            notify_threads,
+            max_requests,
+            backend,
+            stats,
+        }
+    }
+}
+
+/// `aio_init`: remember the values for a later start, and apply them to a
+/// running engine. The environment still wins, as documented.
+pub fn apply_aio_init(init: &AioInit, live: Option<&Limits>) {
+    if init.aio_threads > 0 && std::env::var_os("PAIO_THREADS").is_none() {
+        PENDING_THREADS.store(init.aio_threads as u32, Ordering::Relaxed);
+        if let Some(l) = live {
+            l.threads.store(init.aio_threads as u32, Ordering::Relaxed);
+        }
+    }
+    if init.aio_idle_time > 0 && std::env::var_os("PAIO_IDLE_MS").is_none() {
+        let ms = (init.aio_idle_time as u32).saturating_mul(1000);
+        PENDING_IDLE_MS.store(ms, Ordering::Relaxed);
+        if let Some(l) = live {
+            l.idle_ms.store(ms, Ordering::Relaxed);
+        }
+    }
+    if init.aio_num > 0 {
+        PENDING_NUM.store(init.aio_num as u32, Ordering::Relaxed);
+    }
+}

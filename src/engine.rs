@@ -1,0 +1,329 @@
+//! The process-wide engine: created by the first AIO call (never at load
+//! time), replaced by a fresh one in a forked child, and the place where every
+//! request is completed exactly once.
+
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+
+use crate::aiocb::{Aiocb, Notify};
+use crate::backend::{Backend, PoolBackend};
+use crate::config::{BackendChoice, Config, StatsSink};
+use crate::fdstate::FdTable;
+use crate::io;
+use crate::lio;
+use crate::notify::{self, Callback, Delivery};
+use crate::slots::{Job, Slab, State};
+use crate::stats::{Counter, Stats};
+use crate::suspend;
+use crate::sys;
+use crate::workers::{Serve, Workers};
+
+/// Where paio's duplicate descriptors start, so that the low numbers a
+/// program expects from `open` stay free.
+const DUP_FLOOR: i32 = 256;
+
+pub struct Engine {
+    pub config: Config,
+    pub stats: Stats,
+    pub slab: Slab,
+    pub fds: FdTable,
+    pub backend: Box<dyn Backend>,
+    notifiers: Workers<Callback>,
+    /// Try `RWF_NOWAIT` in the submitting thread first.
+    pub inline: bool,
+    pub dup_floor: i32,
+}
+
+impl Engine {
+    pub fn new(config: Config, backend: Box<dyn Backend>) -> Engine {
+        let inline = config.backend != BackendChoice::Threads;
+        // SAFETY: getrlimit writes into a local struct.
+        let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
+        let dup_floor = if rl.rlim_cur as u64 > 4 * DUP_FLOOR as u64 { DUP_FLOOR } else { 0 };
+        Engine {
+            slab: Slab::new(config.max_requests),
+            stats: Stats::default(),
+            fds: FdTable::default(),
+            backend,
+            notifiers: Workers::new("paio-notify", 0, true),
+            inline,
+            dup_floor,
+            config,
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Run a queued request on the calling thread (a worker). Called once per
+    /// dispatch of `id`.
+    pub fn execute(&'static self, id: u32) {
+        let Some(slot) = self.slab.get(id) else { return };
+        if !claim(slot) {
+            self.release(id);
+            return;
+        }
+        // SAFETY: `claim` made this thread the job's only owner.
+        let job = unsafe { slot.job() };
+        self.stats.add(Counter::Pool, 1);
+        let result = io::run_blocking(job);
+        self.complete(job, result);
+        self.release(id);
+    }
+
+    /// Publish a result and carry out everything that follows from it:
+    /// waking `aio_suspend`, the notification, the `lio_listio` group, the
+    /// fsync barrier, and dropping paio's reference to the file.
+    pub fn complete(&'static self, job: &mut Job, result: Result<usize, i32>) {
+        // SAFETY: the aiocb address was a valid aiocb at submission and the C
+        // caller keeps it so until it sees the status published here.
+        let cb = unsafe { Aiocb::from_ptr(job.aiocb as *mut _) };
+        if result.is_err() {
+            self.stats.add(Counter::Errors, 1);
+        }
+        if let Some(cb) = cb {
+            cb.publish(result);
+        }
+        suspend::wake_waiters();
+        self.notify(job.notify);
+        if job.group != 0 {
+            lio::member_done(self, std::mem::take(&mut job.group), result.is_err());
+        }
+        if let Some(epoch) = job.epoch.take() {
+            let mut ready = Vec::new();
+            self.fds.get(job.fd).order.lock().write_end(epoch, &mut ready);
+            for id in ready {
+                self.dispatch(id);
+            }
+        }
+        if job.file >= 0 {
+            sys::close(std::mem::replace(&mut job.file, -1));
+        }
+    }
+
+    /// The slot's container (a queue or a lane) is done with it: advance its
+    /// lane and return it to the free list.
+    fn release(&'static self, id: u32) {
+        let Some(slot) = self.slab.get(id) else { return };
+        // SAFETY: the releasing thread is the last owner of the job.
+        let job = unsafe { slot.job() };
+        if let Some(lane) = job.lane {
+            let st = self.fds.get(job.fd);
+            st.lane_load[lane as usize].fetch_sub(1, Ordering::AcqRel);
+            let mut skipped = Vec::new();
+            let next = st.order.lock().lane_next(
+                lane,
+                |n| matches!(self.slab.get(n).map(|s| s.state()), Some(State::Cancelling | State::Cancelled)),
+                |n| skipped.push(n),
+            );
+            self.slab.release(id);
+            for n in skipped {
+                if let Some(s) = self.slab.get(n) {
+                    s.wait_cancelled();
+                }
+                st.lane_load[lane as usize].fetch_sub(1, Ordering::AcqRel);
+                self.slab.release(n);
+            }
+            if let Some(n) = next {
+                self.dispatch(n);
+            }
+        } else {
+            self.slab.release(id);
+        }
+    }
+
+    /// Hand a queued request to the backend; if no thread can take it, run
+    /// it here rather than lose it.
+    pub fn dispatch(&'static self, id: u32) {
+        if let Err(id) = self.backend.dispatch(self, id) {
+            self.execute(id);
+        }
+    }
+
+    /// Cancel a request still queued in user space. True when it was.
+    pub fn try_cancel(&'static self, id: u32, expect_fd: Option<i32>) -> bool {
+        let Some(slot) = self.slab.get(id) else { return false };
+        let gen = slot.gen();
+        if !slot.begin_cancel() {
+            return false;
+        }
+        if slot.gen() != gen || expect_fd.is_some_and(|fd| slot.fd.load(Ordering::Relaxed) != fd) {
+            // Reused under us by another request: put it back untouched.
+            slot.abort_cancel();
+            return false;
+        }
+        // SAFETY: `begin_cancel` made this thread the job's only owner.
+        let job = unsafe { slot.job() };
+        self.stats.add(Counter::Cancelled, 1);
+        self.complete(job, Err(libc::ECANCELED));
+        slot.end_cancel();
+        true
+    }
+
+    pub fn notify(&'static self, n: Notify) {
+        match notify::plan(n) {
+            Delivery::Nothing => {}
+            Delivery::Signal { signo, value, tid } => {
+                let _ = sys::queue_signal(signo, value, tid);
+            }
+            Delivery::Pool(function, value) => self.run_callback(Callback { function, value }),
+            Delivery::OwnThread { function, value, attributes } => {
+                match notify::spawn_with_attributes(Callback { function, value }, attributes) {
+                    Ok(()) => self.stats.add(Counter::Threads, 1),
+                    Err(cb) => self.run_callback(cb),
+                }
+            }
+        }
+    }
+
+    fn run_callback(&'static self, cb: Callback) {
+        if let Err(cb) = self.notifiers.submit(self, cb) {
+            // No notifier thread can be created: call it here rather than
+            // drop the notification.
+            cb.call();
+        }
+    }
+
+    /// A forked child inherits paio's duplicate descriptors of requests that
+    /// were queued in the parent; close them (plain memory reads, no locks).
+    fn close_inherited_files(&self) {
+        for id in 0..self.slab.allocated() {
+            if let Some(slot) = self.slab.get(id) {
+                if matches!(slot.state(), State::Queued | State::Running) {
+                    // SAFETY: the only thread of the child; nobody else runs.
+                    let job = unsafe { slot.job() };
+                    if job.file >= 0 {
+                        sys::close(job.file);
+                        job.file = -1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Executor side of the slot state machine: wait out a canceller in flight
+/// (which may also give the slot back as `Queued`).
+fn claim(slot: &crate::slots::Slot) -> bool {
+    loop {
+        if slot.claim() {
+            return true;
+        }
+        match slot.state() {
+            State::Cancelling => std::thread::yield_now(),
+            State::Queued => continue,
+            _ => return false,
+        }
+    }
+}
+
+impl Serve<u32> for Engine {
+    fn serve(&'static self, id: u32) {
+        self.execute(id)
+    }
+    fn max_threads(&self) -> u32 {
+        self.config.limits.threads.load(Ordering::Relaxed)
+    }
+    fn idle_ms(&self) -> u32 {
+        self.config.limits.idle_ms.load(Ordering::Relaxed)
+    }
+    fn thread_started(&self) {
+        self.stats.add(Counter::Threads, 1);
+    }
+}
+
+impl Serve<Callback> for Engine {
+    fn serve(&'static self, cb: Callback) {
+        cb.call()
+    }
+    fn max_threads(&self) -> u32 {
+        self.config.notify_threads
+    }
+    fn idle_ms(&self) -> u32 {
+        self.config.limits.idle_ms.load(Ordering::Relaxed)
+    }
+    fn thread_started(&self) {
+        self.stats.add(Counter::Threads, 1);
+    }
+}
+
+static ENGINE: AtomicPtr<Engine> = AtomicPtr::new(std::ptr::null_mut());
+static STARTING: AtomicU32 = AtomicU32::new(0);
+static HOOKS_INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// The engine, if a previous AIO call started it.
+pub fn try_get() -> Option<&'static Engine> {
+    let p = ENGINE.load(Ordering::Acquire);
+    // SAFETY: engines are leaked, never freed.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// The engine, started on first use.
+pub fn get() -> &'static Engine {
+    if let Some(e) = try_get() {
+        return e;
+    }
+    start()
+}
+
+#[cold]
+fn start() -> &'static Engine {
+    loop {
+        if let Some(e) = try_get() {
+            return e;
+        }
+        if STARTING.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    let config = Config::load();
+    let backend: Box<dyn Backend> = Box::new(PoolBackend::new());
+    let engine: &'static Engine = Box::leak(Box::new(Engine::new(config, backend)));
+    if !HOOKS_INSTALLED.swap(true, Ordering::AcqRel) {
+        // SAFETY: registering plain extern "C" functions without arguments.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(after_fork_in_child));
+            libc::atexit(at_exit);
+        }
+    }
+    ENGINE.store(engine as *const Engine as *mut Engine, Ordering::Release);
+    STARTING.store(0, Ordering::Release);
+    engine
+}
+
+/// The child of `fork` starts clean: the parent's engine (its threads do not
+/// exist here, its locks may be held forever) is abandoned, and the next AIO
+/// call starts a new one.
+extern "C" fn after_fork_in_child() {
+    if let Some(old) = try_get() {
+        old.close_inherited_files();
+    }
+    ENGINE.store(std::ptr::null_mut(), Ordering::Release);
+    STARTING.store(0, Ordering::Release);
+    suspend::reset_after_fork();
+}
+
+extern "C" fn at_exit() {
+    let Some(e) = try_get() else { return };
+    let line = e.stats.line(e.backend_name());
+    match &e.config.stats {
+        StatsSink::Off => {}
+        StatsSink::Stderr => {
+            // SAFETY: writing a local buffer to fd 2.
+            unsafe { libc::write(2, line.as_ptr() as *const _, line.len()) };
+        }
+        StatsSink::File(path) => {
+            // SAFETY: a NUL-terminated path; the fd is closed below.
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644) };
+            if fd >= 0 {
+                // SAFETY: writing a local buffer to a descriptor we opened.
+                unsafe {
+                    libc::write(fd, line.as_ptr() as *const _, line.len());
+                    libc::close(fd);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! paio: POSIX asynchronous I/O for Linux with glibc's ABI.
+//!
+//! `libpaio.so` exports `aio_read`, `aio_write`, `aio_fsync`, `lio_listio`,
+//! `aio_error`, `aio_return`, `aio_suspend`, `aio_cancel`, `aio_init` and the
+//! `*64` aliases, so a program gets it by `LD_PRELOAD` or by linking `-lpaio`.
+//!
+//! Layout: [`capi`] is the only module with exported symbols; [`aiocb`] owns
+//! the C structure; [`submit`] decides what runs inline and what is queued;
+//! [`engine`] completes every request exactly once; [`backend`] executes what
+//! would block; [`sys`] holds the raw kernel interface.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+// A panic unwinding into C is undefined behaviour: the library is built with
+// `panic = "abort"` in every profile (the crate's own unit tests excepted,
+// since the test harness needs unwinding).
+#[cfg(all(not(panic = "abort"), not(test)))]
+compile_error!("paio must be built with panic = \"abort\" (see Cargo.toml profiles)");
+
+pub mod aiocb;
+pub mod backend;
+pub mod capi;
+pub mod config;
+pub mod engine;
+pub mod fdstate;
+pub mod io;
+pub mod lio;
+pub mod notify;
+pub mod slots;
+pub mod stats;
+pub mod submit;
+pub mod suspend;
+pub mod sys;
+pub mod workers;
+
+/// The names the library must export, unversioned (checked against the
+/// built `.so` by the test suite).
+pub const EXPORTS: [&str; 17] = [
+    "aio_read",
+    "aio_write",
+    "aio_error",
+    "aio_return",
+    "aio_suspend",
+    "aio_cancel",
+    "aio_fsync",
+    "lio_listio",
+    "aio_read64",
+    "aio_write64",
+    "aio_error64",
+    "aio_return64",
+    "aio_suspend64",
+    "aio_cancel64",
+    "aio_fsync64",
+    "lio_listio64",
+    "aio_init",
+];

@@ -1,0 +1,313 @@
+//! Submission policy: validate the request the way glibc does, complete what
+//! cannot block inside the call (`RWF_NOWAIT`), and queue the rest with its
+//! own reference to the file, in order where order is required.
+//!
+//! Every path consumes the request's `lio_listio` group reference exactly
+//! once: through [`Engine::complete`] or, on a synchronous refusal, here.
+
+use std::sync::atomic::Ordering;
+
+use crate::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
+use crate::engine::Engine;
+use crate::fdstate::{FdState, HINT_NO_NOWAIT_READ, HINT_NO_NOWAIT_WRITE};
+use crate::lio;
+use crate::slots::{self, Job, Lane, Op};
+use crate::stats::Counter;
+use crate::sys;
+
+/// `AIO_CANCELED`, `AIO_NOTCANCELED`, `AIO_ALLDONE` of glibc's `<aio.h>`.
+pub const AIO_CANCELED: i32 = 0;
+pub const AIO_NOTCANCELED: i32 = 1;
+pub const AIO_ALLDONE: i32 = 2;
+
+/// Refuse synchronously: the aiocb shows the error too (as glibc leaves it),
+/// so a program polling `aio_error` never waits on a request that never was.
+fn refuse(engine: &'static Engine, cb: Aiocb, group: usize, err: i32) -> Result<(), i32> {
+    cb.publish(Err(err));
+    if group != 0 {
+        lio::member_done(engine, group, true);
+    }
+    Err(err)
+}
+
+/// The checks glibc makes before queueing anything, and the notification.
+fn validate(cb: Aiocb) -> Result<Notify, i32> {
+    if !(0..=AIO_PRIO_DELTA_MAX).contains(&cb.reqprio()) {
+        return Err(libc::EINVAL);
+    }
+    Notify::from_raw(&cb.sigevent()).filter(Notify::is_valid).ok_or(libc::EINVAL)
+}
+
+/// `aio_read` / `aio_write` (and their `lio_listio` entries).
+pub fn submit_rw(engine: &'static Engine, cb: Aiocb, op: Op, group: usize) -> Result<(), i32> {
+    let notify = match validate(cb) {
+        Ok(n) => n,
+        Err(e) => return refuse(engine, cb, group, e),
+    };
+    engine.stats.add(Counter::Requests, 1);
+    engine.stats.add(if op == Op::Read { Counter::Read } else { Counter::Write }, 1);
+    let fd = cb.fd();
+    let job = Job {
+        aiocb: cb.addr(),
+        op,
+        fd,
+        buf: cb.buf(),
+        len: cb.nbytes(),
+        offset: cb.offset(),
+        notify,
+        group,
+        ..Job::EMPTY
+    };
+    // Asynchronous errors, as glibc reports them through aio_error.
+    if job.len > isize::MAX as usize || job.offset < 0 {
+        return Ok(complete_inline(engine, job, Err(libc::EINVAL)));
+    }
+    if !engine.inline {
+        return enqueue(engine, cb, job, None);
+    }
+    let st = engine.fds.get(fd);
+    let (lane, hint) = match op {
+        Op::Read => (Lane::Read, HINT_NO_NOWAIT_READ),
+        _ => (Lane::Write, HINT_NO_NOWAIT_WRITE),
+    };
+    if !st.lane_idle(lane) {
+        // Earlier requests of this descriptor wait in its ordered lane.
+        return enqueue(engine, cb, job, None);
+    }
+    if st.has_hint(hint) {
+        return enqueue(engine, cb, job, None);
+    }
+    try_inline(engine, cb, job, st, hint)
+}
+
+/// The non-blocking attempt in the submitting thread.
+fn try_inline(engine: &'static Engine, cb: Aiocb, mut job: Job, st: &FdState, hint: u32) -> Result<(), i32> {
+    let attempt = |job: &Job, offset: i64| match job.op {
+        Op::Read => sys::pread(job.fd, job.buf, job.len, offset, sys::RWF_NOWAIT),
+        _ => sys::pwrite(job.fd, job.buf, job.len, offset, sys::RWF_NOWAIT),
+    };
+    match attempt(&job, job.offset) {
+        Ok(n) if n == job.len || (n == 0 && job.op == Op::Read) => Ok(complete_inline(engine, job, Ok(n))),
+        Ok(n) => {
+            // Partly cached (or partly written): the rest on the pool.
+            job.done = n;
+            engine.stats.add(Counter::Retried, 1);
+            enqueue(engine, cb, job, Some(false))
+        }
+        Err(libc::EAGAIN) => {
+            engine.stats.add(Counter::Retried, 1);
+            enqueue(engine, cb, job, Some(false))
+        }
+        Err(libc::EOPNOTSUPP) => {
+            st.set_hint(hint);
+            enqueue(engine, cb, job, None)
+        }
+        Err(libc::ESPIPE) => {
+            // A pipe or socket: read/write semantics at the current position.
+            match attempt(&job, -1) {
+                Ok(n) if n == job.len || job.op == Op::Read => Ok(complete_inline(engine, job, Ok(n))),
+                Ok(n) => {
+                    job.done = n;
+                    enqueue(engine, cb, job, Some(true))
+                }
+                Err(libc::EAGAIN) | Err(libc::EOPNOTSUPP) => enqueue(engine, cb, job, Some(true)),
+                Err(e) => Ok(complete_inline(engine, job, Err(e))),
+            }
+        }
+        Err(e) => Ok(complete_inline(engine, job, Err(e))),
+    }
+}
+
+fn complete_inline(engine: &'static Engine, mut job: Job, result: Result<usize, i32>) {
+    engine.stats.add(Counter::Inline, 1);
+    engine.complete(&mut job, result);
+}
+
+/// Queue a request for the backend. `stream`: already known to be (or not
+/// be) a pipe or socket.
+fn enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job, stream: Option<bool>) -> Result<(), i32> {
+    if !engine.backend.ready(engine) {
+        return refuse(engine, cb, job.group, libc::EAGAIN);
+    }
+    // paio's own reference to the file: a close() and a reuse of the number
+    // by the program cannot redirect this request (sourceware bug 14942).
+    job.file = match sys::dup_high(job.fd, engine.dup_floor) {
+        Ok(f) => f,
+        Err(libc::EBADF) => return Ok(complete_inline(engine, job, Err(libc::EBADF))),
+        Err(_) => return refuse(engine, cb, job.group, libc::EAGAIN),
+    };
+    job.stream = stream.unwrap_or_else(|| sys::is_stream(job.file));
+    job.lane = match job.op {
+        _ if job.stream => Some(if job.op == Op::Read { Lane::Read } else { Lane::Write }),
+        Op::Write if sys::status_flags(job.file).is_ok_and(|f| f & libc::O_APPEND != 0) => Some(Lane::Write),
+        _ => None,
+    };
+    let st = engine.fds.get(job.fd);
+    if job.op == Op::Write {
+        job.epoch = Some(st.order.lock().write_begin());
+    }
+    queue(engine, cb, job, st, |order, id| match job.lane {
+        Some(lane) => {
+            st.lane_load[lane as usize].fetch_add(1, Ordering::AcqRel);
+            order.lane_submit(lane, id).is_some()
+        }
+        None => true,
+    })
+}
+
+/// Allocate the slot, mark the aiocb in flight, and let `place` decide under
+/// the descriptor's lock whether it runs now.
+fn queue(
+    engine: &'static Engine,
+    cb: Aiocb,
+    mut job: Job,
+    st: &FdState,
+    place: impl FnOnce(&mut crate::fdstate::Order, u32) -> bool,
+) -> Result<(), i32> {
+    let Some((id, gen)) = engine.slab.alloc(job.fd, job.aiocb, job) else {
+        // Out of request slots: undo, report EAGAIN, lose nothing.
+        if let Some(epoch) = job.epoch.take() {
+            let mut ready = Vec::new();
+            st.order.lock().write_end(epoch, &mut ready);
+            ready.into_iter().for_each(|id| engine.dispatch(id));
+        }
+        sys::close(job.file);
+        return refuse(engine, cb, job.group, libc::EAGAIN);
+    };
+    cb.begin(slots::tag(id, gen));
+    let run_now = place(&mut st.order.lock(), id);
+    if run_now {
+        engine.dispatch(id);
+    }
+    Ok(())
+}
+
+/// `aio_fsync`: a barrier behind every write queued before it on the fd.
+pub fn submit_fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Result<(), i32> {
+    let data_only = match operation {
+        libc::O_SYNC => false,
+        libc::O_DSYNC => true,
+        _ => return Err(libc::EINVAL),
+    };
+    if sys::status_flags(cb.fd()).is_err() {
+        return Err(libc::EBADF);
+    }
+    let notify = match validate(cb) {
+        Ok(n) => n,
+        Err(e) => return refuse(engine, cb, 0, e),
+    };
+    engine.stats.add(Counter::Requests, 1);
+    engine.stats.add(Counter::Fsync, 1);
+    if !engine.backend.ready(engine) {
+        return refuse(engine, cb, 0, libc::EAGAIN);
+    }
+    let file = match sys::dup_high(cb.fd(), engine.dup_floor) {
+        Ok(f) => f,
+        Err(libc::EBADF) => return Err(libc::EBADF),
+        Err(_) => return refuse(engine, cb, 0, libc::EAGAIN),
+    };
+    let job = Job { aiocb: cb.addr(), op: Op::Fsync { data_only }, fd: cb.fd(), file, notify, ..Job::EMPTY };
+    let st = engine.fds.get(cb.fd());
+    queue(engine, cb, job, st, |order, id| order.fsync_submit(id))
+}
+
+/// `aio_cancel`.
+pub fn cancel(engine: Option<&'static Engine>, fd: i32, cb: Option<Aiocb>) -> Result<i32, i32> {
+    if sys::status_flags(fd).is_err() {
+        return Err(libc::EBADF);
+    }
+    if cb.is_some_and(|cb| cb.fd() != fd) {
+        return Err(libc::EINVAL);
+    }
+    let Some(engine) = engine else { return Ok(AIO_ALLDONE) };
+    match cb {
+        Some(cb) => {
+            if cb.error() != libc::EINPROGRESS {
+                return Ok(AIO_ALLDONE);
+            }
+            let Some((id, _)) = engine.slab.lookup(cb.tag(), cb.addr()) else { return Ok(AIO_ALLDONE) };
+            if engine.try_cancel(id, Some(fd)) {
+                Ok(AIO_CANCELED)
+            } else if cb.error() == libc::EINPROGRESS {
+                Ok(AIO_NOTCANCELED)
+            } else {
+                Ok(AIO_ALLDONE)
+            }
+        }
+        None => {
+            let (mut cancelled, mut running) = (0, 0);
+            for id in 0..engine.slab.allocated() {
+                let Some(slot) = engine.slab.get(id) else { continue };
+                if slot.fd.load(Ordering::Relaxed) != fd {
+                    continue;
+                }
+                match slot.state() {
+                    slots::State::Queued if engine.try_cancel(id, Some(fd)) => cancelled += 1,
+                    slots::State::Queued | slots::State::Running => running += 1,
+                    _ => {}
+                }
+            }
+            Ok(if running > 0 {
+                AIO_NOTCANCELED
+            } else if cancelled > 0 {
+                AIO_CANCELED
+            } else {
+                AIO_ALLDONE
+            })
+        }
+    }
+}
+
+/// `lio_listio` modes of glibc's `<aio.h>`.
+pub const LIO_WAIT: i32 = 0;
+pub const LIO_NOWAIT: i32 = 1;
+
+/// `lio_listio` over a list already read from the caller (NULL entries as
+/// `None`). Returns the synchronous result.
+pub fn listio(
+    engine: &'static Engine,
+    mode: i32,
+    list: &[Option<Aiocb>],
+    sigevent: Option<crate::aiocb::RawSigevent>,
+) -> Result<(), i32> {
+    if mode != LIO_WAIT && mode != LIO_NOWAIT {
+        return Err(libc::EINVAL);
+    }
+    let list_notify = match (mode, sigevent) {
+        (LIO_NOWAIT, Some(ev)) => Notify::from_raw(&ev).filter(Notify::is_valid).ok_or(libc::EINVAL)?,
+        _ => Notify::None,
+    };
+    let group = lio::Group::new(list_notify);
+    let mut refused = None;
+    for cb in list.iter().flatten() {
+        let op = match cb.opcode() {
+            crate::aiocb::LIO_NOP => continue,
+            crate::aiocb::LIO_READ => Op::Read,
+            crate::aiocb::LIO_WRITE => Op::Write,
+            _ => {
+                // An unknown opcode fails that entry alone, through aio_error.
+                let member = group.add_member();
+                let notify = Notify::from_raw(&cb.sigevent()).filter(Notify::is_valid).unwrap_or(Notify::None);
+                let job = Job { aiocb: cb.addr(), fd: cb.fd(), notify, group: member, ..Job::EMPTY };
+                complete_inline(engine, job, Err(libc::EINVAL));
+                continue;
+            }
+        };
+        if let Err(e) = submit_rw(engine, *cb, op, group.add_member()) {
+            refused = Some(e);
+        }
+    }
+    lio::release_hold(engine, &group);
+    if mode == LIO_WAIT {
+        group.wait()?;
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        if group.failed() {
+            return Err(libc::EIO);
+        }
+    } else if let Some(e) = refused {
+        return Err(e);
+    }
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! The raw kernel interface: syscalls, flags and structures paio uses that the
+//! `libc` crate does not wrap. Nothing here decides policy; every function is a
+//! thin, safe-to-call shim that returns `Err(errno)` instead of setting `errno`.
+
+use std::sync::atomic::AtomicU32;
+
+/// `RWF_NOWAIT`: fail with `EAGAIN` instead of blocking (Linux 4.14).
+pub const RWF_NOWAIT: i32 = 0x0000_0008;
+
+/// `si_code` of a signal queued for asynchronous I/O completion.
+pub const SI_ASYNCIO: i32 = -4;
+
+/// `sigev_notify` values (glibc's `<bits/sigevent-consts.h>`).
+pub const SIGEV_SIGNAL: i32 = 0;
+pub const SIGEV_NONE: i32 = 1;
+pub const SIGEV_THREAD: i32 = 2;
+pub const SIGEV_THREAD_ID: i32 = 4;
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+fn check(ret: libc::c_long) -> Result<usize, i32> {
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// `preadv2` of one contiguous buffer. `offset == -1` reads at the file position,
+/// which on pipes and sockets is plain `read`.
+pub fn pread(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result<usize, i32> {
+    let iov = libc::iovec { iov_base: buf as *mut libc::c_void, iov_len: len };
+    // SAFETY: the kernel validates the buffer range (EFAULT); the C caller of
+    // aio_read guarantees it stays valid while the request is in progress.
+    let r = unsafe { libc::syscall(libc::SYS_preadv2, fd, &iov, 1, offset, offset >> 32, flags) };
+    check(r)
+}
+
+/// `pwritev2` of one contiguous buffer; `offset == -1` writes at the file position.
+pub fn pwrite(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result<usize, i32> {
+    let iov = libc::iovec { iov_base: buf as *mut libc::c_void, iov_len: len };
+    // SAFETY: as for `pread`; the kernel only reads the buffer.
+    let r = unsafe { libc::syscall(libc::SYS_pwritev2, fd, &iov, 1, offset, offset >> 32, flags) };
+    check(r)
+}
+
+pub fn fsync(fd: i32, data_only: bool) -> Result<usize, i32> {
+    // SAFETY: plain syscalls on an integer descriptor.
+    let r = unsafe { if data_only { libc::fdatasync(fd) } else { libc::fsync(fd) } };
+    check(r as libc::c_long)
+}
+
+/// File status flags (`O_APPEND`, `O_DIRECT`, access mode), or `EBADF`.
+pub fn status_flags(fd: i32) -> Result<i32, i32> {
+    // SAFETY: F_GETFL takes no pointer.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    check(r as libc::c_long).map(|f| f as i32)
+}
+
+/// A close-on-exec duplicate at or above `min`, so that paio's references do not
+/// take the low numbers a program expects `open` to return.
+pub fn dup_high(fd: i32, min: i32) -> Result<i32, i32> {
+    // SAFETY: F_DUPFD_CLOEXEC takes an integer argument.
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+    match check(r as libc::c_long) {
+        Ok(v) => Ok(v as i32),
+        // The preferred range is full or beyond the limit: any number will do.
+        Err(libc::EINVAL) | Err(libc::EMFILE) if min > 0 => dup_high(fd, 0),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn close(fd: i32) {
+    // SAFETY: closing a descriptor paio itself created and still owns.
+    unsafe { libc::close(fd) };
+}
+
+/// Is this a seekable file? Regular files and block devices are; pipes,
+/// sockets and terminals are not.
+pub fn is_stream(fd: i32) -> bool {
+    // SAFETY: fstat writes into a local struct of the right type.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return false;
+    }
+    let t = st.st_mode & libc::S_IFMT;
+    t != libc::S_IFREG && t != libc::S_IFBLK && t != libc::S_IFDIR
+}
+
+/// Wait while `*word == expected`, until woken, a signal, or the absolute
+/// CLOCK_MONOTONIC `deadline`. Returns `Err(ETIMEDOUT | EINTR | EAGAIN)`.
+pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<&libc::timespec>) -> Result<(), i32> {
+    let ts = deadline.map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a live atomic for the duration of the call; the kernel
+    // only reads it. FUTEX_WAIT_BITSET takes an absolute monotonic timeout.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ts,
+            std::ptr::null::<u32>(),
+            u32::MAX,
+        )
+    };
+    check(r).map(|_| ())
+}
+
+pub fn futex_wake(word: &AtomicU32, count: i32) {
+    // SAFETY: wakes waiters on an address; no memory is accessed by the kernel.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, count);
+    }
+}
+
+pub fn monotonic_now() -> libc::timespec {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes into a local timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts
+}
+
+/// `now + rel`, normalised.
+pub fn deadline_after(rel: &libc::timespec) -> libc::timespec {
+    let now = monotonic_now();
+    let mut sec = now.tv_sec.saturating_add(rel.tv_sec);
+    let mut nsec = now.tv_nsec + rel.tv_nsec;
+    if nsec >= 1_000_000_000 {
+        nsec -= 1_000_000_000;
+        sec = sec.saturating_add(1);
+    }
+    libc::timespec { tv_sec: sec, tv_nsec: nsec }
+}
+
+pub fn gettid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+/// Queue `signo` with `si_code = SI_ASYNCIO` and `value` to this process, or,
+/// with `tid`, to that thread of it.
+pub fn queue_signal(signo: i32, value: usize, tid: Option<i32>) -> Result<(), i32> {
+    // SAFETY: siginfo_t is plain data; we fill the rt fields by hand below.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    info.si_signo = signo;
+    info.si_code = SI_ASYNCIO;
+    // SAFETY: getpid/getuid cannot fail.
+    let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
+    // The `_rt` member of the union: si_pid at 16, si_uid at 20, si_value at 24.
+    let raw = &mut info as *mut libc::siginfo_t as *mut u8;
+    // SAFETY: these offsets lie inside the 128-byte siginfo_t (x86_64 layout).
+    unsafe {
+        (raw.add(16) as *mut i32).write(pid);
+        (raw.add(20) as *mut u32).write(uid);
+        (raw.add(24) as *mut usize).write_unaligned(value);
+    }
+    // SAFETY: `info` is a valid siginfo_t for the duration of the call.
+    let r = unsafe {
+        match tid {
+            None => libc::syscall(libc::SYS_rt_sigqueueinfo, pid, signo, &info),
+            Some(t) => libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, t, signo, &info),
+        }
+    };
+    check(r).map(|_| ())
+}
+
+/// Block every signal in the calling thread; returns the previous mask.
+pub fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t values are initialised by sigfillset/pthread_sigmask.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        old
+    }
+}
+
+pub fn restore_signals(old: &libc::sigset_t) {
+    // SAFETY: `old` came from pthread_sigmask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+}
+
+pub fn unblock_all_signals() {
+    // SAFETY: an empty set built by sigemptyset.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
+
+pub fn online_cpus() -> usize {
+    // SAFETY: sysconf has no memory arguments.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n < 1 {
+        1
+    } else {
+        n as usize
+    }
+}
+
+pub fn current_cpu() -> usize {
+    // SAFETY: glibc's sched_getcpu reads the vDSO; no arguments.
+    let c = unsafe { libc::sched_getcpu() };
+    if c < 0 {
+        0
+    } else {
+        c as usize
+    }
+}

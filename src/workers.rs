@@ -1,0 +1,240 @@
+//! A bounded, self-sizing group of threads serving a lock-free queue: the
+//! engine of the worker pool (blocking I/O) and of the `SIGEV_THREAD`
+//! notifiers. Threads start on demand up to a limit and exit after an idle
+//! period; submitting takes no lock.
+//!
+//! Wake-up protocol (all `SeqCst`): a submitter pushes, then reads `idle`; a
+//! worker going idle increments `idle`, reads `seq`, re-checks the queues, and
+//! sleeps on `seq`. Either the submitter sees the idle worker (and bumps `seq`
+//! before waking it) or the worker's re-check sees the item.
+
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+
+use crossbeam_queue::{ArrayQueue, SegQueue};
+
+use crate::sys;
+
+const PER_CPU_CAPACITY: usize = 1024;
+
+pub struct Workers<T> {
+    name: &'static str,
+    queues: Box<[ArrayQueue<T>]>,
+    overflow: SegQueue<T>,
+    idle: AtomicU32,
+    threads: AtomicU32,
+    seq: AtomicU32,
+    stack_size: usize,
+    /// Notifier threads run application code with signals unblocked, as
+    /// glibc's do; I/O workers block every signal.
+    unblock_signals: bool,
+}
+
+/// How a worker handles one item, and reads its live limits.
+pub trait Serve<T>: Sync + 'static {
+    fn serve(&'static self, item: T);
+    fn max_threads(&self) -> u32;
+    fn idle_ms(&self) -> u32;
+    fn thread_started(&self) {}
+}
+
+impl<T: Send + 'static> Workers<T> {
+    pub fn new(name: &'static str, stack_size: usize, unblock_signals: bool) -> Self {
+        let n = sys::online_cpus().clamp(1, 256);
+        Workers {
+            name,
+            queues: (0..n).map(|_| ArrayQueue::new(PER_CPU_CAPACITY)).collect(),
+            overflow: SegQueue::new(),
+            idle: AtomicU32::new(0),
+            threads: AtomicU32::new(0),
+            seq: AtomicU32::new(0),
+            stack_size,
+            unblock_signals,
+        }
+    }
+
+    pub fn threads(&self) -> u32 {
+        self.threads.load(SeqCst)
+    }
+
+    fn pop(&self, home: usize) -> Option<T> {
+        let n = self.queues.len();
+        for i in 0..n {
+            if let Some(v) = self.queues[(home + i) % n].pop() {
+                return Some(v);
+            }
+        }
+        self.overflow.pop()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queues.iter().all(|q| q.is_empty()) && self.overflow.is_empty()
+    }
+
+    /// At least one thread runs (starting one if none does).
+    pub fn ensure_thread<S: Serve<T>>(&'static self, server: &'static S) -> bool {
+        self.threads.load(SeqCst) > 0 || self.spawn(server)
+    }
+
+    /// Queue an item and make sure a thread will serve it. `Err(item)` only
+    /// when no thread exists and none can be created: nothing was queued.
+    pub fn submit<S: Serve<T>>(&'static self, server: &'static S, item: T) -> Result<(), T> {
+        if self.threads.load(SeqCst) == 0 && !self.spawn(server) {
+            return Err(item);
+        }
+        let home = sys::current_cpu() % self.queues.len();
+        if let Err(v) = self.queues[home].push(item) {
+            self.overflow.push(v);
+        }
+        if self.idle.load(SeqCst) > 0 {
+            self.seq.fetch_add(1, SeqCst);
+            sys::futex_wake(&self.seq, 1);
+        } else if self.threads.load(SeqCst) < server.max_threads() {
+            self.spawn(server);
+        }
+        if self.threads.load(SeqCst) == 0 {
+            // Every worker exited between our check and the push and a new
+            // one could not start: serve what is queued here, losing nothing.
+            while let Some(v) = self.pop(home) {
+                server.serve(v);
+            }
+        }
+        Ok(())
+    }
+
+    /// Start one more thread if under the limit. True if one is running now.
+    fn spawn<S: Serve<T>>(&'static self, server: &'static S) -> bool {
+        let mut n = self.threads.load(SeqCst);
+        loop {
+            if n >= server.max_threads().max(1) {
+                return n > 0;
+            }
+            match self.threads.compare_exchange(n, n + 1, SeqCst, SeqCst) {
+                Ok(_) => break,
+                Err(v) => n = v,
+            }
+        }
+        // The new thread inherits a fully blocked mask, so no signal can reach
+        // it before it chooses its own.
+        let old = sys::block_all_signals();
+        let unblock = self.unblock_signals;
+        let spawned = std::thread::Builder::new()
+            .name(self.name.into())
+            .stack_size(self.stack_size)
+            .spawn(move || {
+                if unblock {
+                    sys::unblock_all_signals();
+                }
+                self.run(server)
+            });
+        sys::restore_signals(&old);
+        match spawned {
+            Ok(_) => {
+                server.thread_started();
+                true
+            }
+            Err(_) => {
+                self.threads.fetch_sub(1, SeqCst);
+                self.threads.load(SeqCst) > 0
+            }
+        }
+    }
+
+    fn run<S: Serve<T>>(&'static self, server: &'static S) {
+        let home = sys::current_cpu() % self.queues.len();
+        loop {
+            if let Some(v) = self.pop(home) {
+                server.serve(v);
+                continue;
+            }
+            self.idle.fetch_add(1, SeqCst);
+            let seq = self.seq.load(SeqCst);
+            if let Some(v) = self.pop(home) {
+                self.idle.fetch_sub(1, SeqCst);
+                server.serve(v);
+                continue;
+            }
+            let ms = server.idle_ms().max(1) as libc::time_t;
+            let deadline = sys::deadline_after(&libc::timespec { tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000 });
+            let r = sys::futex_wait(&self.seq, seq, Some(&deadline));
+            self.idle.fetch_sub(1, SeqCst);
+            let over_limit = self.threads.load(SeqCst) > server.max_threads().max(1);
+            if r == Err(libc::ETIMEDOUT) || over_limit {
+                self.threads.fetch_sub(1, SeqCst);
+                // Work may have arrived after our last look; if so, and the
+                // limit allows, stay.
+                if self.is_empty() || !self.rejoin(server) {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn rejoin<S: Serve<T>>(&self, server: &S) -> bool {
+        let mut n = self.threads.load(SeqCst);
+        loop {
+            if n >= server.max_threads().max(1) {
+                return false;
+            }
+            match self.threads.compare_exchange(n, n + 1, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(v) => n = v,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    struct Summer {
+        total: AtomicU64,
+        count: AtomicU64,
+        started: AtomicU32,
+    }
+    impl Serve<u64> for Summer {
+        fn serve(&'static self, item: u64) {
+            self.total.fetch_add(item, SeqCst);
+            self.count.fetch_add(1, SeqCst);
+        }
+        fn max_threads(&self) -> u32 {
+            3
+        }
+        fn idle_ms(&self) -> u32 {
+            20
+        }
+        fn thread_started(&self) {
+            self.started.fetch_add(1, SeqCst);
+        }
+    }
+
+    #[test]
+    fn serves_everything_bounded_and_idles_out() {
+        let w: &'static Workers<u64> = Box::leak(Box::new(Workers::new("t", 64 << 10, false)));
+        let s: &'static Summer = Box::leak(Box::new(Summer {
+            total: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+            started: AtomicU32::new(0),
+        }));
+        for round in 0..3 {
+            for i in 1..=5000u64 {
+                w.submit(s, i).unwrap();
+            }
+            let t0 = std::time::Instant::now();
+            while s.count.load(SeqCst) < 5000 * (round + 1) {
+                assert!(t0.elapsed().as_secs() < 20, "lost items");
+                std::thread::yield_now();
+            }
+            assert!(w.threads() <= 3);
+            // Let the threads idle out, then submit again: they come back.
+            let t0 = std::time::Instant::now();
+            while w.threads() > 0 {
+                assert!(t0.elapsed().as_secs() < 20, "idle threads never exit");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        assert_eq!(s.total.load(SeqCst), 3 * 5000 * 5001 / 2);
+        assert!(s.started.load(SeqCst) >= 3);
+    }
+}
