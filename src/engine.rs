@@ -68,6 +68,7 @@ impl Engine {
         let job = unsafe { slot.job() };
         self.stats.add(Counter::Pool, 1);
         let result = io::run_blocking(job);
+        slot.mark_done();
         self.complete(job, result);
         self.release(id);
     }

@@ -79,7 +79,7 @@ impl Job {
 /// Slot states.
 ///
 /// ```text
-/// Free --alloc--> Queued --claim--> Running --release--> Free
+/// Free --alloc--> Queued --claim--> Running --> Done --release--> Free
 ///                    \--cancel--> Cancelling --> Cancelled --release--> Free
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +90,8 @@ pub enum State {
     Running = 2,
     Cancelling = 3,
     Cancelled = 4,
+    /// The executor has a result and is publishing it.
+    Done = 5,
 }
 
 pub struct Slot {
@@ -126,7 +128,8 @@ impl Slot {
             1 => State::Queued,
             2 => State::Running,
             3 => State::Cancelling,
-            _ => State::Cancelled,
+            4 => State::Cancelled,
+            _ => State::Done,
         }
     }
 
@@ -151,6 +154,12 @@ impl Slot {
         self.state
             .compare_exchange(State::Queued as u32, State::Running as u32, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Executor: the result is known; from now on `aio_cancel` reports the
+    /// request as done rather than running.
+    pub fn mark_done(&self) {
+        self.state.store(State::Done as u32, Ordering::Release);
     }
 
     /// Canceller: take the job for cancelling. False when it already runs.

@@ -85,12 +85,7 @@ impl<T: Send + 'static> Workers<T> {
         if let Err(v) = self.queues[home].push(item) {
             self.overflow.push(v);
         }
-        if self.idle.load(SeqCst) > 0 {
-            self.seq.fetch_add(1, SeqCst);
-            sys::futex_wake(&self.seq, 1);
-        } else if self.threads.load(SeqCst) < server.max_threads() {
-            self.spawn(server);
-        }
+        self.wake_one(server);
         if self.threads.load(SeqCst) == 0 {
             // Every worker exited between our check and the push and a new
             // one could not start: serve what is queued here, losing nothing.
@@ -99,6 +94,28 @@ impl<T: Send + 'static> Workers<T> {
             }
         }
         Ok(())
+    }
+
+    /// Make sure some thread will look at the queues: wake an idle one, or
+    /// start one more if none is idle.
+    fn wake_one<S: Serve<T>>(&'static self, server: &'static S) {
+        if self.idle.load(SeqCst) > 0 {
+            self.seq.fetch_add(1, SeqCst);
+            sys::futex_wake(&self.seq, 1);
+        } else if self.threads.load(SeqCst) < server.max_threads() {
+            self.spawn(server);
+        }
+    }
+
+    /// A worker took an item that may block for long. A submitter may have
+    /// counted this worker as idle after it was woken and before it took the
+    /// item; if work is still queued, pass the wake-up on so that nothing
+    /// waits behind a blocked worker.
+    fn take<S: Serve<T>>(&'static self, server: &'static S, item: T) {
+        if !self.is_empty() {
+            self.wake_one(server);
+        }
+        server.serve(item);
     }
 
     /// Start one more thread if under the limit. True if one is running now.
@@ -143,14 +160,14 @@ impl<T: Send + 'static> Workers<T> {
         let home = sys::current_cpu() % self.queues.len();
         loop {
             if let Some(v) = self.pop(home) {
-                server.serve(v);
+                self.take(server, v);
                 continue;
             }
             self.idle.fetch_add(1, SeqCst);
             let seq = self.seq.load(SeqCst);
             if let Some(v) = self.pop(home) {
                 self.idle.fetch_sub(1, SeqCst);
-                server.serve(v);
+                self.take(server, v);
                 continue;
             }
             let ms = server.idle_ms().max(1) as libc::time_t;
