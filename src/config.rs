@@ -55,6 +55,9 @@ pub struct Config {
     pub notify_threads: u32,
     pub max_requests: u32,
     pub backend: BackendChoice,
+    /// Try to complete requests inside the submitting call (`RWF_NOWAIT`).
+    /// Off with `PAIO_BACKEND=threads`, which runs everything on the pool.
+    pub inline: bool,
     pub stats: StatsSink,
 }
 
@@ -101,6 +104,7 @@ impl Config {
             notify_threads,
             max_requests,
             backend,
+            inline: backend != BackendChoice::Threads,
             stats,
         }
     }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
 use crate::aiocb::{Aiocb, Notify};
 use crate::backend::{Backend, PoolBackend};
+use crate::kaio::KaioBackend;
 use crate::config::{BackendChoice, Config, StatsSink};
 use crate::fdstate::FdTable;
 use crate::io;
@@ -26,7 +27,13 @@ pub struct Engine {
     pub stats: Stats,
     pub slab: Slab,
     pub fds: FdTable,
-    pub backend: Box<dyn Backend>,
+    /// Executes what cannot complete inline: the kernel AIO backend (which
+    /// uses the pool for what the kernel cannot do), or the pool alone.
+    pub backend: &'static dyn Backend,
+    pub pool: &'static PoolBackend,
+    kaio: Option<&'static KaioBackend>,
+    /// Why kernel AIO is not in use, for the statistics (`io_setup` errno).
+    pub kaio_error: i32,
     notifiers: Workers<Callback>,
     /// Try `RWF_NOWAIT` in the submitting thread first.
     pub inline: bool,
@@ -34,8 +41,33 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: Config, backend: Box<dyn Backend>) -> Engine {
-        let inline = config.backend != BackendChoice::Threads;
+    /// An engine with the backend the configuration asks for: kernel AIO
+    /// unless `PAIO_BACKEND=threads` or `io_setup` fails.
+    pub fn new(config: Config) -> Engine {
+        let pool: &'static PoolBackend = Box::leak(Box::new(PoolBackend::new()));
+        let (kaio, kaio_error) = match config.backend {
+            BackendChoice::Threads => (None, 0),
+            _ => match KaioBackend::new(pool) {
+                Ok(k) => (Some(&*Box::leak(Box::new(k))), 0),
+                Err(e) => (None, e),
+            },
+        };
+        let backend: &'static dyn Backend = match kaio {
+            Some(k) => k,
+            None => pool,
+        };
+        Engine::with_backend(config, backend, pool, kaio, kaio_error)
+    }
+
+    /// An engine over a given backend (tests use a deterministic one).
+    pub fn with_backend(
+        config: Config,
+        backend: &'static dyn Backend,
+        pool: &'static PoolBackend,
+        kaio: Option<&'static KaioBackend>,
+        kaio_error: i32,
+    ) -> Engine {
+        let inline = config.inline;
         // SAFETY: getrlimit writes into a local struct.
         let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
@@ -45,6 +77,9 @@ impl Engine {
             stats: Stats::default(),
             fds: FdTable::default(),
             backend,
+            pool,
+            kaio,
+            kaio_error,
             notifiers: Workers::new("paio-notify", 0, true),
             inline,
             dup_floor,
@@ -56,12 +91,24 @@ impl Engine {
         self.backend.name()
     }
 
+    /// The kernel AIO backend, when it is in use.
+    pub fn kaio(&self) -> Option<&'static KaioBackend> {
+        self.kaio
+    }
+
+    /// Send a queued request to the worker pool, whatever the backend.
+    pub fn dispatch_to_pool(&'static self, id: u32) {
+        if let Err(id) = self.pool.dispatch(self, id) {
+            self.execute(id);
+        }
+    }
+
     /// Run a queued request on the calling thread (a worker). Called once per
     /// dispatch of `id`.
     pub fn execute(&'static self, id: u32) {
         let Some(slot) = self.slab.get(id) else { return };
         if !claim(slot) {
-            self.release(id);
+            self.release_slot(id);
             return;
         }
         // SAFETY: `claim` made this thread the job's only owner.
@@ -70,7 +117,7 @@ impl Engine {
         let result = io::run_blocking(job);
         slot.mark_done();
         self.complete(job, result);
-        self.release(id);
+        self.release_slot(id);
     }
 
     /// Publish a result and carry out everything that follows from it:
@@ -105,7 +152,7 @@ impl Engine {
 
     /// The slot's container (a queue or a lane) is done with it: advance its
     /// lane and return it to the free list.
-    fn release(&'static self, id: u32) {
+    pub fn release_slot(&'static self, id: u32) {
         let Some(slot) = self.slab.get(id) else { return };
         // SAFETY: the releasing thread is the last owner of the job.
         let job = unsafe { slot.job() };
@@ -280,8 +327,16 @@ fn start() -> &'static Engine {
         std::thread::yield_now();
     }
     let config = Config::load();
-    let backend: Box<dyn Backend> = Box::new(PoolBackend::new());
-    let engine: &'static Engine = Box::leak(Box::new(Engine::new(config, backend)));
+    let mut engine: &'static Engine = Box::leak(Box::new(Engine::new(config)));
+    if let Some(k) = engine.kaio {
+        if !k.start_reapers(engine) {
+            // No thread to reap the kernel's completions: the pool alone.
+            let config = Config { backend: BackendChoice::Threads, ..Config::load() };
+            let mut e = Engine::new(config);
+            e.kaio_error = libc::EAGAIN;
+            engine = Box::leak(Box::new(e));
+        }
+    }
     if !HOOKS_INSTALLED.swap(true, Ordering::AcqRel) {
         // SAFETY: registering plain extern "C" functions without arguments.
         unsafe {
@@ -308,7 +363,11 @@ extern "C" fn after_fork_in_child() {
 
 extern "C" fn at_exit() {
     let Some(e) = try_get() else { return };
-    let line = e.stats.line(e.backend_name());
+    let backend = match e.kaio_error {
+        0 => e.backend_name().to_string(),
+        errno => format!("{} fallback=io_setup:{}", e.backend_name(), errno),
+    };
+    let line = e.stats.line(&backend);
     match &e.config.stats {
         StatsSink::Off => {}
         StatsSink::Stderr => {

@@ -24,6 +24,21 @@ use crate::slots::Lane;
 /// Hints about what `RWF_NOWAIT` cannot do on this descriptor.
 pub const HINT_NO_NOWAIT_READ: u32 = 1;
 pub const HINT_NO_NOWAIT_WRITE: u32 = 2;
+/// The bits below were read from the file's status flags.
+pub const HINT_KNOWN: u32 = 4;
+pub const HINT_DIRECT: u32 = 8;
+pub const HINT_APPEND: u32 = 16;
+
+fn flag_hints(flags: i32) -> u32 {
+    let mut h = HINT_KNOWN;
+    if flags & libc::O_DIRECT != 0 {
+        h |= HINT_DIRECT;
+    }
+    if flags & libc::O_APPEND != 0 {
+        h |= HINT_APPEND;
+    }
+    h
+}
 
 #[derive(Default)]
 struct LaneQ {
@@ -152,6 +167,31 @@ impl FdState {
     pub fn set_hint(&self, h: u32) {
         if !self.has_hint(h) {
             self.hints.fetch_or(h, Ordering::Relaxed);
+        }
+    }
+
+    /// What is known of the descriptor's status flags, read once per number
+    /// (`F_GETFL`) and refreshed whenever a request takes the slow path. A
+    /// stale value only costs speed: it picks a slower route, never a wrong
+    /// result.
+    pub fn flags(&self, fd: i32) -> Result<u32, i32> {
+        let h = self.hints.load(Ordering::Relaxed);
+        if h & HINT_KNOWN != 0 {
+            return Ok(h);
+        }
+        let h = flag_hints(crate::sys::status_flags(fd)?);
+        self.hints.fetch_or(h, Ordering::Relaxed);
+        Ok(h | self.hints.load(Ordering::Relaxed))
+    }
+
+    /// Fresh status flags were read: if they differ from what was known, the
+    /// number now names another file and every hint is dropped.
+    pub fn refresh(&self, flags: i32) {
+        let want = flag_hints(flags);
+        let mask = HINT_KNOWN | HINT_DIRECT | HINT_APPEND;
+        let h = self.hints.load(Ordering::Relaxed);
+        if h & mask != want {
+            self.hints.store(want, Ordering::Relaxed);
         }
     }
 

@@ -24,6 +24,8 @@ pub mod config;
 pub mod engine;
 pub mod fdstate;
 pub mod io;
+pub mod kaio;
+pub mod kaio_sys;
 pub mod lio;
 pub mod notify;
 pub mod slots;

@@ -41,6 +41,11 @@ pub struct Job {
     pub op: Op,
     /// The caller's descriptor number (keys the per-descriptor order).
     pub fd: i32,
+    /// The file was opened `O_DIRECT` (kernel AIO is truly asynchronous).
+    pub direct: bool,
+    /// The file is `O_NONBLOCK`: a stream transfer that cannot proceed reports
+    /// `EAGAIN`, as glibc's blocking worker would see it.
+    pub nonblocking: bool,
     /// paio's own reference to the file (a duplicate descriptor), or -1.
     pub file: i32,
     /// No offsets: pipes, sockets, character devices.
@@ -63,6 +68,8 @@ impl Job {
         aiocb: 0,
         op: Op::Read,
         fd: -1,
+        direct: false,
+        nonblocking: false,
         file: -1,
         stream: false,
         buf: 0,
@@ -154,6 +161,12 @@ impl Slot {
         self.state
             .compare_exchange(State::Queued as u32, State::Running as u32, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Executor: hand a claimed job back to the queue (the kernel refused it
+    /// and it goes to another executor).
+    pub fn unclaim(&self) {
+        self.state.store(State::Queued as u32, Ordering::Release);
     }
 
     /// Executor: the result is known; from now on `aio_cancel` reports the

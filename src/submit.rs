@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use crate::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
 use crate::engine::Engine;
-use crate::fdstate::{FdState, HINT_NO_NOWAIT_READ, HINT_NO_NOWAIT_WRITE};
+use crate::fdstate::{FdState, HINT_APPEND, HINT_DIRECT, HINT_NO_NOWAIT_READ, HINT_NO_NOWAIT_WRITE};
 use crate::lio;
 use crate::slots::{self, Job, Lane, Op};
 use crate::stats::Counter;
@@ -40,6 +40,7 @@ fn validate(cb: Aiocb) -> Result<Notify, i32> {
 
 /// `aio_read` / `aio_write` (and their `lio_listio` entries).
 pub fn submit_rw(engine: &'static Engine, cb: Aiocb, op: Op, group: usize) -> Result<(), i32> {
+    #![allow(clippy::unit_arg)]
     let notify = match validate(cb) {
         Ok(n) => n,
         Err(e) => return refuse(engine, cb, group, e),
@@ -47,7 +48,7 @@ pub fn submit_rw(engine: &'static Engine, cb: Aiocb, op: Op, group: usize) -> Re
     engine.stats.add(Counter::Requests, 1);
     engine.stats.add(if op == Op::Read { Counter::Read } else { Counter::Write }, 1);
     let fd = cb.fd();
-    let job = Job {
+    let mut job = Job {
         aiocb: cb.addr(),
         op,
         fd,
@@ -66,6 +67,19 @@ pub fn submit_rw(engine: &'static Engine, cb: Aiocb, op: Op, group: usize) -> Re
         return enqueue(engine, cb, job, None);
     }
     let st = engine.fds.get(fd);
+    let flags = match st.flags(fd) {
+        Ok(f) => f,
+        Err(e) => return Ok(complete_inline(engine, job, Err(e))),
+    };
+    if flags & HINT_DIRECT != 0 && flags & HINT_APPEND == 0 && engine.kaio().is_some() {
+        // O_DIRECT: truly asynchronous in the kernel; a non-blocking attempt
+        // here would wait for the device.
+        job.direct = true;
+        if op == Op::Write {
+            job.epoch = Some(st.order.lock().write_begin());
+        }
+        return queue(engine, cb, job, st, |_, _| true);
+    }
     let (lane, hint) = match op {
         Op::Read => (Lane::Read, HINT_NO_NOWAIT_READ),
         _ => (Lane::Write, HINT_NO_NOWAIT_WRITE),
@@ -136,17 +150,22 @@ fn enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job, stream: Option<bool
         Err(libc::EBADF) => return Ok(complete_inline(engine, job, Err(libc::EBADF))),
         Err(_) => return refuse(engine, cb, job.group, libc::EAGAIN),
     };
+    let st = engine.fds.get(job.fd);
+    let flags = sys::status_flags(job.file).unwrap_or(0);
+    st.refresh(flags);
+    job.direct = flags & libc::O_DIRECT != 0 && job.done == 0;
+    job.nonblocking = flags & libc::O_NONBLOCK != 0;
     job.stream = stream.unwrap_or_else(|| sys::is_stream(job.file));
     job.lane = match job.op {
         _ if job.stream => Some(if job.op == Op::Read { Lane::Read } else { Lane::Write }),
-        Op::Write if sys::status_flags(job.file).is_ok_and(|f| f & libc::O_APPEND != 0) => Some(Lane::Write),
+        Op::Write if flags & libc::O_APPEND != 0 => Some(Lane::Write),
         _ => None,
     };
-    let st = engine.fds.get(job.fd);
     if job.op == Op::Write {
         job.epoch = Some(st.order.lock().write_begin());
     }
-    queue(engine, cb, job, st, |order, id| match job.lane {
+    let lane = job.lane;
+    queue(engine, cb, job, st, |order, id| match lane {
         Some(lane) => {
             st.lane_load[lane as usize].fetch_add(1, Ordering::AcqRel);
             order.lane_submit(lane, id).is_some()
@@ -279,6 +298,11 @@ pub fn listio(
     };
     let group = lio::Group::new(list_notify);
     let mut refused = None;
+    // One io_submit per kernel context for the whole list.
+    let kaio = engine.kaio();
+    if kaio.is_some() {
+        crate::kaio::begin_batch();
+    }
     for cb in list.iter().flatten() {
         let op = match cb.opcode() {
             crate::aiocb::LIO_NOP => continue,
@@ -296,6 +320,9 @@ pub fn listio(
         if let Err(e) = submit_rw(engine, *cb, op, group.add_member()) {
             refused = Some(e);
         }
+    }
+    if let Some(k) = kaio {
+        k.end_batch(engine);
     }
     lio::release_hold(engine, &group);
     if mode == LIO_WAIT {
