@@ -60,3 +60,46 @@ impl Backend for PoolBackend {
         self.workers.threads()
     }
 }
+
+/// A deterministic backend for unit tests: it only records what it is given;
+/// the test decides when, and in which order, each request runs.
+#[cfg(test)]
+pub mod fake {
+    use super::*;
+    use parking_lot::Mutex;
+    use std::collections::VecDeque;
+
+    #[derive(Default)]
+    pub struct FakeBackend {
+        pub queued: Mutex<VecDeque<u32>>,
+    }
+
+    impl FakeBackend {
+        /// Run the oldest dispatched request to completion, if any.
+        pub fn run_next(&self, engine: &'static Engine) -> Option<u32> {
+            let id = self.queued.lock().pop_front()?;
+            engine.execute(id);
+            Some(id)
+        }
+
+        pub fn len(&self) -> usize {
+            self.queued.lock().len()
+        }
+    }
+
+    impl Backend for FakeBackend {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn ready(&'static self, _engine: &'static Engine) -> bool {
+            true
+        }
+        fn dispatch(&'static self, _engine: &'static Engine, id: u32) -> Result<(), u32> {
+            self.queued.lock().push_back(id);
+            Ok(())
+        }
+        fn threads(&self) -> u32 {
+            0
+        }
+    }
+}

@@ -35,6 +35,9 @@ pub mod suspend;
 pub mod sys;
 pub mod workers;
 
+#[cfg(test)]
+mod engine_tests;
+
 /// The names the library must export, unversioned (checked against the
 /// built `.so` by the test suite).
 pub const EXPORTS: [&str; 17] = [
