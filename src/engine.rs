@@ -107,7 +107,7 @@ impl Engine {
     /// dispatch of `id`.
     pub fn execute(&'static self, id: u32) {
         let Some(slot) = self.slab.get(id) else { return };
-        if !claim(slot) {
+        if !slot.claim_or_cancelled() {
             self.release_slot(id);
             return;
         }
@@ -247,21 +247,6 @@ impl Engine {
                     }
                 }
             }
-        }
-    }
-}
-
-/// Executor side of the slot state machine: wait out a canceller in flight
-/// (which may also give the slot back as `Queued`).
-fn claim(slot: &crate::slots::Slot) -> bool {
-    loop {
-        if slot.claim() {
-            return true;
-        }
-        match slot.state() {
-            State::Cancelling => std::thread::yield_now(),
-            State::Queued => continue,
-            _ => return false,
         }
     }
 }

@@ -32,11 +32,14 @@ pub mod slots;
 pub mod stats;
 pub mod submit;
 pub mod suspend;
+pub mod sync;
 pub mod sys;
 pub mod workers;
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod engine_tests;
+#[cfg(all(test, loom))]
+mod model;
 
 /// The names the library must export, unversioned (checked against the
 /// built `.so` by the test suite).

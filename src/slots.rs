@@ -8,7 +8,9 @@
 //! queue returns it to the free list.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicPtr;
+
+use crate::sync::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
 use crossbeam_queue::ArrayQueue;
 use parking_lot::Mutex;
@@ -119,7 +121,7 @@ pub struct Slot {
 unsafe impl Sync for Slot {}
 
 impl Slot {
-    fn new() -> Slot {
+    pub(crate) fn new() -> Slot {
         Slot {
             state: AtomicU32::new(State::Free as u32),
             gen: AtomicU32::new(0),
@@ -175,6 +177,30 @@ impl Slot {
         self.state.store(State::Done as u32, Ordering::Release);
     }
 
+    /// Executor side, waiting out a canceller in flight (which may also give
+    /// the slot back as `Queued` when it finds it holds another request).
+    /// True: the job is ours to run; false: it was cancelled.
+    pub fn claim_or_cancelled(&self) -> bool {
+        loop {
+            if self.claim() {
+                return true;
+            }
+            match self.state() {
+                State::Cancelling => crate::sync::yield_now(),
+                State::Queued => continue,
+                _ => return false,
+            }
+        }
+    }
+
+    /// A slot in the `Queued` state, for the model checker.
+    #[cfg(loom)]
+    pub(crate) fn queued() -> Slot {
+        let s = Slot::new();
+        s.state.store(State::Queued as u32, Ordering::Release);
+        s
+    }
+
     /// Canceller: take the job for cancelling. False when it already runs.
     pub fn begin_cancel(&self) -> bool {
         self.state
@@ -194,7 +220,7 @@ impl Slot {
     /// Wait (briefly) until a concurrent canceller has finished with the job.
     pub fn wait_cancelled(&self) {
         while self.state() == State::Cancelling {
-            std::thread::yield_now();
+            crate::sync::yield_now();
         }
     }
 }

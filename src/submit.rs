@@ -211,9 +211,10 @@ pub fn submit_fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Resul
     if sys::status_flags(cb.fd()).is_err() {
         return Err(libc::EBADF);
     }
-    let notify = match validate(cb) {
-        Ok(n) => n,
-        Err(e) => return refuse(engine, cb, 0, e),
+    // glibc checks aio_reqprio for reads and writes only.
+    let notify = match Notify::from_raw(&cb.sigevent()).filter(Notify::is_valid) {
+        Some(n) => n,
+        None => return refuse(engine, cb, 0, libc::EINVAL),
     };
     engine.stats.add(Counter::Requests, 1);
     engine.stats.add(Counter::Fsync, 1);

@@ -2,60 +2,124 @@
 //! allocation, no lock, only atomics and futex calls.
 //!
 //! Protocol (a store-buffering pair, both sides `SeqCst`):
-//! - a completion publishes the aiocb's status, then reads `WAITERS`; if any
-//!   thread is suspended it bumps `SEQ` and wakes all sleepers on it;
-//! - a waiter increments `WAITERS`, reads `SEQ`, checks its aiocbs, and sleeps
-//!   on `SEQ` only if none is done. Either the completion sees the waiter, or
-//!   the waiter sees the status.
+//! - a completion publishes the aiocb's status, then reads `waiters`; if any
+//!   thread is suspended it bumps `seq` and wakes all sleepers on it;
+//! - a waiter increments `waiters`, reads `seq`, checks its aiocbs, and sleeps
+//!   on `seq` only if none is done. Either the completion sees the waiter, or
+//!   the waiter sees the status; and a bump between the waiter's read of
+//!   `seq` and its sleep makes the sleep return at once.
 //! With no waiter, a completion costs one read of a read-mostly word.
-
-use std::sync::atomic::{fence, AtomicU32, Ordering::SeqCst};
+//! `model.rs` checks this protocol with loom.
 
 use crate::aiocb::Aiocb;
+use crate::sync::{fence, AtomicU32, Ordering::SeqCst};
 use crate::sys;
 
-static WAITERS: AtomicU32 = AtomicU32::new(0);
-static SEQ: AtomicU32 = AtomicU32::new(0);
+/// Sleeping on a word: the kernel's futex, or a model of it under loom.
+pub trait Futex {
+    /// Sleep while `*word == expected`, until woken, a signal (`EINTR`) or
+    /// the deadline (`ETIMEDOUT`); returning early is always allowed.
+    fn wait(&self, word: &AtomicU32, expected: u32, deadline: Option<&libc::timespec>) -> Result<(), i32>;
+    fn wake_all(&self, word: &AtomicU32);
+}
 
-/// Called after a status was published.
-pub fn wake_waiters() {
-    fence(SeqCst);
-    if WAITERS.load(SeqCst) != 0 {
-        SEQ.fetch_add(1, SeqCst);
-        sys::futex_wake(&SEQ, i32::MAX);
+pub struct WaitQueue {
+    waiters: AtomicU32,
+    seq: AtomicU32,
+}
+
+impl WaitQueue {
+    #[cfg(not(loom))]
+    pub const fn new() -> WaitQueue {
+        WaitQueue { waiters: AtomicU32::new(0), seq: AtomicU32::new(0) }
+    }
+
+    #[cfg(loom)]
+    pub fn new() -> WaitQueue {
+        WaitQueue { waiters: AtomicU32::new(0), seq: AtomicU32::new(0) }
+    }
+
+    /// Called after a status was published.
+    pub fn wake(&self, futex: &impl Futex) {
+        fence(SeqCst);
+        if self.waiters.load(SeqCst) != 0 {
+            self.seq.fetch_add(1, SeqCst);
+            futex.wake_all(&self.seq);
+        }
+    }
+
+    /// Wait until `done()` holds, a signal arrives (`EINTR`), or `deadline`
+    /// passes (`EAGAIN`).
+    pub fn wait_until(
+        &self,
+        futex: &impl Futex,
+        mut done: impl FnMut() -> bool,
+        deadline: Option<&libc::timespec>,
+    ) -> Result<(), i32> {
+        self.waiters.fetch_add(1, SeqCst);
+        let r = loop {
+            let seq = self.seq.load(SeqCst);
+            // Pairs with the fence in `wake`: the status loads in `done` may
+            // be plain acquire loads (as in `aio_error`).
+            fence(SeqCst);
+            if done() {
+                break Ok(());
+            }
+            match futex.wait(&self.seq, seq, deadline) {
+                Ok(()) | Err(libc::EAGAIN) => continue,
+                Err(libc::ETIMEDOUT) => break if done() { Ok(()) } else { Err(libc::EAGAIN) },
+                Err(e) => break Err(e),
+            }
+        };
+        self.waiters.fetch_sub(1, SeqCst);
+        r
+    }
+
+    /// In a forked child only the forking thread exists, and it is not waiting.
+    pub fn reset(&self) {
+        self.waiters.store(0, SeqCst);
     }
 }
 
-/// In a forked child only the forking thread exists, and it is not waiting.
-pub fn reset_after_fork() {
-    WAITERS.store(0, SeqCst);
+#[cfg(not(loom))]
+struct KernelFutex;
+
+#[cfg(not(loom))]
+impl Futex for KernelFutex {
+    fn wait(&self, word: &AtomicU32, expected: u32, deadline: Option<&libc::timespec>) -> Result<(), i32> {
+        sys::futex_wait(word, expected, deadline)
+    }
+    fn wake_all(&self, word: &AtomicU32) {
+        sys::futex_wake(word, i32::MAX)
+    }
 }
 
-/// Wait until `done()` holds, a signal arrives (`EINTR`), or `deadline`
-/// passes (`EAGAIN`).
-pub fn wait_until(mut done: impl FnMut() -> bool, deadline: Option<&libc::timespec>) -> Result<(), i32> {
-    WAITERS.fetch_add(1, SeqCst);
-    let r = loop {
-        let seq = SEQ.load(SeqCst);
-        if done() {
-            break Ok(());
-        }
-        match sys::futex_wait(&SEQ, seq, deadline) {
-            Ok(()) | Err(libc::EAGAIN) => continue,
-            Err(libc::ETIMEDOUT) => break if done() { Ok(()) } else { Err(libc::EAGAIN) },
-            Err(libc::EINTR) => break Err(libc::EINTR),
-            Err(e) => break Err(e),
-        }
-    };
-    WAITERS.fetch_sub(1, SeqCst);
-    r
+#[cfg(not(loom))]
+static QUEUE: WaitQueue = WaitQueue::new();
+
+/// Called after a status was published.
+#[cfg(not(loom))]
+pub fn wake_waiters() {
+    QUEUE.wake(&KernelFutex);
 }
+
+#[cfg(loom)]
+pub fn wake_waiters() {}
+
+#[cfg(not(loom))]
+pub fn reset_after_fork() {
+    QUEUE.reset();
+}
+
+#[cfg(loom)]
+pub fn reset_after_fork() {}
 
 /// `aio_suspend` over a caller's list, given as a function that walks it
 /// (NULL entries as `None`, skipped), so a list of any length needs no
 /// allocation. `tracked` says whether an aiocb reading `EINPROGRESS` really
 /// has a request behind it; one that does not (never submitted, or inherited
 /// over `fork`) counts as done, as in glibc, so the call cannot sleep forever.
+#[cfg(not(loom))]
 pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
     list: impl Fn() -> I,
     timeout: Option<&libc::timespec>,
@@ -74,5 +138,14 @@ pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
         }
     }
     let deadline = timeout.map(sys::deadline_after);
-    wait_until(any_done, deadline.as_ref())
+    QUEUE.wait_until(&KernelFutex, any_done, deadline.as_ref())
+}
+
+#[cfg(loom)]
+pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
+    _list: impl Fn() -> I,
+    _timeout: Option<&libc::timespec>,
+    _tracked: impl Fn(Aiocb) -> bool,
+) -> Result<(), i32> {
+    Err(libc::ENOSYS)
 }

@@ -1,0 +1,265 @@
+//! What is measured: the workloads, the implementations under test, and the
+//! seeded operation sequence every implementation replays identically.
+
+/// How a workload touches the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// 4 KiB random reads of a file held in the page cache.
+    CachedRead,
+    /// 4 KiB random reads with `O_DIRECT`.
+    DirectRead,
+    /// 4 KiB random buffered reads after the page cache was dropped.
+    ColdRead,
+    /// Sequential 64 KiB writes with an `fsync` after every [`WRITES_PER_FSYNC`].
+    WriteFsync,
+}
+
+/// Writes between two fsyncs in [`Pattern::WriteFsync`].
+pub const WRITES_PER_FSYNC: u64 = 16;
+
+/// One row group of the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Workload {
+    pub name: &'static str,
+    pub pattern: Pattern,
+    /// I/Os each submitting thread keeps in flight.
+    pub depth: usize,
+    /// Submitting threads, each with its own queue of `depth` I/Os.
+    pub threads: usize,
+    /// Bytes per data I/O.
+    pub block: usize,
+    pub about: &'static str,
+}
+
+const KIB: usize = 1024;
+
+/// Every workload, in the order the report lists them.
+pub const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "cached-qd1",
+        pattern: Pattern::CachedRead,
+        depth: 1,
+        threads: 1,
+        block: 4 * KIB,
+        about: "4 KiB random reads from page cache, 1 in flight",
+    },
+    Workload {
+        name: "cached-qd32",
+        pattern: Pattern::CachedRead,
+        depth: 32,
+        threads: 1,
+        block: 4 * KIB,
+        about: "4 KiB random reads from page cache, 32 in flight",
+    },
+    Workload {
+        name: "cached-qd128",
+        pattern: Pattern::CachedRead,
+        depth: 128,
+        threads: 1,
+        block: 4 * KIB,
+        about: "4 KiB random reads from page cache, 128 in flight",
+    },
+    Workload {
+        name: "direct-qd32",
+        pattern: Pattern::DirectRead,
+        depth: 32,
+        threads: 1,
+        block: 4 * KIB,
+        about: "4 KiB random O_DIRECT reads, 32 in flight",
+    },
+    Workload {
+        name: "cold-qd32",
+        pattern: Pattern::ColdRead,
+        depth: 32,
+        threads: 1,
+        block: 4 * KIB,
+        about: "4 KiB random buffered reads after drop_caches, 32 in flight",
+    },
+    Workload {
+        name: "write-fsync",
+        pattern: Pattern::WriteFsync,
+        depth: 1,
+        threads: 1,
+        block: 64 * KIB,
+        about: "sequential 64 KiB writes, aio_fsync(O_SYNC) every 16 writes, 1 in flight",
+    },
+    Workload {
+        name: "threads2-qd32",
+        pattern: Pattern::CachedRead,
+        depth: 32,
+        threads: 2,
+        block: 4 * KIB,
+        about: "two submitting threads, each 32 cached 4 KiB random reads in flight",
+    },
+];
+
+pub fn workload_by_name(name: &str) -> Option<Workload> {
+    WORKLOADS.iter().copied().find(|w| w.name == name)
+}
+
+pub fn workload_names() -> String {
+    WORKLOADS
+        .iter()
+        .map(|w| w.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An implementation column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Impl {
+    /// glibc's POSIX AIO, as the binary is linked.
+    Glibc,
+    /// The same POSIX AIO calls with `LD_PRELOAD=libpaio.so`.
+    Paio,
+    /// Raw kernel AIO: `io_setup`/`io_submit`/`io_getevents` syscalls.
+    IoSubmit,
+    /// io_uring through the `io-uring` crate.
+    IoUring,
+}
+
+pub const IMPLS: &[Impl] = &[Impl::Glibc, Impl::Paio, Impl::IoSubmit, Impl::IoUring];
+
+impl Impl {
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Glibc => "glibc",
+            Impl::Paio => "paio",
+            Impl::IoSubmit => "io_submit",
+            Impl::IoUring => "io_uring",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<Impl> {
+        IMPLS.iter().copied().find(|i| i.name() == name)
+    }
+}
+
+pub fn impl_names() -> String {
+    IMPLS
+        .iter()
+        .map(|i| i.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One operation of the sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Read { offset: u64 },
+    Write { offset: u64 },
+    Fsync,
+}
+
+/// The fixed seed: every implementation reads the same blocks in the same order.
+pub const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The operation sequence of one submitting thread: xorshift64 block numbers for
+/// reads, a wrapping sequential cursor plus periodic fsyncs for writes.
+pub struct OpGen {
+    pattern: Pattern,
+    state: u64,
+    blocks: u64,
+    block: u64,
+    cursor: u64,
+    writes_since_fsync: u64,
+}
+
+impl OpGen {
+    /// `thread` picks a distinct, still fixed, sequence per submitting thread.
+    pub fn new(w: &Workload, file_size: u64, thread: usize) -> OpGen {
+        let block = w.block as u64;
+        let mut state = SEED ^ ((thread as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        if state == 0 {
+            state = SEED;
+        }
+        OpGen {
+            pattern: w.pattern,
+            state,
+            blocks: (file_size / block).max(1),
+            block,
+            // Each writer starts its own stretch of the file.
+            cursor: (thread as u64 * (file_size / block / w.threads.max(1) as u64))
+                % (file_size / block).max(1),
+            writes_since_fsync: 0,
+        }
+    }
+
+    fn xorshift(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x
+    }
+
+    /// Whether the next operation is an fsync, which waits for the queue to drain.
+    pub fn next_is_fsync(&self) -> bool {
+        self.pattern == Pattern::WriteFsync && self.writes_since_fsync == WRITES_PER_FSYNC
+    }
+
+    pub fn next_op(&mut self) -> Op {
+        match self.pattern {
+            Pattern::CachedRead | Pattern::DirectRead | Pattern::ColdRead => {
+                let b = self.xorshift() % self.blocks;
+                Op::Read {
+                    offset: b * self.block,
+                }
+            }
+            Pattern::WriteFsync => {
+                if self.writes_since_fsync == WRITES_PER_FSYNC {
+                    self.writes_since_fsync = 0;
+                    return Op::Fsync;
+                }
+                self.writes_since_fsync += 1;
+                let offset = self.cursor * self.block;
+                self.cursor = (self.cursor + 1) % self.blocks;
+                Op::Write { offset }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_are_reproducible_and_in_bounds() {
+        let w = workload_by_name("cached-qd32").unwrap();
+        let size = 8 << 20;
+        let a: Vec<Op> = {
+            let mut g = OpGen::new(&w, size, 0);
+            (0..1000).map(|_| g.next_op()).collect()
+        };
+        let b: Vec<Op> = {
+            let mut g = OpGen::new(&w, size, 0);
+            (0..1000).map(|_| g.next_op()).collect()
+        };
+        assert_eq!(a, b);
+        for op in a {
+            match op {
+                Op::Read { offset } => assert!(offset % 4096 == 0 && offset + 4096 <= size),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let c: Vec<Op> = {
+            let mut g = OpGen::new(&w, size, 1);
+            (0..10).map(|_| g.next_op()).collect()
+        };
+        assert_ne!(&c[..], &b[..10]);
+    }
+
+    #[test]
+    fn writes_fsync_every_sixteen() {
+        let w = workload_by_name("write-fsync").unwrap();
+        let mut g = OpGen::new(&w, 1 << 20, 0);
+        let ops: Vec<Op> = (0..34).map(|_| g.next_op()).collect();
+        assert_eq!(ops[16], Op::Fsync);
+        assert_eq!(ops[33], Op::Fsync);
+        assert_eq!(ops[0], Op::Write { offset: 0 });
+        // 1 MiB of 64 KiB blocks wraps after 16 writes.
+        assert_eq!(ops[17], Op::Write { offset: 0 });
+    }
+}

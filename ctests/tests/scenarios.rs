@@ -1,0 +1,638 @@
+//! The C scenarios in `ctests/*.c`, each run against glibc and against paio.
+//!
+//! Every scenario is compiled twice with the system gcc: plain (so it uses
+//! glibc's AIO, which lives in libc.so.6 since 2.34) and linked with `-lpaio`.
+//! It then runs in these modes:
+//!
+//! * `glibc`   — the plain binary: the reference;
+//! * `preload` — the plain binary under `LD_PRELOAD=libpaio.so`;
+//! * `linked`  — the `-lpaio` binary;
+//!
+//! and the two paio modes once per backend (`PAIO_BACKEND=threads`, and with
+//! `PAIO_BACKEND` unset). Exit 0 is a pass, 77 a skip (the scenario printed
+//! `SKIP: reason`), anything else a failure. Every run has a hard timeout and
+//! its own `TMPDIR`. A paio run must print on stdout exactly what the glibc
+//! run printed, leaving out lines that start with `~` (timings, thread counts),
+//! unless the scenario is listed in [`INTENTIONAL`]: there the scenario itself
+//! asserts paio's behaviour when it detects paio, paio runs must pass, and the
+//! glibc run is only recorded (it may crash or hang; the timeout bounds it).
+//!
+//! Environment knobs:
+//! * `PAIO_CTESTS_MODES`    — comma list of `glibc,preload,linked` (default all);
+//!   `glibc` alone runs only the reference side and never builds libpaio;
+//! * `PAIO_CTESTS_BACKENDS` — comma list of `threads,default` (default both);
+//! * `PAIO_CTESTS_TIMEOUT`  — seconds per run (default 60);
+//! * `PAIO_CTESTS_KEEP=1`   — keep every run's scratch directory;
+//! * `PAIO_SO`              — a prebuilt libpaio.so (see `paio_ctests::paio_so`).
+//!
+//! Run: `cargo test -p paio-ctests --test scenarios` (add `-- --nocapture` to see
+//! every run's summary, or a scenario name to run one).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Scenarios where paio deliberately differs from glibc 2.36, with the reason.
+/// Their paio runs must pass (the scenario asserts paio's behaviour itself);
+/// their glibc run is recorded, never judged, and stdout is not compared.
+const INTENTIONAL: &[(&str, &str)] = &[
+    ("exports_bind", "symbol binding test: the output names the object each symbol resolves to"),
+    ("fd_reuse_close", "fd reuse safety: glibc runs queued writes against the file that reused the fd number (sourceware bug 14942)"),
+    ("fork_child", "fork-child clean state: glibc's child deadlocks on __aio_requests_mutex when a worker held it at fork"),
+    ("lio_nent_negative", "lio_listio nent < 0 -> -1/EINVAL; glibc returns 0 (and crashes for INT_MIN)"),
+    ("lio_null_list", "lio_listio NULL list with nent > 0 -> -1/EINVAL; glibc crashes"),
+    ("lio_wait_eintr", "LIO_WAIT interrupted -> -1/EINTR and the request completes later; glibc leaves a dangling wait record and hangs or crashes"),
+    ("nbytes_huge", "aio_nbytes > SSIZE_MAX -> EINVAL; glibc accepts it and fails later with EFAULT"),
+    ("notify_thread_id", "SIGEV_THREAD_ID delivered to the named thread; glibc silently ignores it"),
+    ("null_aiocb", "NULL aiocb -> -1/EINVAL instead of a crash; glibc segfaults"),
+    ("sigev_invalid", "invalid sigev_notify -> -1/EINVAL at submission; glibc accepts it and never notifies"),
+];
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        /// Every scenario; `every_c_file_is_listed` keeps this in step with
+        /// the `.c` files.
+        const ALL: &[&str] = &[$(stringify!($name)),*];
+        $(
+            #[test]
+            fn $name() {
+                run_scenario(stringify!($name));
+            }
+        )*
+    };
+}
+
+scenarios! {
+    api64_explicit,
+    append_ordered,
+    buffer_efault,
+    cancel_bad_fd,
+    cancel_done,
+    cancel_fd_all,
+    cancel_fd_mismatch,
+    cancel_queued,
+    cancel_running,
+    exports_bind,
+    fd_reuse_close,
+    fork_child,
+    fsync_bad_fd,
+    fsync_bad_op,
+    fsync_barrier,
+    fsync_odsync,
+    fsync_osync,
+    inflight_10000,
+    init_threads,
+    lio_bad_mode,
+    lio_bad_opcode,
+    lio_nent_negative,
+    lio_nowait_signal,
+    lio_null_list,
+    lio_skip_nop_null,
+    lio_wait,
+    lio_wait_eintr,
+    lio_wait_eio,
+    nbytes_huge,
+    notify_cancelled,
+    notify_none,
+    notify_signal,
+    notify_signal_zero,
+    notify_thread,
+    notify_thread_attr,
+    notify_thread_id,
+    notify_thread_many,
+    null_aiocb,
+    odirect_rw,
+    offset64_redirect,
+    offset_negative,
+    pipe_ordered,
+    read_basic,
+    read_short_eof,
+    reqprio_invalid,
+    return_value,
+    rw_bad_fd,
+    sigev_invalid,
+    socketpair_ordered,
+    suspend_already_done,
+    suspend_basic,
+    suspend_eintr,
+    suspend_many,
+    suspend_null_entries,
+    suspend_timeout,
+    write_basic,
+    write_enospc,
+    zeroed_error,
+}
+
+#[test]
+fn every_c_file_is_listed() {
+    let on_disk: BTreeSet<String> = fs::read_dir(ctests_dir())
+        .expect("read ctests/")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".c").map(str::to_owned)
+        })
+        .collect();
+    let listed: BTreeSet<String> = ALL.iter().map(|s| s.to_string()).collect();
+    let unlisted: Vec<_> = on_disk.difference(&listed).collect();
+    let missing: Vec<_> = listed.difference(&on_disk).collect();
+    assert!(
+        unlisted.is_empty() && missing.is_empty(),
+        "ctests/*.c and the scenarios! list disagree: not listed {unlisted:?}, listed without a file {missing:?}"
+    );
+    for (name, reason) in INTENTIONAL {
+        assert!(
+            listed.contains(*name),
+            "INTENTIONAL names unknown scenario {name}"
+        );
+        assert!(
+            !reason.is_empty() && !reason.contains('\n'),
+            "{name}: reason must be one line"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- plumbing
+
+fn ctests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn intentional(name: &str) -> Option<&'static str> {
+    INTENTIONAL
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, r)| *r)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Glibc,
+    Preload,
+    Linked,
+}
+
+fn env_list(var: &str, default: &[&str]) -> Vec<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        _ => default.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn modes() -> Vec<Mode> {
+    env_list("PAIO_CTESTS_MODES", &["glibc", "preload", "linked"])
+        .iter()
+        .map(|m| match m.as_str() {
+            "glibc" => Mode::Glibc,
+            "preload" => Mode::Preload,
+            "linked" => Mode::Linked,
+            other => panic!("PAIO_CTESTS_MODES: unknown mode {other:?}"),
+        })
+        .collect()
+}
+
+/// `None` means PAIO_BACKEND unset (the library's default).
+fn backends() -> Vec<Option<String>> {
+    env_list("PAIO_CTESTS_BACKENDS", &["threads", "default"])
+        .into_iter()
+        .map(|b| if b == "default" { None } else { Some(b) })
+        .collect()
+}
+
+fn run_timeout() -> Duration {
+    let secs = std::env::var("PAIO_CTESTS_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
+/// libpaio.so, built once per test process; an error (the library does not
+/// build yet) is reported by every paio run instead of aborting the suite.
+fn paio_library() -> Result<(&'static Path, &'static Path), String> {
+    static LIB: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
+    let lib = LIB.get_or_init(|| {
+        std::panic::catch_unwind(|| {
+            (
+                paio_ctests::paio_so().to_path_buf(),
+                paio_ctests::paio_lib_dir().to_path_buf(),
+            )
+        })
+        .map_err(|e| {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            format!("libpaio.so unavailable: {msg}")
+        })
+    });
+    match lib {
+        Ok((so, dir)) => Ok((so.as_path(), dir.as_path())),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// Scratch area of this test process: binaries and per-run TMPDIRs.
+fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| paio_ctests::scratch_dir("scenarios"))
+}
+
+fn gcc(args: &[&str], out: &Path) -> Result<(), String> {
+    let output = Command::new("gcc")
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run gcc: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "gcc {} failed:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+const CFLAGS: &[&str] = &["-O1", "-g", "-Wall", "-Werror", "-pthread", "-D_GNU_SOURCE"];
+
+fn compile_plain(name: &str) -> Result<PathBuf, String> {
+    let src = ctests_dir().join(format!("{name}.c"));
+    let out = scratch().join(format!("{name}.glibc"));
+    let src = src.to_str().expect("utf-8 path");
+    let mut args: Vec<&str> = CFLAGS.to_vec();
+    args.extend([src, "-lrt", "-ldl"]);
+    gcc(&args, &out)?;
+    Ok(out)
+}
+
+fn compile_linked(name: &str, lib_dir: &Path) -> Result<PathBuf, String> {
+    let src = ctests_dir().join(format!("{name}.c"));
+    let out = scratch().join(format!("{name}.paio"));
+    let src = src.to_str().expect("utf-8 path");
+    let dir = lib_dir.to_str().expect("utf-8 path");
+    let l_dir = format!("-L{dir}");
+    let rpath = format!("-Wl,-rpath,{dir}");
+    let mut args: Vec<&str> = CFLAGS.to_vec();
+    args.extend([
+        src,
+        "-Wl,--no-as-needed",
+        &l_dir,
+        "-lpaio",
+        &rpath,
+        "-lrt",
+        "-ldl",
+    ]);
+    gcc(&args, &out)?;
+    check_needed_order(&out)?;
+    Ok(out)
+}
+
+/// The -lpaio binary must name libpaio.so in DT_NEEDED before libc.so.6, so
+/// the dynamic linker binds the AIO names to paio.
+fn check_needed_order(bin: &Path) -> Result<(), String> {
+    let out = Command::new("readelf")
+        .arg("-d")
+        .arg(bin)
+        .output()
+        .map_err(|e| format!("cannot run readelf: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let needed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+        .collect();
+    let paio = needed.iter().position(|n| n.starts_with("libpaio"));
+    let libc = needed.iter().position(|n| n.starts_with("libc.so"));
+    match (paio, libc) {
+        (Some(p), Some(c)) if p < c => Ok(()),
+        (Some(_), None) => Ok(()),
+        _ => Err(format!(
+            "{}: DT_NEEDED {needed:?} lacks libpaio before libc",
+            bin.display()
+        )),
+    }
+}
+
+#[derive(Debug)]
+enum Status {
+    Passed,
+    Skipped(String),
+    Failed(String),
+}
+
+struct Run {
+    label: String,
+    status: Status,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+    dir: PathBuf,
+}
+
+impl Run {
+    fn summary(&self) -> String {
+        let what = match &self.status {
+            Status::Passed => "pass".to_string(),
+            Status::Skipped(r) => format!("skip ({r})"),
+            Status::Failed(r) => format!("FAIL ({r})"),
+        };
+        let mut line = format!(
+            "{:<18} {what} [{} ms]",
+            self.label,
+            self.elapsed.as_millis()
+        );
+        for info in self.stdout.lines().filter(|l| l.starts_with('~')) {
+            let _ = write!(line, "\n{:<18} {info}", "");
+        }
+        line
+    }
+
+    fn details(&self) -> String {
+        format!(
+            "--- {} stdout ---\n{}--- {} stderr ---\n{}--- scratch: {}\n",
+            self.label,
+            self.stdout,
+            self.label,
+            self.stderr,
+            self.dir.display()
+        )
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    if let Some(sig) = status.signal() {
+        let name = match sig {
+            4 => "SIGILL",
+            6 => "SIGABRT",
+            7 => "SIGBUS",
+            8 => "SIGFPE",
+            9 => "SIGKILL",
+            11 => "SIGSEGV",
+            13 => "SIGPIPE",
+            14 => "SIGALRM: the scenario's own watchdog fired",
+            15 => "SIGTERM",
+            _ => "signal",
+        };
+        format!("killed by signal {sig} ({name})")
+    } else {
+        format!("exit status {}", status.code().unwrap_or(-1))
+    }
+}
+
+/// Run one binary with a hard timeout in its own process group and its own
+/// TMPDIR; stdout/stderr go to files there so a chatty child cannot block.
+fn run_binary(name: &str, label: &str, bin: &Path, env: &[(&str, &str)]) -> Run {
+    let dir = scratch().join(format!(
+        "run-{name}-{}",
+        label.replace(['/', ' ', '='], "_")
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("create run dir");
+    let out_path = dir.join("stdout");
+    let err_path = dir.join("stderr");
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(&dir)
+        .env("TMPDIR", &dir)
+        .env_remove("LD_PRELOAD")
+        .env_remove("PAIO_BACKEND")
+        .env_remove("PAIO_THREADS")
+        .env_remove("PAIO_STATS")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).expect("stdout file"))
+        .stderr(fs::File::create(&err_path).expect("stderr file"))
+        .process_group(0);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let start = Instant::now();
+    let status = match cmd.spawn() {
+        Err(e) => Status::Failed(format!("cannot start {}: {e}", bin.display())),
+        Ok(mut child) => {
+            let limit = run_timeout();
+            loop {
+                match child.try_wait() {
+                    Ok(Some(st)) => {
+                        break match st.code() {
+                            Some(0) => Status::Passed,
+                            Some(77) => Status::Skipped(String::new()),
+                            _ => Status::Failed(describe(st)),
+                        }
+                    }
+                    Ok(None) if start.elapsed() > limit => {
+                        // The whole group: a scenario may have forked.
+                        let _ = Command::new("kill")
+                            .args(["-KILL", "--", &format!("-{}", child.id())])
+                            .status();
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break Status::Failed(format!(
+                            "timed out after {} s (hang)",
+                            limit.as_secs()
+                        ));
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                    Err(e) => break Status::Failed(format!("wait failed: {e}")),
+                }
+            }
+        }
+    };
+    let elapsed = start.elapsed();
+    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = fs::read_to_string(&err_path).unwrap_or_default();
+    let status = match status {
+        Status::Skipped(_) => Status::Skipped(
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("SKIP: "))
+                .unwrap_or("no reason printed")
+                .to_owned(),
+        ),
+        s => s,
+    };
+    Run {
+        label: label.to_owned(),
+        status,
+        stdout,
+        stderr,
+        elapsed,
+        dir,
+    }
+}
+
+/// stdout without the informational `~` lines.
+fn compared(stdout: &str) -> Vec<&str> {
+    stdout.lines().filter(|l| !l.starts_with('~')).collect()
+}
+
+/// A small line diff (longest common subsequence), `-` glibc, `+` paio.
+fn diff(a: &[&str], b: &[&str]) -> String {
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            let _ = writeln!(out, "  {}", a[i]);
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            let _ = writeln!(out, "+ {}", b[j]);
+            j += 1;
+        } else {
+            let _ = writeln!(out, "- {}", a[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn keep_scratch() -> bool {
+    std::env::var("PAIO_CTESTS_KEEP").is_ok_and(|v| v == "1")
+}
+
+fn run_scenario(name: &str) {
+    let modes = modes();
+    let intentional = intentional(name);
+    let mut report = String::new();
+    let mut failures: Vec<String> = Vec::new();
+
+    // The reference run always happens: paio output is compared against it.
+    let plain = match compile_plain(name) {
+        Ok(p) => p,
+        Err(e) => panic!("{name}: {e}"),
+    };
+    let glibc = run_binary(name, "glibc", &plain, &[]);
+    let _ = writeln!(report, "{}", glibc.summary());
+    match (&glibc.status, intentional) {
+        (Status::Failed(why), None) => failures.push(format!(
+            "glibc run failed ({why}); the scenario's expectations do not hold on glibc\n{}",
+            glibc.details()
+        )),
+        (_, Some(reason)) => {
+            let _ = writeln!(report, "  intentional difference: {reason}");
+            let _ = writeln!(
+                report,
+                "  glibc recorded: {}",
+                glibc
+                    .stdout
+                    .trim_end()
+                    .replace('\n', "\n                  ")
+            );
+        }
+        _ => {}
+    }
+    let mut runs = vec![glibc];
+
+    let paio_modes: Vec<Mode> = modes
+        .iter()
+        .copied()
+        .filter(|m| *m != Mode::Glibc)
+        .collect();
+    if !paio_modes.is_empty() {
+        match paio_library() {
+            Err(e) => failures.push(format!("paio modes not run: {e}")),
+            Ok((so, lib_dir)) => {
+                let linked = if paio_modes.contains(&Mode::Linked) {
+                    Some(compile_linked(name, lib_dir))
+                } else {
+                    None
+                };
+                let so = so.to_str().expect("utf-8 path").to_owned();
+                for backend in backends() {
+                    let backend_label = backend.clone().unwrap_or_else(|| "default".into());
+                    for mode in &paio_modes {
+                        let mut env: Vec<(&str, &str)> = Vec::new();
+                        if let Some(b) = &backend {
+                            env.push(("PAIO_BACKEND", b.as_str()));
+                        }
+                        let (label, bin) = match mode {
+                            Mode::Preload => {
+                                env.push(("LD_PRELOAD", so.as_str()));
+                                (format!("preload/{backend_label}"), plain.clone())
+                            }
+                            Mode::Linked => match linked.as_ref().expect("compiled when Linked") {
+                                Ok(bin) => (format!("linked/{backend_label}"), bin.clone()),
+                                Err(e) => {
+                                    failures.push(format!("linked/{backend_label}: {e}"));
+                                    continue;
+                                }
+                            },
+                            Mode::Glibc => unreachable!(),
+                        };
+                        let run = run_binary(name, &label, &bin, &env);
+                        let _ = writeln!(report, "{}", run.summary());
+                        check_paio_run(&run, &runs[0], intentional, &mut failures);
+                        runs.push(run);
+                    }
+                }
+            }
+        }
+    }
+
+    if failures.is_empty() {
+        if !keep_scratch() {
+            for run in &runs {
+                let _ = fs::remove_dir_all(&run.dir);
+            }
+            let _ = fs::remove_file(scratch().join(format!("{name}.glibc")));
+            let _ = fs::remove_file(scratch().join(format!("{name}.paio")));
+        }
+        eprintln!("scenario {name}\n{report}");
+    } else {
+        panic!(
+            "scenario {name}: {} problem(s)\n{report}\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+}
+
+fn check_paio_run(run: &Run, glibc: &Run, intentional: Option<&str>, failures: &mut Vec<String>) {
+    match (&run.status, &glibc.status) {
+        (Status::Failed(why), _) => {
+            failures.push(format!("{}: {why}\n{}", run.label, run.details()))
+        }
+        // A skip is fine where glibc skipped too (the environment lacks
+        // something); paio skipping alone means it lacks a feature glibc has.
+        (Status::Skipped(_), Status::Skipped(_)) => {}
+        (Status::Skipped(why), _) => failures.push(format!(
+            "{}: skipped ({why}) although glibc did not skip\n{}",
+            run.label,
+            run.details()
+        )),
+        (Status::Passed, Status::Passed) if intentional.is_none() => {
+            let (g, p) = (compared(&glibc.stdout), compared(&run.stdout));
+            if g != p {
+                failures.push(format!(
+                    "{}: stdout differs from glibc's (- glibc, + paio; `~` lines ignored)\n{}{}",
+                    run.label,
+                    diff(&g, &p),
+                    run.details()
+                ));
+            }
+        }
+        (Status::Passed, _) => {}
+    }
+}

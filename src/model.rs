@@ -1,0 +1,133 @@
+//! Model checks of the concurrent core with loom: every interleaving of
+//! completion vs `aio_suspend` wake-up, and of executor vs `aio_cancel` on a
+//! request slot. Run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p paio --release --lib model`.
+
+use loom::sync::atomic::AtomicI32;
+use loom::sync::{Arc, Condvar, Mutex};
+use loom::thread;
+
+use crate::slots::{Slot, State};
+use crate::suspend::{Futex, WaitQueue};
+use crate::sync::{AtomicU32, AtomicUsize, Ordering::*};
+
+/// The kernel futex, modelled: the value check and the sleep are atomic with
+/// respect to a wake.
+#[derive(Default)]
+struct ModelFutex {
+    lock: Mutex<()>,
+    cond: Condvar,
+}
+
+impl Futex for ModelFutex {
+    fn wait(&self, word: &AtomicU32, expected: u32, _deadline: Option<&libc::timespec>) -> Result<(), i32> {
+        let g = self.lock.lock().unwrap();
+        if word.load(SeqCst) != expected {
+            return Err(libc::EAGAIN);
+        }
+        drop(self.cond.wait(g).unwrap());
+        Ok(())
+    }
+    fn wake_all(&self, _word: &AtomicU32) {
+        let _g = self.lock.lock().unwrap();
+        self.cond.notify_all();
+    }
+}
+
+/// A completion (publish the status, then wake) racing a waiter: the waiter
+/// never sleeps through the completion (loom reports a deadlock if it does).
+#[test]
+fn completion_never_lost_by_suspend() {
+    loom::model(|| {
+        let q = Arc::new(WaitQueue::new());
+        let futex = Arc::new(ModelFutex::default());
+        let status = Arc::new(AtomicI32::new(libc::EINPROGRESS));
+        let completer = {
+            let (q, futex, status) = (q.clone(), futex.clone(), status.clone());
+            thread::spawn(move || {
+                status.store(0, Release);
+                q.wake(&*futex);
+            })
+        };
+        let r = q.wait_until(&*futex, || status.load(Acquire) != libc::EINPROGRESS, None);
+        assert_eq!(r, Ok(()));
+        completer.join().unwrap();
+    });
+}
+
+/// Two completions, two waiters each waiting for a different one.
+#[test]
+fn two_waiters_two_completions() {
+    loom::model(|| {
+        let q = Arc::new(WaitQueue::new());
+        let futex = Arc::new(ModelFutex::default());
+        let a = Arc::new(AtomicI32::new(libc::EINPROGRESS));
+        let b = Arc::new(AtomicI32::new(libc::EINPROGRESS));
+        let mut hs = Vec::new();
+        for st in [a.clone(), b.clone()] {
+            let (q, futex) = (q.clone(), futex.clone());
+            hs.push(thread::spawn(move || {
+                st.store(0, Release);
+                q.wake(&*futex);
+            }));
+        }
+        let waiter = {
+            let (q, futex, b) = (q.clone(), futex.clone(), b.clone());
+            thread::spawn(move || q.wait_until(&*futex, || b.load(Acquire) == 0, None))
+        };
+        assert_eq!(q.wait_until(&*futex, || a.load(Acquire) == 0, None), Ok(()));
+        assert_eq!(waiter.join().unwrap(), Ok(()));
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+}
+
+/// Executor vs `aio_cancel` on one queued request: exactly one of them
+/// completes it, and the slot ends in the matching state.
+#[test]
+fn executor_and_cancel_complete_exactly_once() {
+    loom::model(|| {
+        let slot = Arc::new(Slot::queued());
+        let completions = Arc::new(AtomicUsize::new(0));
+        let canceller = {
+            let (slot, completions) = (slot.clone(), completions.clone());
+            thread::spawn(move || {
+                if slot.begin_cancel() {
+                    completions.fetch_add(1, SeqCst);
+                    slot.end_cancel();
+                    true
+                } else {
+                    false
+                }
+            })
+        };
+        let ran = slot.claim_or_cancelled();
+        if ran {
+            completions.fetch_add(1, SeqCst);
+            slot.mark_done();
+        }
+        let cancelled = canceller.join().unwrap();
+        assert!(ran ^ cancelled);
+        assert_eq!(completions.load(SeqCst), 1);
+        assert_eq!(slot.state(), if ran { State::Done } else { State::Cancelled });
+    });
+}
+
+/// A canceller that finds the slot reused by another request gives it back;
+/// the executor must still run it (nothing lost).
+#[test]
+fn aborted_cancel_leaves_the_request_to_the_executor() {
+    loom::model(|| {
+        let slot = Arc::new(Slot::queued());
+        let canceller = {
+            let slot = slot.clone();
+            thread::spawn(move || {
+                if slot.begin_cancel() {
+                    slot.abort_cancel();
+                }
+            })
+        };
+        assert!(slot.claim_or_cancelled(), "the request must run");
+        canceller.join().unwrap();
+        assert_eq!(slot.state(), State::Running);
+    });
+}
