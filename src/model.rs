@@ -1,7 +1,8 @@
 //! Model checks of the concurrent core with loom: every interleaving of
 //! completion vs `aio_suspend` wake-up, and of executor vs `aio_cancel` on a
 //! request slot. Run with
-//! `RUSTFLAGS="--cfg loom" cargo test -p paio --release --lib model`.
+//! `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" cargo test -p paio --release --lib --target-dir target/loom model`
+//! (as `.ci/run` does).
 
 use loom::sync::atomic::AtomicI32;
 use loom::sync::{Arc, Condvar, Mutex};
