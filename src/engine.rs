@@ -105,19 +105,39 @@ impl Engine {
 
     /// Run a queued request on the calling thread (a worker). Called once per
     /// dispatch of `id`.
-    pub fn execute(&'static self, id: u32) {
-        let Some(slot) = self.slab.get(id) else { return };
-        if !slot.claim_or_cancelled() {
-            self.release_slot(id);
-            return;
+    ///
+    /// When the request belonged to an ordered lane, the next request of that
+    /// lane runs right here, on the same thread: draining a lane costs one
+    /// wake-up, not one per request.
+    pub fn execute(&'static self, mut id: u32) {
+        loop {
+            let Some(slot) = self.slab.get(id) else { return };
+            if slot.claim_or_cancelled() {
+                // SAFETY: `claim` made this thread the job's only owner.
+                let job = unsafe { slot.job() };
+                self.stats.add(Counter::Pool, 1);
+                let result = io::run_blocking(job);
+                slot.mark_done();
+                self.complete(job, result);
+            }
+            match self.retire(id) {
+                Some(next) if self.runs_here(next) => id = next,
+                Some(next) => return self.dispatch(next),
+                None => return,
+            }
         }
-        // SAFETY: `claim` made this thread the job's only owner.
-        let job = unsafe { slot.job() };
-        self.stats.add(Counter::Pool, 1);
-        let result = io::run_blocking(job);
-        slot.mark_done();
-        self.complete(job, result);
-        self.release_slot(id);
+    }
+
+    /// Would the backend hand this request to the worker pool anyway?
+    fn runs_here(&self, id: u32) -> bool {
+        let is_pool = std::ptr::addr_eq(self.backend as *const dyn Backend, self.pool as *const PoolBackend);
+        match (self.kaio, self.slab.get(id)) {
+            (None, _) => is_pool,
+            // SAFETY: a queued job not yet dispatched belongs to the thread
+            // that took it from its lane (this one).
+            (Some(k), Some(slot)) => !k.takes(unsafe { slot.job() }),
+            (Some(_), None) => false,
+        }
     }
 
     /// Publish a result and carry out everything that follows from it:
@@ -151,9 +171,17 @@ impl Engine {
     }
 
     /// The slot's container (a queue or a lane) is done with it: advance its
-    /// lane and return it to the free list.
+    /// lane, return it to the free list, and dispatch the lane's next request.
     pub fn release_slot(&'static self, id: u32) {
-        let Some(slot) = self.slab.get(id) else { return };
+        if let Some(next) = self.retire(id) {
+            self.dispatch(next);
+        }
+    }
+
+    /// Advance the slot's lane and free it; the lane's next request, if any,
+    /// is returned for the caller to run or dispatch.
+    fn retire(&'static self, id: u32) -> Option<u32> {
+        let slot = self.slab.get(id)?;
         // SAFETY: the releasing thread is the last owner of the job.
         let job = unsafe { slot.job() };
         if let Some(lane) = job.lane {
@@ -173,11 +201,10 @@ impl Engine {
                 st.lane_load[lane as usize].fetch_sub(1, Ordering::AcqRel);
                 self.slab.release(n);
             }
-            if let Some(n) = next {
-                self.dispatch(n);
-            }
+            next
         } else {
             self.slab.release(id);
+            None
         }
     }
 

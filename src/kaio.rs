@@ -95,6 +95,11 @@ impl KaioBackend {
         Some(cb)
     }
 
+    /// Does the kernel take this job (rather than the pool)?
+    pub fn takes(&self, job: &Job) -> bool {
+        self.iocb(0, job).is_some()
+    }
+
     /// Hand the request to the pool instead; it must hold its own reference
     /// to the file there.
     fn to_pool(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32> {

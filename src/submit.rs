@@ -159,6 +159,10 @@ fn enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job, stream: Option<bool
     job.lane = match job.op {
         _ if job.stream => Some(if job.op == Op::Read { Lane::Read } else { Lane::Write }),
         Op::Write if flags & libc::O_APPEND != 0 => Some(Lane::Write),
+        // A buffered write the filesystem cannot do without blocking: the
+        // inode lock serializes them in the kernel anyway, so one worker
+        // drains them in order instead of waking a thread per write.
+        Op::Write if !job.direct => Some(Lane::Write),
         _ => None,
     };
     if job.op == Op::Write {
