@@ -69,6 +69,21 @@ const _: () = {
 pub const LIO_READ: i32 = 0;
 pub const LIO_WRITE: i32 = 1;
 pub const LIO_NOP: i32 = 2;
+/// FreeBSD's vectored opcodes, accepted by `lio_listio` as an extension.
+pub const LIO_WRITEV: i32 = 5;
+pub const LIO_READV: i32 = 6;
+
+// glibc uses 0..=4 (read, write, nop, and its internal dsync/sync) and the
+// same with bit 7 set (its *64 variants) for `aio_lio_opcode`: the vectored
+// opcodes must be none of them.
+const _: () = {
+    let glibc = [0, 1, 2, 3, 4, 128, 129, 130, 131, 132];
+    let mut i = 0;
+    while i < glibc.len() {
+        assert!(glibc[i] != LIO_WRITEV && glibc[i] != LIO_READV);
+        i += 1;
+    }
+};
 
 /// The highest `aio_reqprio` glibc accepts (`AIO_PRIO_DELTA_MAX`).
 pub const AIO_PRIO_DELTA_MAX: i32 = 20;
@@ -78,9 +93,20 @@ pub const AIO_PRIO_DELTA_MAX: i32 = 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notify {
     None,
-    Signal { signo: i32, value: usize },
-    Thread { function: usize, value: usize, attributes: usize },
-    ThreadId { signo: i32, value: usize, tid: i32 },
+    Signal {
+        signo: i32,
+        value: usize,
+    },
+    Thread {
+        function: usize,
+        value: usize,
+        attributes: usize,
+    },
+    ThreadId {
+        signo: i32,
+        value: usize,
+        tid: i32,
+    },
 }
 
 impl Notify {
@@ -88,9 +114,20 @@ impl Notify {
     pub fn from_raw(ev: &RawSigevent) -> Option<Notify> {
         match ev.notify {
             sys::SIGEV_NONE => Some(Notify::None),
-            sys::SIGEV_SIGNAL => Some(Notify::Signal { signo: ev.signo, value: ev.value }),
-            sys::SIGEV_THREAD => Some(Notify::Thread { function: ev.un[0], value: ev.value, attributes: ev.un[1] }),
-            sys::SIGEV_THREAD_ID => Some(Notify::ThreadId { signo: ev.signo, value: ev.value, tid: ev.un[0] as u32 as i32 }),
+            sys::SIGEV_SIGNAL => Some(Notify::Signal {
+                signo: ev.signo,
+                value: ev.value,
+            }),
+            sys::SIGEV_THREAD => Some(Notify::Thread {
+                function: ev.un[0],
+                value: ev.value,
+                attributes: ev.un[1],
+            }),
+            sys::SIGEV_THREAD_ID => Some(Notify::ThreadId {
+                signo: ev.signo,
+                value: ev.value,
+                tid: ev.un[0] as u32 as i32,
+            }),
             _ => None,
         }
     }
@@ -188,7 +225,8 @@ impl Aiocb {
         self.tag_word().store(tag, Ordering::Relaxed);
         // SAFETY: the request is not yet visible to any other paio thread.
         unsafe { std::ptr::addr_of_mut!((*self.0.as_ptr()).return_value).write_volatile(0) };
-        self.error_word().store(libc::EINPROGRESS, Ordering::Release);
+        self.error_word()
+            .store(libc::EINPROGRESS, Ordering::Release);
     }
 
     /// The slot tag stored by `begin` (0 when none).
@@ -242,15 +280,42 @@ mod tests {
 
     #[test]
     fn notify_decoding() {
-        let mut ev = RawSigevent { value: 9, signo: 10, notify: sys::SIGEV_SIGNAL, un: [0; 6] };
-        assert_eq!(Notify::from_raw(&ev), Some(Notify::Signal { signo: 10, value: 9 }));
+        let mut ev = RawSigevent {
+            value: 9,
+            signo: 10,
+            notify: sys::SIGEV_SIGNAL,
+            un: [0; 6],
+        };
+        assert_eq!(
+            Notify::from_raw(&ev),
+            Some(Notify::Signal {
+                signo: 10,
+                value: 9
+            })
+        );
         ev.notify = sys::SIGEV_THREAD_ID;
         ev.un[0] = 1234;
-        assert_eq!(Notify::from_raw(&ev), Some(Notify::ThreadId { signo: 10, value: 9, tid: 1234 }));
+        assert_eq!(
+            Notify::from_raw(&ev),
+            Some(Notify::ThreadId {
+                signo: 10,
+                value: 9,
+                tid: 1234
+            })
+        );
         ev.notify = 99;
         assert_eq!(Notify::from_raw(&ev), None);
-        assert!(!Notify::Signal { signo: 65, value: 0 }.is_valid());
+        assert!(!Notify::Signal {
+            signo: 65,
+            value: 0
+        }
+        .is_valid());
         assert!(Notify::Signal { signo: 0, value: 0 }.is_valid());
-        assert!(!Notify::Thread { function: 0, value: 0, attributes: 0 }.is_valid());
+        assert!(!Notify::Thread {
+            function: 0,
+            value: 0,
+            attributes: 0
+        }
+        .is_valid());
     }
 }

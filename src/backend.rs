@@ -33,7 +33,9 @@ const WORKER_STACK: usize = 256 << 10;
 
 impl PoolBackend {
     pub fn new() -> Self {
-        PoolBackend { workers: Workers::new("paio-io", WORKER_STACK, false) }
+        PoolBackend {
+            workers: Workers::new("paio-io", WORKER_STACK, false),
+        }
     }
 }
 

@@ -77,14 +77,17 @@ impl Config {
             0 => d,
             v => v,
         };
-        let threads = env_u32("PAIO_THREADS").filter(|&v| v > 0).unwrap_or(pending(&PENDING_THREADS, DEFAULT_THREADS));
+        let threads = env_u32("PAIO_THREADS")
+            .filter(|&v| v > 0)
+            .unwrap_or(pending(&PENDING_THREADS, DEFAULT_THREADS));
         let idle_ms = env_u32("PAIO_IDLE_MS").unwrap_or(pending(&PENDING_IDLE_MS, DEFAULT_IDLE_MS));
         let max_requests = env_u32("PAIO_MAX_REQUESTS")
             .filter(|&v| v > 0)
             .unwrap_or(pending(&PENDING_NUM, 0).max(DEFAULT_MAX_REQUESTS))
             .min(MAX_MAX_REQUESTS);
-        let notify_threads =
-            env_u32("PAIO_NOTIFY_THREADS").filter(|&v| v > 0).unwrap_or(DEFAULT_NOTIFY_THREADS);
+        let notify_threads = env_u32("PAIO_NOTIFY_THREADS")
+            .filter(|&v| v > 0)
+            .unwrap_or(DEFAULT_NOTIFY_THREADS);
         let backend = match std::env::var("PAIO_BACKEND").as_deref() {
             Ok("threads") | Ok("pool") => BackendChoice::Threads,
             Ok("kaio") => BackendChoice::Kaio,
@@ -96,11 +99,16 @@ impl Config {
             Some(v) if v == "1" => StatsSink::Stderr,
             Some(v) => {
                 use std::os::unix::ffi::OsStrExt;
-                std::ffi::CString::new(v.as_bytes()).map(StatsSink::File).unwrap_or(StatsSink::Stderr)
+                std::ffi::CString::new(v.as_bytes())
+                    .map(StatsSink::File)
+                    .unwrap_or(StatsSink::Stderr)
             }
         };
         Config {
-            limits: Limits { threads: AtomicU32::new(threads), idle_ms: AtomicU32::new(idle_ms) },
+            limits: Limits {
+                threads: AtomicU32::new(threads),
+                idle_ms: AtomicU32::new(idle_ms),
+            },
             notify_threads,
             max_requests,
             backend,

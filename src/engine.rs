@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
 use crate::aiocb::{Aiocb, Notify};
 use crate::backend::{Backend, PoolBackend};
-use crate::kaio::KaioBackend;
+use crate::completions::{Completions, Done};
 use crate::config::{BackendChoice, Config, StatsSink};
 use crate::fdstate::FdTable;
 use crate::io;
+use crate::kaio::KaioBackend;
 use crate::lio;
 use crate::notify::{self, Callback, Delivery};
 use crate::slots::{Job, Slab, State};
@@ -25,6 +26,8 @@ const DUP_FLOOR: i32 = 256;
 pub struct Engine {
     pub config: Config,
     pub stats: Stats,
+    /// `aio_waitcomplete`'s queue.
+    pub completions: Completions,
     pub slab: Slab,
     pub fds: FdTable,
     /// Executes what cannot complete inline: the kernel AIO backend (which
@@ -69,12 +72,20 @@ impl Engine {
     ) -> Engine {
         let inline = config.inline;
         // SAFETY: getrlimit writes into a local struct.
-        let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
-        let dup_floor = if rl.rlim_cur as u64 > 4 * DUP_FLOOR as u64 { DUP_FLOOR } else { 0 };
+        let dup_floor = if rl.rlim_cur as u64 > 4 * DUP_FLOOR as u64 {
+            DUP_FLOOR
+        } else {
+            0
+        };
         Engine {
             slab: Slab::new(config.max_requests),
             stats: Stats::default(),
+            completions: Completions::default(),
             fds: FdTable::default(),
             backend,
             pool,
@@ -111,7 +122,9 @@ impl Engine {
     /// wake-up, not one per request.
     pub fn execute(&'static self, mut id: u32) {
         loop {
-            let Some(slot) = self.slab.get(id) else { return };
+            let Some(slot) = self.slab.get(id) else {
+                return;
+            };
             if slot.claim_or_cancelled() {
                 // SAFETY: `claim` made this thread the job's only owner.
                 let job = unsafe { slot.job() };
@@ -130,7 +143,10 @@ impl Engine {
 
     /// Would the backend hand this request to the worker pool anyway?
     fn runs_here(&self, id: u32) -> bool {
-        let is_pool = std::ptr::addr_eq(self.backend as *const dyn Backend, self.pool as *const PoolBackend);
+        let is_pool = std::ptr::addr_eq(
+            self.backend as *const dyn Backend,
+            self.pool as *const PoolBackend,
+        );
         match (self.kaio, self.slab.get(id)) {
             (None, _) => is_pool,
             // SAFETY: a queued job not yet dispatched belongs to the thread
@@ -154,13 +170,23 @@ impl Engine {
             cb.publish(result);
         }
         suspend::wake_waiters();
+        if job.report {
+            self.completions.push(Done {
+                aiocb: job.aiocb,
+                result,
+            });
+        }
         self.notify(job.notify);
         if job.group != 0 {
             lio::member_done(self, std::mem::take(&mut job.group), result.is_err());
         }
         if let Some(epoch) = job.epoch.take() {
             let mut ready = Vec::new();
-            self.fds.get(job.fd).order.lock().write_end(epoch, &mut ready);
+            self.fds
+                .get(job.fd)
+                .order
+                .lock()
+                .write_end(epoch, &mut ready);
             for id in ready {
                 self.dispatch(id);
             }
@@ -190,7 +216,12 @@ impl Engine {
             let mut skipped = Vec::new();
             let next = st.order.lock().lane_next(
                 lane,
-                |n| matches!(self.slab.get(n).map(|s| s.state()), Some(State::Cancelling | State::Cancelled)),
+                |n| {
+                    matches!(
+                        self.slab.get(n).map(|s| s.state()),
+                        Some(State::Cancelling | State::Cancelled)
+                    )
+                },
                 |n| skipped.push(n),
             );
             self.slab.release(id);
@@ -218,7 +249,9 @@ impl Engine {
 
     /// Cancel a request still queued in user space. True when it was.
     pub fn try_cancel(&'static self, id: u32, expect_fd: Option<i32>) -> bool {
-        let Some(slot) = self.slab.get(id) else { return false };
+        let Some(slot) = self.slab.get(id) else {
+            return false;
+        };
         let gen = slot.gen();
         if !slot.begin_cancel() {
             return false;
@@ -243,12 +276,14 @@ impl Engine {
                 let _ = sys::queue_signal(signo, value, tid);
             }
             Delivery::Pool(function, value) => self.run_callback(Callback { function, value }),
-            Delivery::OwnThread { function, value, attributes } => {
-                match notify::spawn_with_attributes(Callback { function, value }, attributes) {
-                    Ok(()) => self.stats.add(Counter::Threads, 1),
-                    Err(cb) => self.run_callback(cb),
-                }
-            }
+            Delivery::OwnThread {
+                function,
+                value,
+                attributes,
+            } => match notify::spawn_with_attributes(Callback { function, value }, attributes) {
+                Ok(()) => self.stats.add(Counter::Threads, 1),
+                Err(cb) => self.run_callback(cb),
+            },
         }
     }
 
@@ -333,7 +368,10 @@ fn start() -> &'static Engine {
         if let Some(e) = try_get() {
             return e;
         }
-        if STARTING.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if STARTING
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             break;
         }
         std::thread::yield_now();
@@ -343,7 +381,10 @@ fn start() -> &'static Engine {
     if let Some(k) = engine.kaio {
         if !k.start_reapers(engine) {
             // No thread to reap the kernel's completions: the pool alone.
-            let config = Config { backend: BackendChoice::Threads, ..Config::load() };
+            let config = Config {
+                backend: BackendChoice::Threads,
+                ..Config::load()
+            };
             let mut e = Engine::new(config);
             e.kaio_error = libc::EAGAIN;
             engine = Box::leak(Box::new(e));
@@ -388,7 +429,13 @@ extern "C" fn at_exit() {
         }
         StatsSink::File(path) => {
             // SAFETY: a NUL-terminated path; the fd is closed below.
-            let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644) };
+            let fd = unsafe {
+                libc::open(
+                    path.as_ptr(),
+                    libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
+                    0o644,
+                )
+            };
             if fd >= 0 {
                 // SAFETY: writing a local buffer to a descriptor we opened.
                 unsafe {

@@ -15,7 +15,11 @@ use crate::sys;
 fn engine() -> (&'static Engine, &'static FakeBackend) {
     let fake: &'static FakeBackend = Box::leak(Box::default());
     let pool: &'static PoolBackend = Box::leak(Box::new(PoolBackend::new()));
-    let config = Config { backend: BackendChoice::Threads, inline: false, ..Config::load() };
+    let config = Config {
+        backend: BackendChoice::Threads,
+        inline: false,
+        ..Config::load()
+    };
     let e = Box::leak(Box::new(Engine::with_backend(config, fake, pool, None, 0)));
     (e, fake)
 }
@@ -38,8 +42,18 @@ fn cb(raw: &mut RawAiocb) -> Aiocb {
 }
 
 fn temp_file() -> std::fs::File {
-    let p = std::env::temp_dir().join(format!("paio-eng-{}-{:?}", std::process::id(), std::thread::current().id()));
-    let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&p).unwrap();
+    let p = std::env::temp_dir().join(format!(
+        "paio-eng-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&p)
+        .unwrap();
     std::fs::remove_file(&p).unwrap();
     f
 }
@@ -55,14 +69,22 @@ fn fsync_is_held_until_earlier_writes_complete() {
     let (e, fake) = engine();
     let f = temp_file();
     let mut bufs = [[1u8; 512], [2u8; 512], [3u8; 512]];
-    let mut ws: Vec<_> = bufs.iter_mut().enumerate().map(|(i, b)| aiocb(f.as_raw_fd(), LIO_WRITE, b, i as i64 * 512)).collect();
+    let mut ws: Vec<_> = bufs
+        .iter_mut()
+        .enumerate()
+        .map(|(i, b)| aiocb(f.as_raw_fd(), LIO_WRITE, b, i as i64 * 512))
+        .collect();
     for w in ws.iter_mut() {
         submit::submit_rw(e, cb(w), Op::Write, 0).unwrap();
     }
     let mut fs = aiocb(f.as_raw_fd(), 0, &mut [], 0);
     submit::submit_fsync(e, libc::O_DSYNC, cb(&mut fs)).unwrap();
     // Buffered writes share the descriptor's write lane: one at a time.
-    assert_eq!(fake.len(), 1, "the first write; the others wait in the lane, the fsync behind them");
+    assert_eq!(
+        fake.len(),
+        1,
+        "the first write; the others wait in the lane, the fsync behind them"
+    );
     fake.run_next(e);
     fake.run_next(e);
     assert_eq!(fake.len(), 1, "only the third write");
@@ -85,9 +107,18 @@ fn cancel_queued_then_executor_discards_it() {
     let mut r = aiocb(f.as_raw_fd(), LIO_READ, &mut buf, 0);
     submit::submit_rw(e, cb(&mut r), Op::Read, 0).unwrap();
     assert_eq!(cb(&mut r).error(), libc::EINPROGRESS);
-    assert_eq!(submit::cancel(Some(e), f.as_raw_fd(), Some(cb(&mut r))), Ok(AIO_CANCELED));
-    assert_eq!((cb(&mut r).error(), cb(&mut r).return_value()), (libc::ECANCELED, -1));
-    assert_eq!(submit::cancel(Some(e), f.as_raw_fd(), Some(cb(&mut r))), Ok(AIO_ALLDONE));
+    assert_eq!(
+        submit::cancel(Some(e), f.as_raw_fd(), Some(cb(&mut r))),
+        Ok(AIO_CANCELED)
+    );
+    assert_eq!(
+        (cb(&mut r).error(), cb(&mut r).return_value()),
+        (libc::ECANCELED, -1)
+    );
+    assert_eq!(
+        submit::cancel(Some(e), f.as_raw_fd(), Some(cb(&mut r))),
+        Ok(AIO_ALLDONE)
+    );
     // The executor later finds it cancelled: no second completion.
     fake.run_next(e);
     assert_eq!(cb(&mut r).error(), libc::ECANCELED);
@@ -99,14 +130,23 @@ fn pipe_reads_run_in_order_one_at_a_time() {
     let (e, fake) = engine();
     let (rd, wr) = pipe();
     let mut bufs = [[0u8; 1]; 3];
-    let mut rs: Vec<_> = bufs.iter_mut().map(|b| aiocb(rd.as_raw_fd(), LIO_READ, b, 0)).collect();
+    let mut rs: Vec<_> = bufs
+        .iter_mut()
+        .map(|b| aiocb(rd.as_raw_fd(), LIO_READ, b, 0))
+        .collect();
     for r in rs.iter_mut() {
         submit::submit_rw(e, cb(r), Op::Read, 0).unwrap();
     }
     assert_eq!(fake.len(), 1, "one request of the read lane at a time");
     // Cancel the middle one while it waits in the lane.
-    assert_eq!(submit::cancel(Some(e), rd.as_raw_fd(), Some(cb(&mut rs[1]))), Ok(AIO_CANCELED));
-    assert_eq!(unsafe { libc::write(wr.as_raw_fd(), b"ab".as_ptr() as *const _, 2) }, 2);
+    assert_eq!(
+        submit::cancel(Some(e), rd.as_raw_fd(), Some(cb(&mut rs[1]))),
+        Ok(AIO_CANCELED)
+    );
+    assert_eq!(
+        unsafe { libc::write(wr.as_raw_fd(), b"ab".as_ptr() as *const _, 2) },
+        2
+    );
     fake.run_next(e);
     assert_eq!(cb(&mut rs[0]).return_value(), 1);
     assert_eq!(fake.len(), 1, "the lane skipped the cancelled one");
@@ -121,15 +161,25 @@ fn cancel_all_on_fd_reports_running_ones() {
     let (e, fake) = engine();
     let f = temp_file();
     let mut bufs = [[0u8; 8]; 4];
-    let mut rs: Vec<_> = bufs.iter_mut().map(|b| aiocb(f.as_raw_fd(), LIO_READ, b, 0)).collect();
+    let mut rs: Vec<_> = bufs
+        .iter_mut()
+        .map(|b| aiocb(f.as_raw_fd(), LIO_READ, b, 0))
+        .collect();
     for r in rs.iter_mut() {
         submit::submit_rw(e, cb(r), Op::Read, 0).unwrap();
     }
     // Claim one as if a worker were running it.
     let running = fake.queued.lock()[0];
     assert!(e.slab.get(running).unwrap().claim());
-    assert_eq!(submit::cancel(Some(e), f.as_raw_fd(), None), Ok(AIO_NOTCANCELED));
-    let cancelled = rs.iter_mut().map(|r| cb(r)).filter(|c| c.error() == libc::ECANCELED).count();
+    assert_eq!(
+        submit::cancel(Some(e), f.as_raw_fd(), None),
+        Ok(AIO_NOTCANCELED)
+    );
+    let cancelled = rs
+        .iter_mut()
+        .map(|r| cb(r))
+        .filter(|c| c.error() == libc::ECANCELED)
+        .count();
     assert_eq!(cancelled, 3);
     assert_eq!(submit::cancel(Some(e), -1, None), Err(libc::EBADF));
 }
@@ -157,11 +207,20 @@ fn synchronous_errors_match_glibc() {
     let mut buf = [0u8; 8];
     let mut r = aiocb(f.as_raw_fd(), LIO_READ, &mut buf, 0);
     r.reqprio = 21;
-    assert_eq!(submit::submit_rw(e, cb(&mut r), Op::Read, 0), Err(libc::EINVAL));
+    assert_eq!(
+        submit::submit_rw(e, cb(&mut r), Op::Read, 0),
+        Err(libc::EINVAL)
+    );
     r.reqprio = 0;
-    assert_eq!(submit::submit_fsync(e, 12345, cb(&mut r)), Err(libc::EINVAL));
+    assert_eq!(
+        submit::submit_fsync(e, 12345, cb(&mut r)),
+        Err(libc::EINVAL)
+    );
     r.fildes = -1;
-    assert_eq!(submit::submit_fsync(e, libc::O_SYNC, cb(&mut r)), Err(libc::EBADF));
+    assert_eq!(
+        submit::submit_fsync(e, libc::O_SYNC, cb(&mut r)),
+        Err(libc::EBADF)
+    );
     // A bad descriptor in read/write is reported through aio_error.
     assert_eq!(submit::submit_rw(e, cb(&mut r), Op::Read, 0), Ok(()));
     assert_eq!(cb(&mut r).error(), libc::EBADF);
@@ -176,11 +235,18 @@ fn reads_of_one_file_run_in_parallel() {
     let (e, fake) = engine();
     let f = temp_file();
     let mut bufs = [[0u8; 8]; 5];
-    let mut rs: Vec<_> = bufs.iter_mut().map(|b| aiocb(f.as_raw_fd(), LIO_READ, b, 0)).collect();
+    let mut rs: Vec<_> = bufs
+        .iter_mut()
+        .map(|b| aiocb(f.as_raw_fd(), LIO_READ, b, 0))
+        .collect();
     for r in rs.iter_mut() {
         submit::submit_rw(e, cb(r), Op::Read, 0).unwrap();
     }
-    assert_eq!(fake.len(), 5, "all dispatched at once: no per-descriptor queue");
+    assert_eq!(
+        fake.len(),
+        5,
+        "all dispatched at once: no per-descriptor queue"
+    );
     while fake.run_next(e).is_some() {}
     assert!(rs.iter_mut().all(|r| cb(r).error() == 0));
 }

@@ -100,7 +100,10 @@ impl Order {
     /// A write is in flight; returns the epoch it counts in.
     pub fn write_begin(&mut self) -> u64 {
         if self.epochs.is_empty() {
-            self.epochs.push_back(Epoch { writes: 0, fsyncs: Vec::new() });
+            self.epochs.push_back(Epoch {
+                writes: 0,
+                fsyncs: Vec::new(),
+            });
         }
         let last = self.epochs.len() - 1;
         self.epochs[last].writes += 1;
@@ -110,7 +113,9 @@ impl Order {
     /// A write of `epoch` finished; barriers it was the last to hold are
     /// appended to `ready`.
     pub fn write_end(&mut self, epoch: u64, ready: &mut Vec<u32>) {
-        let Some(i) = epoch.checked_sub(self.base) else { return };
+        let Some(i) = epoch.checked_sub(self.base) else {
+            return;
+        };
         if let Some(e) = self.epochs.get_mut(i as usize) {
             e.writes = e.writes.saturating_sub(1);
         }
@@ -133,7 +138,10 @@ impl Order {
         }
         let last = self.epochs.len() - 1;
         self.epochs[last].fsyncs.push(id);
-        self.epochs.push_back(Epoch { writes: 0, fsyncs: Vec::new() });
+        self.epochs.push_back(Epoch {
+            writes: 0,
+            fsyncs: Vec::new(),
+        });
         false
     }
 
@@ -211,7 +219,11 @@ pub struct FdTable {
 
 impl Default for FdTable {
     fn default() -> Self {
-        FdTable { chunks: (0..L1).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect() }
+        FdTable {
+            chunks: (0..L1)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+        }
     }
 }
 
@@ -223,7 +235,12 @@ impl FdTable {
         if p.is_null() {
             let fresh: Box<[FdState]> = (0..L2).map(|_| FdState::new()).collect();
             let fresh = Box::into_raw(fresh) as *mut FdState;
-            match slot.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+            match slot.compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => p = fresh,
                 Err(existing) => {
                     // SAFETY: `fresh` was never shared; rebuild the box to free it.
@@ -250,9 +267,18 @@ mod tests {
         // The write lane is independent of the read lane.
         assert_eq!(o.lane_submit(Lane::Write, 9), Some(9));
         let mut dropped = vec![];
-        assert_eq!(o.lane_next(Lane::Read, |_| false, |id| dropped.push(id)), Some(2));
-        assert_eq!(o.lane_next(Lane::Read, |_| false, |id| dropped.push(id)), Some(3));
-        assert_eq!(o.lane_next(Lane::Read, |_| false, |id| dropped.push(id)), None);
+        assert_eq!(
+            o.lane_next(Lane::Read, |_| false, |id| dropped.push(id)),
+            Some(2)
+        );
+        assert_eq!(
+            o.lane_next(Lane::Read, |_| false, |id| dropped.push(id)),
+            Some(3)
+        );
+        assert_eq!(
+            o.lane_next(Lane::Read, |_| false, |id| dropped.push(id)),
+            None
+        );
         assert!(!o.lane_busy(Lane::Read));
         assert!(dropped.is_empty());
     }
@@ -264,7 +290,10 @@ mod tests {
         o.lane_submit(Lane::Write, 2);
         o.lane_submit(Lane::Write, 3);
         let mut dropped = vec![];
-        assert_eq!(o.lane_next(Lane::Write, |id| id == 2, |id| dropped.push(id)), Some(3));
+        assert_eq!(
+            o.lane_next(Lane::Write, |id| id == 2, |id| dropped.push(id)),
+            Some(3)
+        );
         assert_eq!(dropped, vec![2]);
     }
 

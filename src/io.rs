@@ -8,24 +8,72 @@ use crate::sys;
 
 pub fn run_blocking(job: &mut Job) -> Result<usize, i32> {
     match job.op {
-        Op::Fsync { data_only } => sys::fsync(job.file, data_only).map(|_| 0),
+        Op::Fsync { data_only } => {
+            sys::fsync(if job.file >= 0 { job.file } else { job.fd }, data_only).map(|_| 0)
+        }
         Op::Read | Op::Write => transfer(job),
     }
 }
 
+/// Most iovecs one call passes (Linux's `IOV_MAX`).
+pub const IOV_MAX: usize = 1024;
+
+/// One transfer of what remains of the job (`flags`: e.g. `RWF_NOWAIT`), on
+/// paio's own reference to the file when it has one.
+pub fn attempt(job: &Job, flags: i32) -> Result<usize, i32> {
+    let fd = if job.file >= 0 { job.file } else { job.fd };
+    let offset = if job.stream {
+        -1
+    } else {
+        job.offset + job.done as i64
+    };
+    if job.iovcnt == 0 {
+        let (buf, len) = (job.buf + job.done, job.len - job.done);
+        return match job.op {
+            Op::Read => sys::pread(fd, buf, len, offset, flags),
+            _ => sys::pwrite(fd, buf, len, offset, flags),
+        };
+    }
+    // Vectored: the caller's iovecs past the `done` bytes already moved.
+    let mut local = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; IOV_MAX];
+    let n = remaining_iovecs(job, &mut local);
+    match job.op {
+        Op::Read => sys::preadv(fd, local.as_ptr(), n, offset, flags),
+        _ => sys::pwritev(fd, local.as_ptr(), n, offset, flags),
+    }
+}
+
+fn remaining_iovecs(job: &Job, out: &mut [libc::iovec; IOV_MAX]) -> usize {
+    let cnt = (job.iovcnt as usize).min(IOV_MAX);
+    // SAFETY: the array was validated (copied through the kernel) at
+    // submission, and the caller keeps it valid until completion.
+    let user = unsafe { std::slice::from_raw_parts(job.buf as *const libc::iovec, cnt) };
+    let mut skip = job.done;
+    let mut n = 0;
+    for v in user {
+        if skip >= v.iov_len {
+            skip -= v.iov_len;
+            continue;
+        }
+        out[n] = libc::iovec {
+            iov_base: (v.iov_base as usize + skip) as *mut libc::c_void,
+            iov_len: v.iov_len - skip,
+        };
+        skip = 0;
+        n += 1;
+    }
+    n
+}
+
 fn transfer(job: &mut Job) -> Result<usize, i32> {
     loop {
-        let remaining = job.len - job.done;
-        if remaining == 0 {
+        if job.len == job.done {
             return Ok(job.done);
         }
-        let offset = if job.stream { -1 } else { job.offset + job.done as i64 };
-        let buf = job.buf + job.done;
-        let r = match job.op {
-            Op::Read => sys::pread(job.file, buf, remaining, offset, 0),
-            _ => sys::pwrite(job.file, buf, remaining, offset, 0),
-        };
-        match r {
+        match attempt(job, 0) {
             Ok(0) => return Ok(job.done),
             Ok(n) => {
                 job.done += n;
@@ -34,6 +82,9 @@ fn transfer(job: &mut Job) -> Result<usize, i32> {
                 }
             }
             Err(libc::EINTR) => {}
+            // Not seekable after all (the descriptor was reused): read/write
+            // semantics, as glibc falls back to them.
+            Err(libc::ESPIPE) if !job.stream => job.stream = true,
             Err(e) if job.done > 0 => {
                 // What was transferred stands; the error shows on the next call.
                 let _ = e;
@@ -51,7 +102,15 @@ mod tests {
     use std::os::fd::AsRawFd;
 
     fn job(op: Op, fd: i32, buf: &mut [u8], offset: i64) -> Job {
-        Job { op, fd, file: fd, buf: buf.as_mut_ptr() as usize, len: buf.len(), offset, ..Job::EMPTY }
+        Job {
+            op,
+            fd,
+            file: fd,
+            buf: buf.as_mut_ptr() as usize,
+            len: buf.len(),
+            offset,
+            ..Job::EMPTY
+        }
     }
 
     #[test]
@@ -64,6 +123,43 @@ mod tests {
         assert_eq!(run_blocking(&mut j), Ok(10_000 - 4096));
         assert!(buf[100..10_000 - 4096].iter().all(|&b| b == 7));
         assert_eq!(buf[0], 0, "bytes before `done` are not read again");
+    }
+
+    #[test]
+    fn vectored_read_resumes_across_iovecs() {
+        let mut f = tempfile();
+        let data: Vec<u8> = (0..100u8).collect();
+        f.write_all(&data).unwrap();
+        let (mut a, mut b, mut c) = ([0u8; 10], [0u8; 30], [0u8; 60]);
+        let iov = [
+            libc::iovec {
+                iov_base: a.as_mut_ptr() as *mut _,
+                iov_len: 10,
+            },
+            libc::iovec {
+                iov_base: b.as_mut_ptr() as *mut _,
+                iov_len: 30,
+            },
+            libc::iovec {
+                iov_base: c.as_mut_ptr() as *mut _,
+                iov_len: 60,
+            },
+        ];
+        let mut j = Job {
+            op: Op::Read,
+            fd: f.as_raw_fd(),
+            file: f.as_raw_fd(),
+            buf: iov.as_ptr() as usize,
+            iovcnt: 3,
+            len: 100,
+            done: 25, // as if 25 bytes had arrived already
+            ..Job::EMPTY
+        };
+        assert_eq!(run_blocking(&mut j), Ok(100));
+        assert_eq!(a, [0; 10]);
+        assert_eq!(&b[..15], &[0; 15]);
+        assert_eq!(&b[15..], &data[25..40]);
+        assert_eq!(&c[..], &data[40..100]);
     }
 
     #[test]
@@ -81,8 +177,18 @@ mod tests {
 
     fn tempfile() -> std::fs::File {
         let dir = std::env::temp_dir();
-        let p = dir.join(format!("paio-io-{}-{:?}", std::process::id(), std::thread::current().id()));
-        let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&p).unwrap();
+        let p = dir.join(format!(
+            "paio-io-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&p)
+            .unwrap();
         std::fs::remove_file(&p).unwrap();
         f
     }

@@ -47,7 +47,10 @@ impl KaioBackend {
                 Err(_) => break, // fewer contexts than CPUs is fine
             }
         }
-        Ok(KaioBackend { contexts: contexts.into_boxed_slice(), pool })
+        Ok(KaioBackend {
+            contexts: contexts.into_boxed_slice(),
+            pool,
+        })
     }
 
     /// Start the reaper threads (once the engine has its final address).
@@ -74,20 +77,46 @@ impl KaioBackend {
     /// The iocb for a job, or `None` when the kernel should not get it.
     fn iocb(&self, id: u32, job: &Job) -> Option<Iocb> {
         let fd = if job.file >= 0 { job.file } else { job.fd };
-        let mut cb = Iocb { aio_data: id as u64, aio_fildes: fd as u32, ..Iocb::default() };
+        let mut cb = Iocb {
+            aio_data: id as u64,
+            aio_fildes: fd as u32,
+            ..Iocb::default()
+        };
         match job.op {
             Op::Fsync { data_only } => {
-                cb.aio_lio_opcode = if data_only { k::IOCB_CMD_FDSYNC } else { k::IOCB_CMD_FSYNC };
+                cb.aio_lio_opcode = if data_only {
+                    k::IOCB_CMD_FDSYNC
+                } else {
+                    k::IOCB_CMD_FSYNC
+                };
             }
             _ if job.stream && job.nonblocking => return None,
             _ if job.stream => {
                 cb.aio_lio_opcode = k::IOCB_CMD_POLL;
-                cb.aio_buf = if job.op == Op::Read { libc::POLLIN as u64 } else { libc::POLLOUT as u64 };
+                cb.aio_buf = if job.op == Op::Read {
+                    libc::POLLIN as u64
+                } else {
+                    libc::POLLOUT as u64
+                };
             }
-            Op::Read | Op::Write if job.direct && job.done == 0 => {
-                cb.aio_lio_opcode = if job.op == Op::Read { k::IOCB_CMD_PREAD } else { k::IOCB_CMD_PWRITE };
+            Op::Read | Op::Write if job.direct && job.done == 0 && job.iovcnt == 0 => {
+                cb.aio_lio_opcode = if job.op == Op::Read {
+                    k::IOCB_CMD_PREAD
+                } else {
+                    k::IOCB_CMD_PWRITE
+                };
                 cb.aio_buf = job.buf as u64;
                 cb.aio_nbytes = job.len as u64;
+                cb.aio_offset = job.offset;
+            }
+            Op::Read | Op::Write if job.direct && job.done == 0 => {
+                cb.aio_lio_opcode = if job.op == Op::Read {
+                    k::IOCB_CMD_PREADV
+                } else {
+                    k::IOCB_CMD_PWRITEV
+                };
+                cb.aio_buf = job.buf as u64;
+                cb.aio_nbytes = job.iovcnt as u64;
                 cb.aio_offset = job.offset;
             }
             _ => return None,
@@ -128,7 +157,9 @@ impl KaioBackend {
 
     /// Flush this thread's batch (see [`begin_batch`]).
     pub fn end_batch(&'static self, engine: &'static Engine) {
-        let Some(batch) = BATCH.with(|b| b.borrow_mut().take()) else { return };
+        let Some(batch) = BATCH.with(|b| b.borrow_mut().take()) else {
+            return;
+        };
         let mut by_ctx: Vec<(usize, Vec<Iocb>)> = Vec::new();
         for (ctx, cb) in batch {
             match by_ctx.iter_mut().find(|(c, _)| *c == ctx) {
@@ -193,10 +224,14 @@ impl Backend for KaioBackend {
     }
 
     fn dispatch(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32> {
-        let Some(slot) = engine.slab.get(id) else { return Ok(()) };
+        let Some(slot) = engine.slab.get(id) else {
+            return Ok(());
+        };
         // SAFETY: a queued job is owned by its dispatcher until claimed.
         let job = unsafe { slot.job() };
-        let Some(cb) = self.iocb(id, job) else { return self.to_pool(engine, id) };
+        let Some(cb) = self.iocb(id, job) else {
+            return self.to_pool(engine, id);
+        };
         // The kernel cannot cancel most requests: once submitted, the job
         // belongs to the reaper.
         if !slot.claim() {
@@ -241,11 +276,17 @@ fn reap(engine: &'static Engine, ctx: Context) {
 }
 
 fn on_event(engine: &'static Engine, id: u32, res: i64) {
-    let Some(slot) = engine.slab.get(id) else { return };
+    let Some(slot) = engine.slab.get(id) else {
+        return;
+    };
     // SAFETY: the job was claimed before submission; the reaper is now its
     // only owner.
     let job = unsafe { slot.job() };
-    let result = if res < 0 { Err(-res as i32) } else { Ok(res as usize) };
+    let result = if res < 0 {
+        Err(-res as i32)
+    } else {
+        Ok(res as usize)
+    };
     if job.stream && !matches!(job.op, Op::Fsync { .. }) {
         match result {
             Err(e) => finish(engine, id, job, Err(e)),
@@ -268,13 +309,7 @@ fn finish(engine: &'static Engine, id: u32, job: &mut Job, result: Result<usize,
 /// it is not (or no longer) ready.
 fn ready_stream(engine: &'static Engine, id: u32, job: &mut Job) {
     loop {
-        let buf = job.buf + job.done;
-        let len = job.len - job.done;
-        let r = match job.op {
-            Op::Read => sys::pread(job.file, buf, len, -1, sys::RWF_NOWAIT),
-            _ => sys::pwrite(job.file, buf, len, -1, sys::RWF_NOWAIT),
-        };
-        match r {
+        match crate::io::attempt(job, sys::RWF_NOWAIT) {
             Ok(n) => {
                 job.done += n;
                 if job.op == Op::Read || job.done == job.len || n == 0 {
@@ -311,7 +346,11 @@ fn ready_stream(engine: &'static Engine, id: u32, job: &mut Job) {
         aio_data: id as u64,
         aio_fildes: job.file as u32,
         aio_lio_opcode: k::IOCB_CMD_POLL,
-        aio_buf: if job.op == Op::Read { libc::POLLIN as u64 } else { libc::POLLOUT as u64 },
+        aio_buf: if job.op == Op::Read {
+            libc::POLLIN as u64
+        } else {
+            libc::POLLOUT as u64
+        },
         ..Iocb::default()
     };
     kaio.submit(engine, kaio.context(), std::slice::from_mut(&mut cb));

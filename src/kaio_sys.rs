@@ -8,6 +8,8 @@ pub const IOCB_CMD_PWRITE: u16 = 1;
 pub const IOCB_CMD_FSYNC: u16 = 2;
 pub const IOCB_CMD_FDSYNC: u16 = 3;
 pub const IOCB_CMD_POLL: u16 = 5;
+pub const IOCB_CMD_PREADV: u16 = 7;
+pub const IOCB_CMD_PWRITEV: u16 = 8;
 
 /// `struct iocb` (x86_64, little-endian field order).
 #[repr(C)]
@@ -60,7 +62,9 @@ const AIO_RING_MAGIC: u32 = 0xa10a_10a1;
 pub type Context = libc::c_ulong;
 
 fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 pub fn io_setup(nr: u32) -> Result<Context, i32> {
@@ -78,7 +82,14 @@ pub fn io_setup(nr: u32) -> Result<Context, i32> {
 pub fn io_submit(ctx: Context, iocbs: &mut [*mut Iocb]) -> Result<usize, i32> {
     // SAFETY: each pointer is a live iocb that the kernel copies in during
     // the call; buffers they name are the C caller's, valid until completion.
-    let r = unsafe { libc::syscall(libc::SYS_io_submit, ctx, iocbs.len() as libc::c_long, iocbs.as_mut_ptr()) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_io_submit,
+            ctx,
+            iocbs.len() as libc::c_long,
+            iocbs.as_mut_ptr(),
+        )
+    };
     if r < 0 {
         Err(errno())
     } else {

@@ -20,6 +20,7 @@ compile_error!("paio must be built with panic = \"abort\" (see Cargo.toml profil
 pub mod aiocb;
 pub mod backend;
 pub mod capi;
+pub mod completions;
 pub mod config;
 pub mod engine;
 pub mod fdstate;
@@ -40,25 +41,3 @@ pub mod workers;
 mod engine_tests;
 #[cfg(all(test, loom))]
 mod model;
-
-/// The names the library must export, unversioned (checked against the
-/// built `.so` by the test suite).
-pub const EXPORTS: [&str; 17] = [
-    "aio_read",
-    "aio_write",
-    "aio_error",
-    "aio_return",
-    "aio_suspend",
-    "aio_cancel",
-    "aio_fsync",
-    "lio_listio",
-    "aio_read64",
-    "aio_write64",
-    "aio_error64",
-    "aio_return64",
-    "aio_suspend64",
-    "aio_cancel64",
-    "aio_fsync64",
-    "lio_listio64",
-    "aio_init",
-];

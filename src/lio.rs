@@ -19,7 +19,11 @@ pub struct Group {
 
 impl Group {
     pub fn new(notify: Notify) -> Arc<Group> {
-        Arc::new(Group { pending: AtomicU32::new(1), failed: AtomicBool::new(false), notify })
+        Arc::new(Group {
+            pending: AtomicU32::new(1),
+            failed: AtomicBool::new(false),
+            notify,
+        })
     }
 
     /// A reference for one more member, to store in its job (`Job::group`).

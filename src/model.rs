@@ -21,7 +21,12 @@ struct ModelFutex {
 }
 
 impl Futex for ModelFutex {
-    fn wait(&self, word: &AtomicU32, expected: u32, _deadline: Option<&libc::timespec>) -> Result<(), i32> {
+    fn wait(
+        &self,
+        word: &AtomicU32,
+        expected: u32,
+        _deadline: Option<&libc::timespec>,
+    ) -> Result<(), i32> {
         let g = self.lock.lock().unwrap();
         if word.load(SeqCst) != expected {
             return Err(libc::EAGAIN);
@@ -109,7 +114,10 @@ fn executor_and_cancel_complete_exactly_once() {
         let cancelled = canceller.join().unwrap();
         assert!(ran ^ cancelled);
         assert_eq!(completions.load(SeqCst), 1);
-        assert_eq!(slot.state(), if ran { State::Done } else { State::Cancelled });
+        assert_eq!(
+            slot.state(),
+            if ran { State::Done } else { State::Cancelled }
+        );
     });
 }
 

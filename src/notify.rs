@@ -27,18 +27,46 @@ impl Callback {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery {
     Nothing,
-    Signal { signo: i32, value: usize, tid: Option<i32> },
+    Signal {
+        signo: i32,
+        value: usize,
+        tid: Option<i32>,
+    },
     Pool(usize, usize),
-    OwnThread { function: usize, value: usize, attributes: usize },
+    OwnThread {
+        function: usize,
+        value: usize,
+        attributes: usize,
+    },
 }
 
 pub fn plan(n: Notify) -> Delivery {
     match n {
         Notify::None => Delivery::Nothing,
-        Notify::Signal { signo, value } => Delivery::Signal { signo, value, tid: None },
-        Notify::ThreadId { signo, value, tid } => Delivery::Signal { signo, value, tid: Some(tid) },
-        Notify::Thread { function, value, attributes: 0 } => Delivery::Pool(function, value),
-        Notify::Thread { function, value, attributes } => Delivery::OwnThread { function, value, attributes },
+        Notify::Signal { signo, value } => Delivery::Signal {
+            signo,
+            value,
+            tid: None,
+        },
+        Notify::ThreadId { signo, value, tid } => Delivery::Signal {
+            signo,
+            value,
+            tid: Some(tid),
+        },
+        Notify::Thread {
+            function,
+            value,
+            attributes: 0,
+        } => Delivery::Pool(function, value),
+        Notify::Thread {
+            function,
+            value,
+            attributes,
+        } => Delivery::OwnThread {
+            function,
+            value,
+            attributes,
+        },
     }
 }
 
@@ -52,7 +80,10 @@ extern "C" fn own_thread_main(arg: *mut libc::c_void) -> *mut libc::c_void {
 
 extern "C" {
     // Not wrapped by the `libc` crate; glibc has had it forever.
-    fn pthread_attr_getdetachstate(attr: *const libc::pthread_attr_t, state: *mut libc::c_int) -> libc::c_int;
+    fn pthread_attr_getdetachstate(
+        attr: *const libc::pthread_attr_t,
+        state: *mut libc::c_int,
+    ) -> libc::c_int;
 }
 
 /// Run `cb` on a new thread made with the caller's `pthread_attr_t`.
@@ -65,7 +96,12 @@ pub fn spawn_with_attributes(cb: Callback, attributes: usize) -> Result<(), Call
     // it to stay valid until notification); `arg` is a leaked box the new
     // thread takes over.
     let r = unsafe {
-        libc::pthread_create(&mut tid, attributes as *const libc::pthread_attr_t, own_thread_main, arg as *mut _)
+        libc::pthread_create(
+            &mut tid,
+            attributes as *const libc::pthread_attr_t,
+            own_thread_main,
+            arg as *mut _,
+        )
     };
     sys::restore_signals(&old);
     if r != 0 {
@@ -93,17 +129,47 @@ mod tests {
     fn plans() {
         assert_eq!(plan(Notify::None), Delivery::Nothing);
         assert_eq!(
-            plan(Notify::Signal { signo: 10, value: 3 }),
-            Delivery::Signal { signo: 10, value: 3, tid: None }
+            plan(Notify::Signal {
+                signo: 10,
+                value: 3
+            }),
+            Delivery::Signal {
+                signo: 10,
+                value: 3,
+                tid: None
+            }
         );
         assert_eq!(
-            plan(Notify::ThreadId { signo: 10, value: 3, tid: 99 }),
-            Delivery::Signal { signo: 10, value: 3, tid: Some(99) }
+            plan(Notify::ThreadId {
+                signo: 10,
+                value: 3,
+                tid: 99
+            }),
+            Delivery::Signal {
+                signo: 10,
+                value: 3,
+                tid: Some(99)
+            }
         );
-        assert_eq!(plan(Notify::Thread { function: 1, value: 2, attributes: 0 }), Delivery::Pool(1, 2));
         assert_eq!(
-            plan(Notify::Thread { function: 1, value: 2, attributes: 8 }),
-            Delivery::OwnThread { function: 1, value: 2, attributes: 8 }
+            plan(Notify::Thread {
+                function: 1,
+                value: 2,
+                attributes: 0
+            }),
+            Delivery::Pool(1, 2)
+        );
+        assert_eq!(
+            plan(Notify::Thread {
+                function: 1,
+                value: 2,
+                attributes: 8
+            }),
+            Delivery::OwnThread {
+                function: 1,
+                value: 2,
+                attributes: 8
+            }
         );
     }
 }

@@ -19,7 +19,8 @@ use crate::aiocb::Notify;
 
 pub const CHUNK: usize = 1024;
 
-/// Which way a request moves data, or which barrier it is.
+/// Which way a request moves data, or which barrier it is. Vectored
+/// requests are `Read`/`Write` with `Job::iovcnt > 0`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     Read,
@@ -52,7 +53,11 @@ pub struct Job {
     pub file: i32,
     /// No offsets: pipes, sockets, character devices.
     pub stream: bool,
+    /// The buffer; for a vectored request (`aio_readv`), the caller's iovec
+    /// array, with `iovcnt` entries.
     pub buf: usize,
+    pub iovcnt: u32,
+    /// Bytes to transfer (the iovecs' total for a vectored request).
     pub len: usize,
     pub offset: i64,
     /// Bytes already transferred by an earlier, partial attempt.
@@ -63,6 +68,8 @@ pub struct Job {
     pub lane: Option<Lane>,
     /// The fsync-barrier epoch this write counts in.
     pub epoch: Option<u64>,
+    /// Delivered to `aio_waitcomplete` when it completes.
+    pub report: bool,
 }
 
 impl Job {
@@ -75,6 +82,7 @@ impl Job {
         file: -1,
         stream: false,
         buf: 0,
+        iovcnt: 0,
         len: 0,
         offset: 0,
         done: 0,
@@ -82,6 +90,7 @@ impl Job {
         group: 0,
         lane: None,
         epoch: None,
+        report: false,
     };
 }
 
@@ -161,7 +170,12 @@ impl Slot {
     /// Executor: take the job for running. False when it was cancelled.
     pub fn claim(&self) -> bool {
         self.state
-            .compare_exchange(State::Queued as u32, State::Running as u32, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                State::Queued as u32,
+                State::Running as u32,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
     }
 
@@ -204,7 +218,12 @@ impl Slot {
     /// Canceller: take the job for cancelling. False when it already runs.
     pub fn begin_cancel(&self) -> bool {
         self.state
-            .compare_exchange(State::Queued as u32, State::Cancelling as u32, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                State::Queued as u32,
+                State::Cancelling as u32,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
     }
 
@@ -252,7 +271,9 @@ impl Slab {
     pub fn new(capacity: u32) -> Slab {
         let nchunks = (capacity as usize).div_ceil(CHUNK).max(1);
         Slab {
-            chunks: (0..nchunks).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(),
+            chunks: (0..nchunks)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
             grown: AtomicU32::new(0),
             free: ArrayQueue::new(nchunks * CHUNK),
             grow_lock: Mutex::new(()),
@@ -357,7 +378,9 @@ mod tests {
     #[test]
     fn exhaustion_reports_none_then_recovers() {
         let slab = Slab::new(1);
-        let ids: Vec<u32> = (0..CHUNK).map(|i| slab.alloc(1, i, Job::EMPTY).unwrap().0).collect();
+        let ids: Vec<u32> = (0..CHUNK)
+            .map(|i| slab.alloc(1, i, Job::EMPTY).unwrap().0)
+            .collect();
         assert!(slab.alloc(1, 0, Job::EMPTY).is_none());
         slab.release(ids[7]);
         assert_eq!(slab.alloc(1, 0, Job::EMPTY).unwrap().0, ids[7]);

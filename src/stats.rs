@@ -28,8 +28,19 @@ pub enum Counter {
     Threads,
 }
 
-pub const NAMES: [&str; 11] =
-    ["requests", "read", "write", "fsync", "inline", "pool", "kernel", "retried", "errors", "cancelled", "threads"];
+pub const NAMES: [&str; 11] = [
+    "requests",
+    "read",
+    "write",
+    "fsync",
+    "inline",
+    "pool",
+    "kernel",
+    "retried",
+    "errors",
+    "cancelled",
+    "threads",
+];
 const N: usize = NAMES.len();
 const SHARDS: usize = 16;
 
@@ -59,7 +70,9 @@ fn my_shard() -> usize {
 
 impl Default for Stats {
     fn default() -> Self {
-        Stats { shards: std::array::from_fn(|_| Shard(std::array::from_fn(|_| AtomicU64::new(0)))) }
+        Stats {
+            shards: std::array::from_fn(|_| Shard(std::array::from_fn(|_| AtomicU64::new(0)))),
+        }
     }
 }
 
@@ -69,7 +82,10 @@ impl Stats {
     }
 
     pub fn get(&self, c: Counter) -> u64 {
-        self.shards.iter().map(|s| s.0[c as usize].load(Relaxed)).sum()
+        self.shards
+            .iter()
+            .map(|s| s.0[c as usize].load(Relaxed))
+            .sum()
     }
 
     pub fn snapshot(&self) -> [u64; N] {
@@ -80,7 +96,11 @@ impl Stats {
     pub fn line(&self, backend: &str) -> String {
         use std::fmt::Write;
         // SAFETY: getpid cannot fail.
-        let mut s = format!("paio: pid={} backend={}", unsafe { libc::getpid() }, backend);
+        let mut s = format!(
+            "paio: pid={} backend={}",
+            unsafe { libc::getpid() },
+            backend
+        );
         for (name, v) in NAMES.iter().zip(self.snapshot()) {
             let _ = write!(s, " {name}={v}");
         }

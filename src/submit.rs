@@ -9,7 +9,10 @@ use std::sync::atomic::Ordering;
 
 use crate::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
 use crate::engine::Engine;
-use crate::fdstate::{FdState, HINT_APPEND, HINT_DIRECT, HINT_NO_NOWAIT_READ, HINT_NO_NOWAIT_WRITE};
+use crate::fdstate::{
+    FdState, HINT_APPEND, HINT_DIRECT, HINT_NO_NOWAIT_READ, HINT_NO_NOWAIT_WRITE,
+};
+use crate::io;
 use crate::lio;
 use crate::slots::{self, Job, Lane, Op};
 use crate::stats::Counter;
@@ -35,18 +38,86 @@ fn validate(cb: Aiocb) -> Result<Notify, i32> {
     if !(0..=AIO_PRIO_DELTA_MAX).contains(&cb.reqprio()) {
         return Err(libc::EINVAL);
     }
-    Notify::from_raw(&cb.sigevent()).filter(Notify::is_valid).ok_or(libc::EINVAL)
+    Notify::from_raw(&cb.sigevent())
+        .filter(Notify::is_valid)
+        .ok_or(libc::EINVAL)
 }
 
 /// `aio_read` / `aio_write` (and their `lio_listio` entries).
 pub fn submit_rw(engine: &'static Engine, cb: Aiocb, op: Op, group: usize) -> Result<(), i32> {
+    submit(engine, cb, op, false, group)
+}
+
+/// `aio_readv` / `aio_writev` (FreeBSD's): `aio_buf` is an iovec array and
+/// `aio_nbytes` its count.
+pub fn submit_vectored(
+    engine: &'static Engine,
+    cb: Aiocb,
+    op: Op,
+    group: usize,
+) -> Result<(), i32> {
+    submit(engine, cb, op, true, group)
+}
+
+/// The total length of a caller's iovec array, read through the kernel so a
+/// bad pointer is `EFAULT`, not a crash.
+fn iovec_total(addr: usize, cnt: usize) -> Result<usize, i32> {
+    let mut chunk = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; 64];
+    let mut total: usize = 0;
+    let mut at = 0;
+    while at < cnt {
+        let n = (cnt - at).min(chunk.len());
+        let here = addr
+            .checked_add(at * std::mem::size_of::<libc::iovec>())
+            .ok_or(libc::EFAULT)?;
+        match sys::copy_iovecs(here, &mut chunk[..n]) {
+            Ok(()) => {}
+            // No process_vm_readv here (seccomp): trust the caller's pointer.
+            Err(libc::EPERM) | Err(libc::ENOSYS) if addr != 0 => {
+                // SAFETY: the caller promises a readable iovec array of `cnt`.
+                let user = unsafe { std::slice::from_raw_parts(here as *const libc::iovec, n) };
+                chunk[..n].copy_from_slice(user);
+            }
+            Err(_) => return Err(libc::EFAULT),
+        }
+        for v in &chunk[..n] {
+            total = total
+                .checked_add(v.iov_len)
+                .filter(|&t| t <= isize::MAX as usize)
+                .ok_or(libc::EINVAL)?;
+        }
+        at += n;
+    }
+    Ok(total)
+}
+
+fn submit(
+    engine: &'static Engine,
+    cb: Aiocb,
+    op: Op,
+    vectored: bool,
+    group: usize,
+) -> Result<(), i32> {
     #![allow(clippy::unit_arg)]
     let notify = match validate(cb) {
         Ok(n) => n,
         Err(e) => return refuse(engine, cb, group, e),
     };
+    if vectored && (cb.nbytes() == 0 || cb.nbytes() > io::IOV_MAX) {
+        return refuse(engine, cb, group, libc::EINVAL);
+    }
     engine.stats.add(Counter::Requests, 1);
-    engine.stats.add(if op == Op::Read { Counter::Read } else { Counter::Write }, 1);
+    engine.stats.add(
+        if op == Op::Read {
+            Counter::Read
+        } else {
+            Counter::Write
+        },
+        1,
+    );
     let fd = cb.fd();
     let mut job = Job {
         aiocb: cb.addr(),
@@ -59,6 +130,14 @@ pub fn submit_rw(engine: &'static Engine, cb: Aiocb, op: Op, group: usize) -> Re
         group,
         ..Job::EMPTY
     };
+    job.report = engine.completions.enabled();
+    if vectored {
+        job.iovcnt = cb.nbytes() as u32;
+        job.len = match iovec_total(cb.buf(), cb.nbytes()) {
+            Ok(total) => total,
+            Err(e) => return Ok(complete_inline(engine, job, Err(e))),
+        };
+    }
     // Asynchronous errors, as glibc reports them through aio_error.
     if job.len > isize::MAX as usize || job.offset < 0 {
         return Ok(complete_inline(engine, job, Err(libc::EINVAL)));
@@ -95,13 +174,17 @@ pub fn submit_rw(engine: &'static Engine, cb: Aiocb, op: Op, group: usize) -> Re
 }
 
 /// The non-blocking attempt in the submitting thread.
-fn try_inline(engine: &'static Engine, cb: Aiocb, mut job: Job, st: &FdState, hint: u32) -> Result<(), i32> {
-    let attempt = |job: &Job, offset: i64| match job.op {
-        Op::Read => sys::pread(job.fd, job.buf, job.len, offset, sys::RWF_NOWAIT),
-        _ => sys::pwrite(job.fd, job.buf, job.len, offset, sys::RWF_NOWAIT),
-    };
-    match attempt(&job, job.offset) {
-        Ok(n) if n == job.len || (n == 0 && job.op == Op::Read) => Ok(complete_inline(engine, job, Ok(n))),
+fn try_inline(
+    engine: &'static Engine,
+    cb: Aiocb,
+    mut job: Job,
+    st: &FdState,
+    hint: u32,
+) -> Result<(), i32> {
+    match io::attempt(&job, sys::RWF_NOWAIT) {
+        Ok(n) if n == job.len || (n == 0 && job.op == Op::Read) => {
+            Ok(complete_inline(engine, job, Ok(n)))
+        }
         Ok(n) => {
             // Partly cached (or partly written): the rest on the pool.
             job.done = n;
@@ -118,8 +201,11 @@ fn try_inline(engine: &'static Engine, cb: Aiocb, mut job: Job, st: &FdState, hi
         }
         Err(libc::ESPIPE) => {
             // A pipe or socket: read/write semantics at the current position.
-            match attempt(&job, -1) {
-                Ok(n) if n == job.len || job.op == Op::Read => Ok(complete_inline(engine, job, Ok(n))),
+            job.stream = true;
+            match io::attempt(&job, sys::RWF_NOWAIT) {
+                Ok(n) if n == job.len || job.op == Op::Read => {
+                    Ok(complete_inline(engine, job, Ok(n)))
+                }
                 Ok(n) => {
                     job.done = n;
                     enqueue(engine, cb, job, Some(true))
@@ -139,7 +225,12 @@ fn complete_inline(engine: &'static Engine, mut job: Job, result: Result<usize, 
 
 /// Queue a request for the backend. `stream`: already known to be (or not
 /// be) a pipe or socket.
-fn enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job, stream: Option<bool>) -> Result<(), i32> {
+fn enqueue(
+    engine: &'static Engine,
+    cb: Aiocb,
+    mut job: Job,
+    stream: Option<bool>,
+) -> Result<(), i32> {
     if !engine.backend.ready(engine) {
         return refuse(engine, cb, job.group, libc::EAGAIN);
     }
@@ -157,7 +248,11 @@ fn enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job, stream: Option<bool
     job.nonblocking = flags & libc::O_NONBLOCK != 0;
     job.stream = stream.unwrap_or_else(|| sys::is_stream(job.file));
     job.lane = match job.op {
-        _ if job.stream => Some(if job.op == Op::Read { Lane::Read } else { Lane::Write }),
+        _ if job.stream => Some(if job.op == Op::Read {
+            Lane::Read
+        } else {
+            Lane::Write
+        }),
         Op::Write if flags & libc::O_APPEND != 0 => Some(Lane::Write),
         // A buffered write the filesystem cannot do without blocking: the
         // inode lock serializes them in the kernel anyway, so one worker
@@ -230,7 +325,16 @@ pub fn submit_fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Resul
         Err(libc::EBADF) => return Err(libc::EBADF),
         Err(_) => return refuse(engine, cb, 0, libc::EAGAIN),
     };
-    let job = Job { aiocb: cb.addr(), op: Op::Fsync { data_only }, fd: cb.fd(), file, notify, ..Job::EMPTY };
+    let report = engine.completions.enabled();
+    let job = Job {
+        aiocb: cb.addr(),
+        op: Op::Fsync { data_only },
+        fd: cb.fd(),
+        file,
+        notify,
+        report,
+        ..Job::EMPTY
+    };
     let st = engine.fds.get(cb.fd());
     queue(engine, cb, job, st, |order, id| order.fsync_submit(id))
 }
@@ -243,13 +347,17 @@ pub fn cancel(engine: Option<&'static Engine>, fd: i32, cb: Option<Aiocb>) -> Re
     if cb.is_some_and(|cb| cb.fd() != fd) {
         return Err(libc::EINVAL);
     }
-    let Some(engine) = engine else { return Ok(AIO_ALLDONE) };
+    let Some(engine) = engine else {
+        return Ok(AIO_ALLDONE);
+    };
     match cb {
         Some(cb) => {
             if cb.error() != libc::EINPROGRESS {
                 return Ok(AIO_ALLDONE);
             }
-            let Some((id, _)) = engine.slab.lookup(cb.tag(), cb.addr()) else { return Ok(AIO_ALLDONE) };
+            let Some((id, _)) = engine.slab.lookup(cb.tag(), cb.addr()) else {
+                return Ok(AIO_ALLDONE);
+            };
             if engine.try_cancel(id, Some(fd)) {
                 Ok(AIO_CANCELED)
             } else if cb.error() == libc::EINPROGRESS {
@@ -261,7 +369,9 @@ pub fn cancel(engine: Option<&'static Engine>, fd: i32, cb: Option<Aiocb>) -> Re
         None => {
             let (mut cancelled, mut running) = (0, 0);
             for id in 0..engine.slab.allocated() {
-                let Some(slot) = engine.slab.get(id) else { continue };
+                let Some(slot) = engine.slab.get(id) else {
+                    continue;
+                };
                 if slot.fd.load(Ordering::Relaxed) != fd {
                     continue;
                 }
@@ -298,7 +408,9 @@ pub fn listio(
         return Err(libc::EINVAL);
     }
     let list_notify = match (mode, sigevent) {
-        (LIO_NOWAIT, Some(ev)) => Notify::from_raw(&ev).filter(Notify::is_valid).ok_or(libc::EINVAL)?,
+        (LIO_NOWAIT, Some(ev)) => Notify::from_raw(&ev)
+            .filter(Notify::is_valid)
+            .ok_or(libc::EINVAL)?,
         _ => Notify::None,
     };
     let group = lio::Group::new(list_notify);
@@ -309,20 +421,32 @@ pub fn listio(
         crate::kaio::begin_batch();
     }
     for cb in list.iter().flatten() {
-        let op = match cb.opcode() {
+        let (op, vectored) = match cb.opcode() {
             crate::aiocb::LIO_NOP => continue,
-            crate::aiocb::LIO_READ => Op::Read,
-            crate::aiocb::LIO_WRITE => Op::Write,
+            crate::aiocb::LIO_READ => (Op::Read, false),
+            crate::aiocb::LIO_WRITE => (Op::Write, false),
+            crate::aiocb::LIO_READV => (Op::Read, true),
+            crate::aiocb::LIO_WRITEV => (Op::Write, true),
             _ => {
                 // An unknown opcode fails that entry alone, through aio_error.
                 let member = group.add_member();
-                let notify = Notify::from_raw(&cb.sigevent()).filter(Notify::is_valid).unwrap_or(Notify::None);
-                let job = Job { aiocb: cb.addr(), fd: cb.fd(), notify, group: member, ..Job::EMPTY };
+                let notify = Notify::from_raw(&cb.sigevent())
+                    .filter(Notify::is_valid)
+                    .unwrap_or(Notify::None);
+                let report = engine.completions.enabled();
+                let job = Job {
+                    aiocb: cb.addr(),
+                    fd: cb.fd(),
+                    notify,
+                    group: member,
+                    report,
+                    ..Job::EMPTY
+                };
                 complete_inline(engine, job, Err(libc::EINVAL));
                 continue;
             }
         };
-        if let Err(e) = submit_rw(engine, *cb, op, group.add_member()) {
+        if let Err(e) = submit(engine, *cb, op, vectored, group.add_member()) {
             refused = Some(e);
         }
     }

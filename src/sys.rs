@@ -17,7 +17,9 @@ pub const SIGEV_THREAD: i32 = 2;
 pub const SIGEV_THREAD_ID: i32 = 4;
 
 fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 fn check(ret: libc::c_long) -> Result<usize, i32> {
@@ -31,16 +33,80 @@ fn check(ret: libc::c_long) -> Result<usize, i32> {
 /// `preadv2` of one contiguous buffer. `offset == -1` reads at the file position,
 /// which on pipes and sockets is plain `read`.
 pub fn pread(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result<usize, i32> {
-    let iov = libc::iovec { iov_base: buf as *mut libc::c_void, iov_len: len };
+    let iov = libc::iovec {
+        iov_base: buf as *mut libc::c_void,
+        iov_len: len,
+    };
     // SAFETY: the kernel validates the buffer range (EFAULT); the C caller of
     // aio_read guarantees it stays valid while the request is in progress.
     let r = unsafe { libc::syscall(libc::SYS_preadv2, fd, &iov, 1, offset, offset >> 32, flags) };
     check(r)
 }
 
+/// `preadv2` over an iovec array (`offset == -1`: at the file position).
+pub fn preadv(
+    fd: i32,
+    iov: *const libc::iovec,
+    cnt: usize,
+    offset: i64,
+    flags: i32,
+) -> Result<usize, i32> {
+    // SAFETY: the kernel validates the array and the buffers (EFAULT).
+    let r = unsafe { libc::syscall(libc::SYS_preadv2, fd, iov, cnt, offset, offset >> 32, flags) };
+    check(r)
+}
+
+/// `pwritev2` over an iovec array.
+pub fn pwritev(
+    fd: i32,
+    iov: *const libc::iovec,
+    cnt: usize,
+    offset: i64,
+    flags: i32,
+) -> Result<usize, i32> {
+    // SAFETY: the kernel validates the array and only reads the buffers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pwritev2,
+            fd,
+            iov,
+            cnt,
+            offset,
+            offset >> 32,
+            flags,
+        )
+    };
+    check(r)
+}
+
+/// Copy `out.len()` iovecs from `addr` in this process through the kernel, so
+/// that a bad pointer from the caller gives `EFAULT` instead of a crash.
+pub fn copy_iovecs(addr: usize, out: &mut [libc::iovec]) -> Result<(), i32> {
+    let bytes = std::mem::size_of_val(out);
+    let local = libc::iovec {
+        iov_base: out.as_mut_ptr() as *mut libc::c_void,
+        iov_len: bytes,
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: bytes,
+    };
+    // SAFETY: `local` covers `out`; the remote range is read by the kernel,
+    // which reports a bad address as EFAULT.
+    let r = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    match check(r as libc::c_long) {
+        Ok(n) if n == bytes => Ok(()),
+        Ok(_) => Err(libc::EFAULT),
+        Err(e) => Err(e),
+    }
+}
+
 /// `pwritev2` of one contiguous buffer; `offset == -1` writes at the file position.
 pub fn pwrite(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result<usize, i32> {
-    let iov = libc::iovec { iov_base: buf as *mut libc::c_void, iov_len: len };
+    let iov = libc::iovec {
+        iov_base: buf as *mut libc::c_void,
+        iov_len: len,
+    };
     // SAFETY: as for `pread`; the kernel only reads the buffer.
     let r = unsafe { libc::syscall(libc::SYS_pwritev2, fd, &iov, 1, offset, offset >> 32, flags) };
     check(r)
@@ -48,7 +114,13 @@ pub fn pwrite(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Resul
 
 pub fn fsync(fd: i32, data_only: bool) -> Result<usize, i32> {
     // SAFETY: plain syscalls on an integer descriptor.
-    let r = unsafe { if data_only { libc::fdatasync(fd) } else { libc::fsync(fd) } };
+    let r = unsafe {
+        if data_only {
+            libc::fdatasync(fd)
+        } else {
+            libc::fsync(fd)
+        }
+    };
     check(r as libc::c_long)
 }
 
@@ -91,7 +163,11 @@ pub fn is_stream(fd: i32) -> bool {
 
 /// Wait while `*word == expected`, until woken, a signal, or the absolute
 /// CLOCK_MONOTONIC `deadline`. Returns `Err(ETIMEDOUT | EINTR | EAGAIN)`.
-pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<&libc::timespec>) -> Result<(), i32> {
+pub fn futex_wait(
+    word: &AtomicU32,
+    expected: u32,
+    deadline: Option<&libc::timespec>,
+) -> Result<(), i32> {
     let ts = deadline.map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `word` is a live atomic for the duration of the call; the kernel
     // only reads it. FUTEX_WAIT_BITSET takes an absolute monotonic timeout.
@@ -112,12 +188,20 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<&libc::times
 pub fn futex_wake(word: &AtomicU32, count: i32) {
     // SAFETY: wakes waiters on an address; no memory is accessed by the kernel.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, count);
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            count,
+        );
     }
 }
 
 pub fn monotonic_now() -> libc::timespec {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: writes into a local timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts
@@ -132,7 +216,10 @@ pub fn deadline_after(rel: &libc::timespec) -> libc::timespec {
         nsec -= 1_000_000_000;
         sec = sec.saturating_add(1);
     }
-    libc::timespec { tv_sec: sec, tv_nsec: nsec }
+    libc::timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    }
 }
 
 pub fn gettid() -> i32 {

@@ -171,7 +171,10 @@ impl<T: Send + 'static> Workers<T> {
                 continue;
             }
             let ms = server.idle_ms().max(1) as libc::time_t;
-            let deadline = sys::deadline_after(&libc::timespec { tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000 });
+            let deadline = sys::deadline_after(&libc::timespec {
+                tv_sec: ms / 1000,
+                tv_nsec: (ms % 1000) * 1_000_000,
+            });
             let r = sys::futex_wait(&self.seq, seq, Some(&deadline));
             self.idle.fetch_sub(1, SeqCst);
             let over_limit = self.threads.load(SeqCst) > server.max_threads().max(1);

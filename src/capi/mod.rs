@@ -4,6 +4,10 @@
 //!
 //! In `cfg(test)` builds the POSIX names are ordinary Rust functions, so a
 //! test process keeps glibc's AIO and can call both side by side.
+//!
+//! [`ext`] holds what glibc lacks; `include/paio.h` is generated from it.
+
+pub mod ext;
 
 use crate::aiocb::{Aiocb, RawAiocb, RawSigevent};
 use crate::config::{self, AioInit};
@@ -12,13 +16,13 @@ use crate::slots::Op;
 use crate::submit;
 use crate::suspend;
 
-fn set_errno(e: i32) {
+pub(crate) fn set_errno(e: i32) {
     // SAFETY: __errno_location returns this thread's errno slot.
     unsafe { *libc::__errno_location() = e };
 }
 
 /// `Ok(v)` → `v`; `Err(e)` → `errno = e`, `-1`.
-fn to_c<T: From<i8>>(r: Result<T, i32>) -> T {
+pub(crate) fn to_c<T: From<i8>>(r: Result<T, i32>) -> T {
     r.unwrap_or_else(|e| {
         set_errno(e);
         T::from(-1)
@@ -27,7 +31,7 @@ fn to_c<T: From<i8>>(r: Result<T, i32>) -> T {
 
 /// # Safety
 /// `p` is NULL or points to a live aiocb (see the exports' contracts).
-unsafe fn aiocb(p: *const RawAiocb) -> Result<Aiocb, i32> {
+pub(crate) unsafe fn aiocb(p: *const RawAiocb) -> Result<Aiocb, i32> {
     // SAFETY: forwarded from the caller.
     unsafe { Aiocb::from_ptr(p as *mut RawAiocb) }.ok_or(libc::EINVAL)
 }
@@ -35,7 +39,10 @@ unsafe fn aiocb(p: *const RawAiocb) -> Result<Aiocb, i32> {
 /// # Safety
 /// `list` is NULL (then `nent` must be 0) or points to `nent` readable
 /// pointers, each NULL or a live aiocb.
-unsafe fn aiocb_list<'a>(list: *const *const RawAiocb, nent: i32) -> Result<&'a [*const RawAiocb], i32> {
+unsafe fn aiocb_list<'a>(
+    list: *const *const RawAiocb,
+    nent: i32,
+) -> Result<&'a [*const RawAiocb], i32> {
     if nent < 0 || (list.is_null() && nent > 0) {
         return Err(libc::EINVAL);
     }
