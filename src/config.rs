@@ -41,6 +41,7 @@ pub const DEFAULT_THREADS: u32 = 20;
 pub const DEFAULT_NOTIFY_THREADS: u32 = 4;
 pub const DEFAULT_IDLE_MS: u32 = 1000;
 pub const DEFAULT_MAX_REQUESTS: u32 = 1 << 16;
+pub const DEFAULT_SYNC_WRITE_MAX: u32 = 128 << 10;
 /// A hard ceiling for `PAIO_MAX_REQUESTS`, so a typo cannot reserve gigabytes.
 pub const MAX_MAX_REQUESTS: u32 = 1 << 22;
 
@@ -58,6 +59,9 @@ pub struct Config {
     /// Try to complete requests inside the submitting call (`RWF_NOWAIT`).
     /// Off with `PAIO_BACKEND=threads`, which runs everything on the pool.
     pub inline: bool,
+    /// Largest buffered write done in the submitting thread when the
+    /// filesystem refuses `RWF_NOWAIT` writes (0: never).
+    pub sync_write_max: usize,
     pub stats: StatsSink,
 }
 
@@ -113,6 +117,7 @@ impl Config {
             max_requests,
             backend,
             inline: backend != BackendChoice::Threads,
+            sync_write_max: env_u32("PAIO_SYNC_WRITE_MAX").unwrap_or(DEFAULT_SYNC_WRITE_MAX) as usize,
             stats,
         }
     }

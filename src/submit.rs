@@ -168,7 +168,7 @@ fn submit(
         return enqueue(engine, cb, job, None);
     }
     if st.has_hint(hint) {
-        return enqueue(engine, cb, job, None);
+        return write_now_or_enqueue(engine, cb, job);
     }
     try_inline(engine, cb, job, st, hint)
 }
@@ -197,7 +197,7 @@ fn try_inline(
         }
         Err(libc::EOPNOTSUPP) => {
             st.set_hint(hint);
-            enqueue(engine, cb, job, None)
+            write_now_or_enqueue(engine, cb, job)
         }
         Err(libc::ESPIPE) => {
             // A pipe or socket: read/write semantics at the current position.
@@ -214,6 +214,31 @@ fn try_inline(
                 Err(e) => Ok(complete_inline(engine, job, Err(e))),
             }
         }
+        Err(e) => Ok(complete_inline(engine, job, Err(e))),
+    }
+}
+
+/// A buffered write the filesystem cannot do with `RWF_NOWAIT` (ext4): when
+/// it is small and nothing of this descriptor waits before it, copy it into
+/// the page cache here, as `io_submit` would, instead of paying a thread
+/// hop; it can block only where the kernel throttles dirty pages.
+/// `PAIO_SYNC_WRITE_MAX=0` sends every such write to the pool instead.
+fn write_now_or_enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job) -> Result<(), i32> {
+    #![allow(clippy::unit_arg)]
+    if job.op != Op::Write || job.len > engine.config.sync_write_max {
+        return enqueue(engine, cb, job, None);
+    }
+    match io::attempt(&job, 0) {
+        Ok(n) if n == job.len => Ok(complete_inline(engine, job, Ok(n))),
+        Ok(n) => {
+            job.done = n;
+            enqueue(engine, cb, job, Some(false))
+        }
+        Err(libc::ESPIPE) => {
+            job.stream = true;
+            enqueue(engine, cb, job, Some(true))
+        }
+        Err(libc::EAGAIN) | Err(libc::EINTR) => enqueue(engine, cb, job, None),
         Err(e) => Ok(complete_inline(engine, job, Err(e))),
     }
 }
