@@ -18,8 +18,12 @@ use crate::slots::{Job, Op};
 use crate::stats::Counter;
 use crate::sys;
 
-/// Events per kernel context (the kernel rounds up).
-const CONTEXT_EVENTS: u32 = 1024;
+/// Events per kernel context. The kernel reserves about twice this from the
+/// system-wide `fs.aio-max-nr` (65536 by default) per context, so contexts
+/// are kept small and few: a process costs at most 8 × ~512 events, and a
+/// full ring only sends the overflow to the pool.
+const CONTEXT_EVENTS: u32 = 256;
+const MAX_CONTEXTS: usize = 8;
 const REAP_BATCH: usize = 128;
 
 pub struct KaioBackend {
@@ -38,7 +42,7 @@ impl KaioBackend {
     /// no AIO (`ENOSYS`), a seccomp policy denies it (`EPERM`), or
     /// `fs.aio-max-nr` is exhausted (`EAGAIN`) — the caller then uses the pool.
     pub fn new(pool: &'static PoolBackend) -> Result<KaioBackend, i32> {
-        let n = sys::online_cpus().clamp(1, 64);
+        let n = sys::online_cpus().clamp(1, MAX_CONTEXTS);
         let mut contexts = Vec::with_capacity(n);
         for _ in 0..n {
             match k::io_setup(CONTEXT_EVENTS) {
