@@ -13,6 +13,7 @@
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use crossbeam_queue::SegQueue;
+use parking_lot::Mutex;
 
 use crate::suspend::WaitQueue;
 use crate::sys;
@@ -26,6 +27,11 @@ pub struct Done {
 
 pub struct Completions {
     on: AtomicBool,
+    /// Held across "publish the status, then queue the result", so that the
+    /// queue's order is the order in which programs can see completions, and
+    /// a poll right after `aio_error` reported a request done finds it.
+    /// Taken only for requests that report here.
+    publishing: Mutex<()>,
     queue: SegQueue<Done>,
     waiters: WaitQueue,
     /// The eventfd of `paio_completion_fd`, or -1.
@@ -36,6 +42,7 @@ impl Default for Completions {
     fn default() -> Self {
         Completions {
             on: AtomicBool::new(false),
+            publishing: Mutex::new(()),
             queue: SegQueue::new(),
             waiters: WaitQueue::new(),
             eventfd: AtomicI32::new(-1),
@@ -84,6 +91,14 @@ impl Completions {
                 Ok(existing)
             }
         }
+    }
+
+    /// Publish a result through `publish` and queue it, as one step.
+    pub fn publish_and_push(&self, done: Done, publish: impl FnOnce()) {
+        let guard = self.publishing.lock();
+        publish();
+        self.push(done);
+        drop(guard);
     }
 
     pub fn push(&self, done: Done) {

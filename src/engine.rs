@@ -166,16 +166,17 @@ impl Engine {
         if result.is_err() {
             self.stats.add(Counter::Errors, 1);
         }
-        if let Some(cb) = cb {
-            cb.publish(result);
+        let publish = || {
+            if let Some(cb) = cb {
+                cb.publish(result);
+            }
+        };
+        if job.report {
+            self.completions.publish_and_push(Done { aiocb: job.aiocb, result }, publish);
+        } else {
+            publish();
         }
         suspend::wake_waiters();
-        if job.report {
-            self.completions.push(Done {
-                aiocb: job.aiocb,
-                result,
-            });
-        }
         self.notify(job.notify);
         if job.group != 0 {
             lio::member_done(self, std::mem::take(&mut job.group), result.is_err());
