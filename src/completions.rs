@@ -114,13 +114,18 @@ impl Completions {
     /// before the deadline, `EINTR` on a signal.
     pub fn wait(&self, timeout: Option<&libc::timespec>) -> Result<Done, i32> {
         self.enable();
+        if timeout.is_some_and(|t| t.tv_nsec < 0 || t.tv_nsec >= 1_000_000_000 || t.tv_sec < 0) {
+            return Err(libc::EINVAL);
+        }
+        if let Some(d) = self.queue.pop() {
+            return Ok(d);
+        }
+        // A completion may be between its publication and its queueing.
+        drop(self.publishing.lock());
         if let Some(d) = self.queue.pop() {
             return Ok(d);
         }
         let deadline = match timeout {
-            Some(t) if t.tv_nsec < 0 || t.tv_nsec >= 1_000_000_000 || t.tv_sec < 0 => {
-                return Err(libc::EINVAL)
-            }
             Some(t) if t.tv_sec == 0 && t.tv_nsec == 0 => return Err(libc::EAGAIN),
             Some(t) => Some(sys::deadline_after(t)),
             None => None,

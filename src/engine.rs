@@ -82,6 +82,14 @@ impl Engine {
         } else {
             0
         };
+        if dup_floor > 0 {
+            // Grow the descriptor table now: growing it later, once paio's
+            // threads exist, makes the kernel wait for an RCU grace period
+            // (milliseconds) inside the first request that takes a reference.
+            if let Ok(fd) = sys::dup_high(2, dup_floor).or_else(|_| sys::dup_high(0, dup_floor)) {
+                sys::close(fd);
+            }
+        }
         Engine {
             slab: Slab::new(config.max_requests),
             stats: Stats::default(),

@@ -11,6 +11,8 @@
 
 use std::cell::RefCell;
 
+use crossbeam_queue::SegQueue;
+
 use crate::backend::{Backend, PoolBackend};
 use crate::engine::Engine;
 use crate::kaio_sys::{self as k, Context, IoEvent, Iocb};
@@ -18,16 +20,20 @@ use crate::slots::{Job, Op};
 use crate::stats::Counter;
 use crate::sys;
 
-/// Events per kernel context. The kernel reserves about twice this from the
-/// system-wide `fs.aio-max-nr` (65536 by default) per context, so contexts
-/// are kept small and few: a process costs at most 8 × ~512 events, and a
-/// full ring only sends the overflow to the pool.
+/// Events per kernel context. Each context is charged against the
+/// system-wide `fs.aio-max-nr` (65536 by default), so contexts are kept
+/// small and few: many processes can use paio at once. What does not fit in
+/// a ring waits in user space (polls) or goes to the pool (transfers).
 const CONTEXT_EVENTS: u32 = 256;
 const MAX_CONTEXTS: usize = 8;
 const REAP_BATCH: usize = 128;
 
 pub struct KaioBackend {
     contexts: Box<[Context]>,
+    /// Per context: readiness polls the kernel refused because its ring was
+    /// full. They wait here, claimed, until the reaper frees ring slots —
+    /// never on a pool thread.
+    overflow: Box<[SegQueue<Iocb>]>,
     pool: &'static PoolBackend,
 }
 
@@ -51,7 +57,9 @@ impl KaioBackend {
                 Err(_) => break, // fewer contexts than CPUs is fine
             }
         }
+        let overflow = contexts.iter().map(|_| SegQueue::new()).collect();
         Ok(KaioBackend {
+            overflow,
             contexts: contexts.into_boxed_slice(),
             pool,
         })
@@ -181,6 +189,7 @@ impl KaioBackend {
     fn submit(&'static self, engine: &'static Engine, ctx: Context, cbs: &mut [Iocb]) {
         // Pointers in chunks on the stack: no allocation per submission.
         let mut refused_from = cbs.len();
+        let mut ring_full = false;
         let mut base = 0;
         'chunks: while base < cbs.len() {
             let end = (base + 64).min(cbs.len());
@@ -191,8 +200,13 @@ impl KaioBackend {
             let mut done = 0;
             while base + done < end {
                 match k::io_submit(ctx, &mut ptrs[done..end - base]) {
-                    Ok(0) | Err(_) => {
+                    Ok(0) => {
                         refused_from = base + done;
+                        break 'chunks;
+                    }
+                    Err(e) => {
+                        refused_from = base + done;
+                        ring_full = e == libc::EAGAIN;
                         break 'chunks;
                     }
                     Ok(n) => done += n,
@@ -203,12 +217,42 @@ impl KaioBackend {
         engine.stats.add(Counter::Kernel, refused_from as u64);
         for cb in &cbs[refused_from..] {
             let id = cb.aio_data as u32;
+            if ring_full && cb.aio_lio_opcode == k::IOCB_CMD_POLL {
+                if let Some(q) = self.contexts.iter().position(|&c| c == ctx) {
+                    self.overflow[q].push(*cb);
+                    continue;
+                }
+            }
             if let Some(slot) = engine.slab.get(id) {
                 slot.unclaim();
             }
             if let Err(id) = self.to_pool(engine, id) {
                 engine.execute(id);
             }
+        }
+    }
+}
+
+impl KaioBackend {
+    /// The reaper freed `freed` ring slots of `ctx`: resubmit polls that
+    /// waited for room.
+    fn resubmit_overflow(&'static self, engine: &'static Engine, ctx: Context, freed: usize) {
+        let Some(q) = self.contexts.iter().position(|&c| c == ctx) else {
+            return;
+        };
+        let mut batch = [Iocb::default(); 64];
+        let mut n = 0;
+        while n < freed.min(batch.len()) {
+            match self.overflow[q].pop() {
+                Some(cb) => {
+                    batch[n] = cb;
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        if n > 0 {
+            self.submit(engine, ctx, &mut batch[..n]);
         }
     }
 }
@@ -275,6 +319,9 @@ fn reap(engine: &'static Engine, ctx: Context) {
         };
         for ev in &events[..n] {
             on_event(engine, ev.data as u32, ev.res);
+        }
+        if let Some(k) = engine.kaio() {
+            k.resubmit_overflow(engine, ctx, n);
         }
     }
 }

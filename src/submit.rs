@@ -150,9 +150,13 @@ fn submit(
         Ok(f) => f,
         Err(e) => return Ok(complete_inline(engine, job, Err(e))),
     };
-    if flags & HINT_DIRECT != 0 && flags & HINT_APPEND == 0 && engine.kaio().is_some() {
-        // O_DIRECT: truly asynchronous in the kernel; a non-blocking attempt
-        // here would wait for the device.
+    if flags & HINT_DIRECT != 0 {
+        // O_DIRECT: a non-blocking attempt here would wait for the device.
+        // Truly asynchronous in the kernel; otherwise (no kernel AIO, or
+        // O_APPEND, which needs the ordered lane) on the pool.
+        if flags & HINT_APPEND != 0 || engine.kaio().is_none() {
+            return enqueue(engine, cb, job, None);
+        }
         job.direct = true;
         if op == Op::Write {
             job.epoch = Some(st.order.lock().write_begin());

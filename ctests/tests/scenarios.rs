@@ -4,11 +4,15 @@
 //! glibc's AIO, which lives in libc.so.6 since 2.34) and linked with `-lpaio`.
 //! It then runs in these modes:
 //!
-//! * `glibc`   — the plain binary: the reference;
-//! * `preload` — the plain binary under `LD_PRELOAD=libpaio.so`;
-//! * `linked`  — the `-lpaio` binary;
+//! * `glibc`         — the plain binary: the reference;
+//! * `preload`       — the plain binary under `LD_PRELOAD=libpaio.so`;
+//! * `linked`        — the `-lpaio` binary;
+//! * `preload-noaio` — the plain binary under `LD_PRELOAD=libpaio.so` and
+//!   `ctests/tools/deny_io_setup` (a seccomp filter that makes `io_setup`
+//!   fail with `EPERM`, as container profiles do), default backend: paio's
+//!   fallback from kernel AIO to its worker pool;
 //!
-//! and the two paio modes once per backend (`PAIO_BACKEND=threads`, and with
+//! and `preload`/`linked` once per backend (`PAIO_BACKEND=threads`, and with
 //! `PAIO_BACKEND` unset). Exit 0 is a pass, 77 a skip (the scenario printed
 //! `SKIP: reason`), anything else a failure. Every run has a hard timeout and
 //! its own `TMPDIR`. A paio run must print on stdout exactly what the glibc
@@ -17,10 +21,24 @@
 //! asserts paio's behaviour when it detects paio, paio runs must pass, and the
 //! glibc run is only recorded (it may crash or hang; the timeout bounds it).
 //!
+//! Every paio run also writes paio's exit line to a file (`PAIO_STATS=<run
+//! dir>/paio-stats`, one line per process that used AIO), and the harness
+//! checks that the engine it meant to test is the one that ran (see
+//! [`check_stats`]): `backend=kaio` with the default backend (so a silent
+//! fallback cannot pass for kernel AIO), `backend=threads` with
+//! `PAIO_BACKEND=threads`, and `backend=threads fallback=io_setup:1` under
+//! `preload-noaio`; and that every paio run that passed wrote a line counting
+//! requests (so paio, not glibc, served it), unless the scenario is listed in
+//! [`NO_REQUESTS`]. The kernel AIO budget (`fs.aio-max-nr`) is shared by the
+//! whole machine, so a default-backend run whose `io_setup` failed with
+//! `EAGAIN` is run again (twice at most) before its fallback counts.
+//!
 //! Environment knobs:
-//! * `PAIO_CTESTS_MODES`    — comma list of `glibc,preload,linked` (default all);
-//!   `glibc` alone runs only the reference side and never builds libpaio;
-//! * `PAIO_CTESTS_BACKENDS` — comma list of `threads,default` (default both);
+//! * `PAIO_CTESTS_MODES`    — comma list of `glibc,preload,linked,preload-noaio`
+//!   (default all); `glibc` alone runs only the reference side and never
+//!   builds libpaio;
+//! * `PAIO_CTESTS_BACKENDS` — comma list of `threads,default` (default both)
+//!   for `preload` and `linked`;
 //! * `PAIO_CTESTS_TIMEOUT`  — seconds per run (default 60);
 //! * `PAIO_CTESTS_KEEP=1`   — keep every run's scratch directory;
 //! * `PAIO_SO`              — a prebuilt libpaio.so (see `paio_ctests::paio_so`).
@@ -44,6 +62,7 @@ const INTENTIONAL: &[(&str, &str)] = &[
     ("exports_bind", "symbol binding test: the output names the object each symbol resolves to"),
     ("fd_reuse_close", "fd reuse safety: glibc runs queued writes against the file that reused the fd number (sourceware bug 14942)"),
     ("fork_child", "fork-child clean state: glibc's child deadlocks on __aio_requests_mutex when a worker held it at fork"),
+    ("fork_inflight", "fork with kernel requests in flight: glibc's child may deadlock on __aio_requests_mutex (as in fork_child)"),
     ("lio_nent_negative", "lio_listio nent < 0 -> -1/EINVAL; glibc returns 0 (and crashes for INT_MIN)"),
     ("lio_null_list", "lio_listio NULL list with nent > 0 -> -1/EINVAL; glibc crashes"),
     ("lio_wait_eintr", "LIO_WAIT interrupted -> -1/EINTR and the request completes later; glibc leaves a dangling wait record and hangs or crashes"),
@@ -51,6 +70,22 @@ const INTENTIONAL: &[(&str, &str)] = &[
     ("notify_thread_id", "SIGEV_THREAD_ID delivered to the named thread; glibc silently ignores it"),
     ("null_aiocb", "NULL aiocb -> -1/EINVAL instead of a crash; glibc segfaults"),
     ("sigev_invalid", "invalid sigev_notify -> -1/EINVAL at submission; glibc accepts it and never notifies"),
+];
+
+/// Scenarios that never get a request accepted (every call is refused
+/// synchronously, or none is made), so paio writes no exit line counting
+/// requests. Every other scenario must show, in some paio run's
+/// `PAIO_STATS` line, that paio served it (see [`check_stats_present`]).
+const NO_REQUESTS: &[&str] = &[
+    "cancel_bad_fd",
+    "exports_bind",
+    "fsync_bad_fd",
+    "lio_bad_mode",
+    "lio_nent_negative",
+    "lio_null_list",
+    "null_aiocb",
+    "sigev_invalid",
+    "zeroed_error",
 ];
 
 macro_rules! scenarios {
@@ -71,6 +106,7 @@ scenarios! {
     api64_explicit,
     append_ordered,
     buffer_efault,
+    buffered_write_ext4,
     cancel_bad_fd,
     cancel_done,
     cancel_fd_all,
@@ -80,6 +116,7 @@ scenarios! {
     exports_bind,
     fd_reuse_close,
     fork_child,
+    fork_inflight,
     fsync_bad_fd,
     fsync_bad_op,
     fsync_barrier,
@@ -96,6 +133,7 @@ scenarios! {
     lio_wait,
     lio_wait_eintr,
     lio_wait_eio,
+    mixed_direct_buffered,
     nbytes_huge,
     notify_cancelled,
     notify_none,
@@ -106,9 +144,11 @@ scenarios! {
     notify_thread_id,
     notify_thread_many,
     null_aiocb,
+    odirect_extending_write,
     odirect_rw,
     offset64_redirect,
     offset_negative,
+    partly_cached_read,
     pipe_ordered,
     read_basic,
     read_short_eof,
@@ -116,6 +156,7 @@ scenarios! {
     return_value,
     rw_bad_fd,
     sigev_invalid,
+    socket_reads_10000,
     socketpair_ordered,
     suspend_already_done,
     suspend_basic,
@@ -144,6 +185,12 @@ fn every_c_file_is_listed() {
         unlisted.is_empty() && missing.is_empty(),
         "ctests/*.c and the scenarios! list disagree: not listed {unlisted:?}, listed without a file {missing:?}"
     );
+    for name in NO_REQUESTS {
+        assert!(
+            listed.contains(*name),
+            "NO_REQUESTS names unknown scenario {name}"
+        );
+    }
     for (name, reason) in INTENTIONAL {
         assert!(
             listed.contains(*name),
@@ -174,6 +221,8 @@ enum Mode {
     Glibc,
     Preload,
     Linked,
+    /// Preloaded, default backend, `io_setup` denied by seccomp.
+    PreloadNoAio,
 }
 
 fn env_list(var: &str, default: &[&str]) -> Vec<String> {
@@ -188,15 +237,19 @@ fn env_list(var: &str, default: &[&str]) -> Vec<String> {
 }
 
 fn modes() -> Vec<Mode> {
-    env_list("PAIO_CTESTS_MODES", &["glibc", "preload", "linked"])
-        .iter()
-        .map(|m| match m.as_str() {
-            "glibc" => Mode::Glibc,
-            "preload" => Mode::Preload,
-            "linked" => Mode::Linked,
-            other => panic!("PAIO_CTESTS_MODES: unknown mode {other:?}"),
-        })
-        .collect()
+    env_list(
+        "PAIO_CTESTS_MODES",
+        &["glibc", "preload", "linked", "preload-noaio"],
+    )
+    .iter()
+    .map(|m| match m.as_str() {
+        "glibc" => Mode::Glibc,
+        "preload" => Mode::Preload,
+        "linked" => Mode::Linked,
+        "preload-noaio" => Mode::PreloadNoAio,
+        other => panic!("PAIO_CTESTS_MODES: unknown mode {other:?}"),
+    })
+    .collect()
 }
 
 /// `None` means PAIO_BACKEND unset (the library's default).
@@ -339,6 +392,8 @@ struct Run {
     status: Status,
     stdout: String,
     stderr: String,
+    /// paio's exit lines (`PAIO_STATS` file), when the run asked for them.
+    stats: Option<String>,
     elapsed: Duration,
     dir: PathBuf,
 }
@@ -358,12 +413,19 @@ impl Run {
         for info in self.stdout.lines().filter(|l| l.starts_with('~')) {
             let _ = write!(line, "\n{:<18} {info}", "");
         }
+        for stats in self.stats.iter().flat_map(|s| s.lines()) {
+            let _ = write!(line, "\n{:<18} {stats}", "");
+        }
         line
     }
 
     fn details(&self) -> String {
+        let stats = match &self.stats {
+            Some(s) => format!("--- {} PAIO_STATS ---\n{s}", self.label),
+            None => String::new(),
+        };
         format!(
-            "--- {} stdout ---\n{}--- {} stderr ---\n{}--- scratch: {}\n",
+            "--- {} stdout ---\n{}--- {} stderr ---\n{}{stats}--- scratch: {}\n",
             self.label,
             self.stdout,
             self.label,
@@ -393,9 +455,20 @@ fn describe(status: ExitStatus) -> String {
     }
 }
 
+/// How to start one run besides the binary and its environment.
+#[derive(Clone, Copy, Default)]
+struct Launch<'a> {
+    /// A program that execs the binary (`deny_io_setup`).
+    wrapper: Option<&'a Path>,
+    /// Point `PAIO_STATS` at a file in the run's directory and keep its lines.
+    stats: bool,
+}
+
+const STATS_FILE: &str = "paio-stats";
+
 /// Run one binary with a hard timeout in its own process group and its own
 /// TMPDIR; stdout/stderr go to files there so a chatty child cannot block.
-fn run_binary(name: &str, label: &str, bin: &Path, env: &[(&str, &str)]) -> Run {
+fn run_binary(name: &str, label: &str, bin: &Path, env: &[(&str, &str)], launch: Launch) -> Run {
     let dir = scratch().join(format!(
         "run-{name}-{}",
         label.replace(['/', ' ', '='], "_")
@@ -404,7 +477,15 @@ fn run_binary(name: &str, label: &str, bin: &Path, env: &[(&str, &str)]) -> Run 
     fs::create_dir_all(&dir).expect("create run dir");
     let out_path = dir.join("stdout");
     let err_path = dir.join("stderr");
-    let mut cmd = Command::new(bin);
+    let stats_path = dir.join(STATS_FILE);
+    let mut cmd = match launch.wrapper {
+        Some(w) => {
+            let mut c = Command::new(w);
+            c.arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
     cmd.current_dir(&dir)
         .env("TMPDIR", &dir)
         .env_remove("LD_PRELOAD")
@@ -417,6 +498,9 @@ fn run_binary(name: &str, label: &str, bin: &Path, env: &[(&str, &str)]) -> Run 
         .process_group(0);
     for (k, v) in env {
         cmd.env(k, v);
+    }
+    if launch.stats {
+        cmd.env("PAIO_STATS", &stats_path);
     }
     let start = Instant::now();
     let status = match cmd.spawn() {
@@ -453,6 +537,9 @@ fn run_binary(name: &str, label: &str, bin: &Path, env: &[(&str, &str)]) -> Run 
     let elapsed = start.elapsed();
     let stdout = fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = fs::read_to_string(&err_path).unwrap_or_default();
+    let stats = launch
+        .stats
+        .then(|| fs::read_to_string(&stats_path).unwrap_or_default());
     let status = match status {
         Status::Skipped(_) => Status::Skipped(
             stdout
@@ -468,6 +555,7 @@ fn run_binary(name: &str, label: &str, bin: &Path, env: &[(&str, &str)]) -> Run 
         status,
         stdout,
         stderr,
+        stats,
         elapsed,
         dir,
     }
@@ -523,7 +611,7 @@ fn run_scenario(name: &str) {
         Ok(p) => p,
         Err(e) => panic!("{name}: {e}"),
     };
-    let glibc = run_binary(name, "glibc", &plain, &[]);
+    let glibc = run_binary(name, "glibc", &plain, &[], Launch::default());
     let _ = writeln!(report, "{}", glibc.summary());
     match (&glibc.status, intentional) {
         (Status::Failed(why), None) => failures.push(format!(
@@ -562,6 +650,11 @@ fn run_scenario(name: &str) {
                 let so = so.to_str().expect("utf-8 path").to_owned();
                 for backend in backends() {
                     let backend_label = backend.clone().unwrap_or_else(|| "default".into());
+                    let engine = match backend.as_deref() {
+                        None => EngineSeen::Kaio,
+                        Some("threads") | Some("pool") => EngineSeen::Threads,
+                        Some(_) => EngineSeen::Unchecked,
+                    };
                     for mode in &paio_modes {
                         let mut env: Vec<(&str, &str)> = Vec::new();
                         if let Some(b) = &backend {
@@ -579,14 +672,56 @@ fn run_scenario(name: &str) {
                                     continue;
                                 }
                             },
+                            // Runs once, below, whatever the backends.
+                            Mode::PreloadNoAio => continue,
                             Mode::Glibc => unreachable!(),
                         };
-                        let run = run_binary(name, &label, &bin, &env);
+                        let launch = Launch {
+                            wrapper: None,
+                            stats: true,
+                        };
+                        let mut run = run_binary(name, &label, &bin, &env, launch);
+                        // fs.aio-max-nr is one budget for the whole machine:
+                        // another process may hold it for a moment. Run again
+                        // (a lasting fallback still fails below).
+                        for _ in 0..AIO_BUDGET_RERUNS {
+                            if engine != EngineSeen::Kaio || !aio_budget_exhausted(&run) {
+                                break;
+                            }
+                            let _ = writeln!(
+                                report,
+                                "{}\n{:<18} rerun: io_setup failed with EAGAIN ({})",
+                                run.summary(),
+                                "",
+                                aio_budget()
+                            );
+                            std::thread::sleep(Duration::from_millis(500));
+                            run = run_binary(name, &label, &bin, &env, launch);
+                        }
                         let _ = writeln!(report, "{}", run.summary());
                         check_paio_run(&run, &runs[0], intentional, &mut failures);
+                        check_stats(&run, engine, &mut failures);
                         runs.push(run);
                     }
                 }
+                if paio_modes.contains(&Mode::PreloadNoAio) {
+                    match deny_io_setup() {
+                        Err(e) => failures.push(format!("preload-noaio: {e}")),
+                        Ok(wrapper) => {
+                            let env = [("LD_PRELOAD", so.as_str())];
+                            let launch = Launch {
+                                wrapper: Some(wrapper),
+                                stats: true,
+                            };
+                            let run = run_binary(name, "preload-noaio", &plain, &env, launch);
+                            let _ = writeln!(report, "{}", run.summary());
+                            check_paio_run(&run, &runs[0], intentional, &mut failures);
+                            check_stats(&run, EngineSeen::Fallback, &mut failures);
+                            runs.push(run);
+                        }
+                    }
+                }
+                check_stats_present(name, &runs[1..], &mut failures);
             }
         }
     }
@@ -635,4 +770,264 @@ fn check_paio_run(run: &Run, glibc: &Run, intentional: Option<&str>, failures: &
         }
         (Status::Passed, _) => {}
     }
+}
+
+// ---------------------------------------------------------------- engines
+
+/// Which of paio's engines a run's `PAIO_STATS` lines must show.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum EngineSeen {
+    /// Default backend: kernel AIO, and no fallback.
+    Kaio,
+    /// `PAIO_BACKEND=threads`: the pool, by choice (no fallback).
+    Threads,
+    /// `io_setup` denied: the pool, after `fallback=io_setup:1` (EPERM).
+    Fallback,
+    /// A backend named in `PAIO_CTESTS_BACKENDS` that this harness does not
+    /// know what to expect of.
+    Unchecked,
+}
+
+/// The `key=value` fields of one `paio: pid=… backend=… …` exit line.
+fn stats_fields(line: &str) -> Option<Vec<(&str, &str)>> {
+    let rest = line.strip_prefix("paio: ")?;
+    rest.split_whitespace().map(|f| f.split_once('=')).collect()
+}
+
+/// Every exit line of a run names the engine its mode asks for. A run that
+/// wrote no line is judged by [`check_stats_present`].
+fn check_stats(run: &Run, expect: EngineSeen, failures: &mut Vec<String>) {
+    if matches!(run.status, Status::Failed(_)) || expect == EngineSeen::Unchecked {
+        return;
+    }
+    let Some(stats) = &run.stats else { return };
+    for line in stats.lines() {
+        let Some(fields) = stats_fields(line) else {
+            failures.push(format!(
+                "{}: unreadable PAIO_STATS line {line:?}\n{}",
+                run.label,
+                run.details()
+            ));
+            continue;
+        };
+        let get = |k: &str| fields.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        let (backend, fallback) = (get("backend"), get("fallback"));
+        let ok = match expect {
+            EngineSeen::Kaio => backend == Some("kaio") && fallback.is_none(),
+            EngineSeen::Threads => backend == Some("threads") && fallback.is_none(),
+            EngineSeen::Fallback => backend == Some("threads") && fallback == Some("io_setup:1"),
+            EngineSeen::Unchecked => true,
+        };
+        if !ok {
+            let want = match expect {
+                EngineSeen::Kaio => "backend=kaio without fallback",
+                EngineSeen::Threads => "backend=threads without fallback",
+                _ => "backend=threads fallback=io_setup:1 (EPERM from the seccomp filter)",
+            };
+            let budget = if line.contains(" fallback=io_setup:11 ") {
+                format!(
+                    " ({}; {AIO_BUDGET_RERUNS} reruns fell back too)",
+                    aio_budget()
+                )
+            } else {
+                String::new()
+            };
+            failures.push(format!(
+                "{}: paio ran another engine than this mode tests: {want} expected{budget}, PAIO_STATS says\n  {line}\n{}",
+                run.label,
+                run.details()
+            ));
+        }
+    }
+}
+
+/// How often a default-backend run is repeated when `io_setup` failed with
+/// `EAGAIN` (see [`aio_budget_exhausted`]).
+const AIO_BUDGET_RERUNS: usize = 2;
+
+/// True when paio fell back because `io_setup` failed with `EAGAIN`: the
+/// system-wide `fs.aio-max-nr` was used up, by this run or by any other
+/// process on the machine (each paio process takes 1024 events per CPU).
+fn aio_budget_exhausted(run: &Run) -> bool {
+    run.stats
+        .iter()
+        .flat_map(|s| s.lines())
+        .any(|l| l.contains(" fallback=io_setup:11 "))
+}
+
+/// `fs.aio-nr of fs.aio-max-nr` now, for the report.
+fn aio_budget() -> String {
+    let read = |f: &str| {
+        fs::read_to_string(format!("/proc/sys/fs/{f}"))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "?".into())
+    };
+    format!(
+        "fs.aio-nr now {} of fs.aio-max-nr {}",
+        read("aio-nr"),
+        read("aio-max-nr")
+    )
+}
+
+/// True when one of the run's processes made AIO requests, by its exit line.
+fn made_requests(run: &Run) -> bool {
+    run.stats.iter().flat_map(|s| s.lines()).any(|line| {
+        stats_fields(line).is_some_and(|f| {
+            f.iter()
+                .any(|(k, v)| *k == "requests" && v.parse::<u64>().is_ok_and(|n| n > 0))
+        })
+    })
+}
+
+/// Every paio run that passed must have written an exit line counting
+/// requests, unless the scenario makes none ([`NO_REQUESTS`]); otherwise paio
+/// was not what served it (a preload that did not take, an exit line never
+/// written) and the engine check above proved nothing.
+fn check_stats_present(name: &str, paio_runs: &[Run], failures: &mut Vec<String>) {
+    let Some(witness) = paio_runs.iter().find(|r| made_requests(r)) else {
+        let passed = paio_runs
+            .iter()
+            .find(|r| matches!(r.status, Status::Passed) && r.stats.is_some());
+        if let (Some(run), false) = (passed, NO_REQUESTS.contains(&name)) {
+            failures.push(format!(
+                "no paio run wrote a PAIO_STATS line with requests > 0: did paio serve them? \
+                 (a scenario that makes no request belongs in NO_REQUESTS)\n{}",
+                run.details()
+            ));
+        }
+        return;
+    };
+    for run in paio_runs {
+        if matches!(run.status, Status::Passed) && run.stats.is_some() && !made_requests(run) {
+            failures.push(format!(
+                "{}: no PAIO_STATS line with requests > 0, although {} wrote one: did paio serve this run?\n{}",
+                run.label,
+                witness.label,
+                run.details()
+            ));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- tools
+
+/// Compile `ctests/tools/<name>.c` into the scratch area.
+fn compile_tool(name: &str) -> Result<PathBuf, String> {
+    let src = ctests_dir().join("tools").join(format!("{name}.c"));
+    let out = scratch().join(format!("tool-{name}"));
+    gcc(
+        &["-O1", "-Wall", "-Werror", src.to_str().expect("utf-8 path")],
+        &out,
+    )?;
+    Ok(out)
+}
+
+/// `deny_io_setup`, built once per test process and checked to install its
+/// filter here (a kernel without seccomp, or a sandbox that forbids adding a
+/// filter, fails the `preload-noaio` runs with the reason).
+fn deny_io_setup() -> Result<&'static Path, String> {
+    static TOOL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let tool = TOOL.get_or_init(|| {
+        let tool = compile_tool("deny_io_setup")?;
+        let out = Command::new(&tool)
+            .arg("true")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
+        if out.status.success() {
+            Ok(tool)
+        } else {
+            Err(format!(
+                "deny_io_setup cannot install its seccomp filter here ({}): {}",
+                describe(out.status),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    });
+    match tool {
+        Ok(p) => Ok(p.as_path()),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// The wrapper denies `io_setup` with EPERM and leaves the other kernel AIO
+/// calls (and everything else) to the kernel.
+#[test]
+fn deny_io_setup_denies_only_io_setup() {
+    if !modes().contains(&Mode::PreloadNoAio) {
+        eprintln!("preload-noaio not among PAIO_CTESTS_MODES: not checked");
+        return;
+    }
+    let wrapper = deny_io_setup().unwrap_or_else(|e| panic!("{e}"));
+    let probe = compile_tool("probe_io_setup").unwrap_or_else(|e| panic!("{e}"));
+    let run = |wrapped: bool| {
+        let mut cmd = if wrapped {
+            let mut c = Command::new(wrapper);
+            c.arg(&probe);
+            c
+        } else {
+            Command::new(&probe)
+        };
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .expect("run probe_io_setup");
+        assert!(
+            out.status.success(),
+            "probe_io_setup (wrapped: {wrapped}): {}",
+            describe(out.status)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 probe output")
+    };
+    let plain = run(false);
+    let denied = run(true);
+    assert_eq!(
+        denied,
+        "io_setup: -1 EPERM\nio_destroy(0): -1 EINVAL\nio_submit(0): -1 EINVAL\ngetppid: ok\n",
+        "under deny_io_setup (without it the probe said:\n{plain})"
+    );
+    // Without the filter the same calls reach the kernel: io_setup is not
+    // refused with EPERM there (it may be ENOSYS or EAGAIN on some hosts,
+    // which would make the preload-noaio mode prove less, not fail).
+    assert!(
+        !plain.starts_with("io_setup: -1 EPERM"),
+        "io_setup is denied even without the wrapper:\n{plain}"
+    );
+    let _ = fs::remove_file(probe);
+}
+
+#[test]
+fn stats_lines_are_read() {
+    let run = |stats: &str| Run {
+        label: "t".into(),
+        status: Status::Passed,
+        stdout: String::new(),
+        stderr: String::new(),
+        stats: Some(stats.into()),
+        elapsed: Duration::ZERO,
+        dir: PathBuf::new(),
+    };
+    let fallback = "paio: pid=7 backend=threads fallback=io_setup:1 requests=3 read=3\n";
+    let idle = "paio: pid=8 backend=kaio requests=0 read=0\n";
+    assert!(made_requests(&run(fallback)));
+    assert!(!made_requests(&run(idle)));
+    assert!(!made_requests(&run("")));
+    let eagain = "paio: pid=9 backend=threads fallback=io_setup:11 requests=1\n";
+    assert!(aio_budget_exhausted(&run(eagain)));
+    assert!(!aio_budget_exhausted(&run(fallback)));
+    let mut failures = Vec::new();
+    check_stats(&run(fallback), EngineSeen::Fallback, &mut failures);
+    check_stats(&run(idle), EngineSeen::Kaio, &mut failures);
+    assert!(failures.is_empty(), "{failures:?}");
+    check_stats(&run(fallback), EngineSeen::Kaio, &mut failures);
+    check_stats(&run(idle), EngineSeen::Threads, &mut failures);
+    check_stats(&run("garbage\n"), EngineSeen::Kaio, &mut failures);
+    assert_eq!(failures.len(), 3, "{failures:?}");
+    let mut failures = Vec::new();
+    check_stats_present("read_basic", &[run(fallback), run(idle)], &mut failures);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    check_stats_present("read_basic", &[run(idle)], &mut failures);
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    check_stats_present("zeroed_error", &[run(idle)], &mut failures);
+    assert_eq!(failures.len(), 2, "{failures:?}");
 }
