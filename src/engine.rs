@@ -41,6 +41,8 @@ pub struct Engine {
     /// Try `RWF_NOWAIT` in the submitting thread first.
     pub inline: bool,
     pub dup_floor: i32,
+    /// Requests share duplicates (`kcmp` works here).
+    share_files: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -102,6 +104,7 @@ impl Engine {
             notifiers: Workers::new("paio-notify", 0, true),
             inline,
             dup_floor,
+            share_files: std::sync::atomic::AtomicBool::new(true),
             config,
         }
     }
@@ -201,7 +204,38 @@ impl Engine {
             }
         }
         if job.file >= 0 {
-            sys::close(std::mem::replace(&mut job.file, -1));
+            self.drop_file(job.fd, std::mem::replace(&mut job.file, -1));
+        }
+    }
+
+    /// paio's own reference to the file behind `fd`, for a request that
+    /// waits in user space: a `close()` and a reuse of the number by the
+    /// program cannot redirect it (sourceware bug 14942). Requests on the
+    /// same open file share one duplicate (checked with `kcmp`), so queued
+    /// requests do not use up the descriptor limit.
+    pub fn take_file(&self, fd: i32) -> Result<i32, i32> {
+        let dup = || sys::dup_high(fd, self.dup_floor);
+        if !self.share_files.load(Ordering::Relaxed) {
+            return dup();
+        }
+        let mut refs = self.fds.get(fd).files.lock();
+        refs.acquire(
+            |d| match sys::same_file(fd, d) {
+                Ok(same) => same,
+                Err(_) => {
+                    // No kcmp here (kernel or seccomp): one duplicate each.
+                    self.share_files.store(false, Ordering::Relaxed);
+                    false
+                }
+            },
+            dup,
+        )
+    }
+
+    /// A request is done with the reference `take_file` gave it.
+    pub fn drop_file(&self, fd: i32, file: i32) {
+        if self.fds.get(fd).files.lock().release(file) {
+            sys::close(file);
         }
     }
 

@@ -150,6 +150,64 @@ impl Order {
     }
 }
 
+/// paio's references to the file behind a descriptor number, shared by all
+/// the requests that wait for it, so that a thousand queued requests cost
+/// one descriptor, not a thousand.
+#[derive(Default)]
+pub struct FileRefs {
+    /// The reference new requests share: (descriptor, users).
+    current: Option<(i32, u32)>,
+    /// Older references still in use after the number was reused for another
+    /// file.
+    displaced: Vec<(i32, u32)>,
+}
+
+impl FileRefs {
+    /// Share `current` if `same(current)` says it is the caller's file,
+    /// else take a new reference made by `dup`.
+    pub fn acquire(
+        &mut self,
+        same: impl FnOnce(i32) -> bool,
+        dup: impl FnOnce() -> Result<i32, i32>,
+    ) -> Result<i32, i32> {
+        if let Some((d, users)) = self.current.as_mut() {
+            if same(*d) {
+                *users += 1;
+                return Ok(*d);
+            }
+        }
+        let d = dup()?;
+        if let Some(old) = self.current.replace((d, 1)) {
+            self.displaced.push(old);
+        }
+        Ok(d)
+    }
+
+    /// One user of `d` is done; true when the caller must close `d`: it has
+    /// no user left, or it was never shared (a private duplicate).
+    pub fn release(&mut self, d: i32) -> bool {
+        if let Some((cur, users)) = self.current.as_mut() {
+            if *cur == d {
+                *users -= 1;
+                if *users == 0 {
+                    self.current = None;
+                    return true;
+                }
+                return false;
+            }
+        }
+        if let Some(i) = self.displaced.iter().position(|&(x, _)| x == d) {
+            self.displaced[i].1 -= 1;
+            if self.displaced[i].1 == 0 {
+                self.displaced.swap_remove(i);
+                return true;
+            }
+            return false;
+        }
+        true
+    }
+}
+
 pub struct FdState {
     /// Requests of this descriptor waiting in or running from a lane, per
     /// lane; the inline path checks it without the lock.
@@ -157,6 +215,7 @@ pub struct FdState {
     /// `HINT_*` bits.
     pub hints: AtomicU32,
     pub order: Mutex<Order>,
+    pub files: Mutex<FileRefs>,
 }
 
 impl FdState {
@@ -165,6 +224,7 @@ impl FdState {
             lane_load: [AtomicU32::new(0), AtomicU32::new(0)],
             hints: AtomicU32::new(0),
             order: Mutex::new(Order::default()),
+            files: Mutex::new(FileRefs::default()),
         }
     }
 
@@ -335,6 +395,29 @@ mod tests {
         assert!(ready.is_empty(), "fsync 2 also covers w1");
         o.write_end(w1, &mut ready);
         assert_eq!(ready, vec![1, 2]);
+    }
+
+    #[test]
+    fn file_refs_are_shared_and_released() {
+        let mut r = FileRefs::default();
+        let mut next = 100;
+        let mut dup = || {
+            next += 1;
+            Ok(next)
+        };
+        assert_eq!(r.acquire(|_| false, &mut dup), Ok(101));
+        assert_eq!(r.acquire(|d| d == 101, &mut dup), Ok(101));
+        // The number now names another file: a new reference, the old one
+        // lives on for its user.
+        assert_eq!(r.acquire(|_| false, &mut dup), Ok(102));
+        assert!(!r.release(101));
+        assert!(r.release(101), "last user of the displaced reference");
+        assert!(r.release(102));
+        assert_eq!(r.acquire(|_| true, &mut dup), Ok(103), "nothing left to share");
+        assert_eq!(r.acquire(|_| true, || Err(libc::EMFILE)), Ok(103));
+        assert!(!r.release(103));
+        assert!(r.release(103));
+        assert!(r.release(999), "a private duplicate is closed by its user");
     }
 
     #[test]

@@ -149,7 +149,7 @@ impl KaioBackend {
             // handed to an executor.
             let job = unsafe { slot.job() };
             if job.file < 0 {
-                match sys::dup_high(job.fd, engine.dup_floor) {
+                match engine.take_file(job.fd) {
                     Ok(f) => job.file = f,
                     Err(e) => {
                         // Only reachable for a request submitted just now, in

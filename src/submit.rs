@@ -265,7 +265,7 @@ fn enqueue(
     }
     // paio's own reference to the file: a close() and a reuse of the number
     // by the program cannot redirect this request (sourceware bug 14942).
-    job.file = match sys::dup_high(job.fd, engine.dup_floor) {
+    job.file = match engine.take_file(job.fd) {
         Ok(f) => f,
         Err(libc::EBADF) => return Ok(complete_inline(engine, job, Err(libc::EBADF))),
         Err(_) => return refuse(engine, cb, job.group, libc::EAGAIN),
@@ -318,7 +318,9 @@ fn queue(
             st.order.lock().write_end(epoch, &mut ready);
             ready.into_iter().for_each(|id| engine.dispatch(id));
         }
-        sys::close(job.file);
+        if job.file >= 0 {
+            engine.drop_file(job.fd, job.file);
+        }
         return refuse(engine, cb, job.group, libc::EAGAIN);
     };
     cb.begin(slots::tag(id, gen));
@@ -349,7 +351,7 @@ pub fn submit_fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Resul
     if !engine.backend.ready(engine) {
         return refuse(engine, cb, 0, libc::EAGAIN);
     }
-    let file = match sys::dup_high(cb.fd(), engine.dup_floor) {
+    let file = match engine.take_file(cb.fd()) {
         Ok(f) => f,
         Err(libc::EBADF) => return Err(libc::EBADF),
         Err(_) => return refuse(engine, cb, 0, libc::EAGAIN),

@@ -144,6 +144,18 @@ pub fn dup_high(fd: i32, min: i32) -> Result<i32, i32> {
     }
 }
 
+/// `kcmp(KCMP_FILE)`: do two descriptors of this process share one open
+/// file description? `Err` where the kernel lacks kcmp or a policy denies it.
+pub fn same_file(a: i32, b: i32) -> Result<bool, i32> {
+    const KCMP_FILE: libc::c_long = 0;
+    // SAFETY: kcmp takes integers only.
+    let r = unsafe {
+        let pid = libc::getpid() as libc::c_long;
+        libc::syscall(libc::SYS_kcmp, pid, pid, KCMP_FILE, a as libc::c_long, b as libc::c_long)
+    };
+    check(r).map(|v| v == 0)
+}
+
 pub fn close(fd: i32) {
     // SAFETY: closing a descriptor paio itself created and still owns.
     unsafe { libc::close(fd) };
