@@ -30,7 +30,15 @@ pub fn paio_so() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(&root)
-            .args(["build", "--release", "--quiet", "-p", "paio", "--lib", "--target-dir"])
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "paio",
+                "--lib",
+                "--target-dir",
+            ])
             .arg(&target)
             .status()
             .expect("run cargo build for libpaio.so");
@@ -43,13 +51,17 @@ pub fn paio_so() -> &'static Path {
 
 /// Directory holding `libpaio.so`, for `-L` and `LD_LIBRARY_PATH`.
 pub fn paio_lib_dir() -> &'static Path {
-    paio_so().parent().expect("libpaio.so has a parent directory")
+    paio_so()
+        .parent()
+        .expect("libpaio.so has a parent directory")
 }
 
 /// A scratch directory unique to this test process, on the real filesystem
 /// (under `$TMPDIR`, default `/tmp`).
 pub fn scratch_dir(tag: &str) -> PathBuf {
-    let base = std::env::var_os("TMPDIR").map(PathBuf::from).unwrap_or_else(|| "/tmp".into());
+    let base = std::env::var_os("TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/tmp".into());
     let dir = base.join(format!("paio-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir

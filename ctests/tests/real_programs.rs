@@ -177,7 +177,10 @@ fn tail(s: &str, n: usize) -> &str {
 fn spawn(cmd: &mut Command, log_base: &Path) -> Child {
     let out = fs::File::create(log_base.with_extension("out")).expect("create stdout file");
     let err = fs::File::create(log_base.with_extension("err")).expect("create stderr file");
-    cmd.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+    cmd.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
     cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"))
 }
 
@@ -200,8 +203,16 @@ fn run(cmd: &mut Command, limit: Duration, log_base: &Path) -> Ran {
         }
     };
     kill_group(pid, SIGKILL);
-    let read = |ext| fs::read(log_base.with_extension(ext)).map(|b| String::from_utf8_lossy(&b).into_owned());
-    Ran { what, status, pid, stdout: read("out").unwrap_or_default(), stderr: read("err").unwrap_or_default() }
+    let read = |ext| {
+        fs::read(log_base.with_extension(ext)).map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    Ran {
+        what,
+        status,
+        pid,
+        stdout: read("out").unwrap_or_default(),
+        stderr: read("err").unwrap_or_default(),
+    }
 }
 
 /// A long-running process (squid, the origin server): its group is stopped
@@ -214,7 +225,11 @@ struct Daemon {
 
 impl Daemon {
     fn start(name: &'static str, cmd: &mut Command, log_base: &Path, grace: Duration) -> Daemon {
-        Daemon { name, child: spawn(cmd, log_base), grace }
+        Daemon {
+            name,
+            child: spawn(cmd, log_base),
+            grace,
+        }
     }
 
     fn pid(&self) -> u32 {
@@ -252,7 +267,11 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if std::thread::panicking() && self.exited().is_none() {
-            eprintln!("stopping {} (pid {}) after a failure", self.name, self.pid());
+            eprintln!(
+                "stopping {} (pid {}) after a failure",
+                self.name,
+                self.pid()
+            );
         }
         self.stop();
     }
@@ -269,18 +288,25 @@ struct Stats {
 
 impl Stats {
     fn get(&self, key: &str) -> u64 {
-        *self.counts.get(key).unwrap_or_else(|| panic!("stats line has no `{key}=`: {}", self.line))
+        *self
+            .counts
+            .get(key)
+            .unwrap_or_else(|| panic!("stats line has no `{key}=`: {}", self.line))
     }
 }
 
 fn parse_stats(text: &str) -> Vec<Stats> {
     let mut all = Vec::new();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("paio: ") else { continue };
+        let Some(rest) = line.strip_prefix("paio: ") else {
+            continue;
+        };
         let mut counts = BTreeMap::new();
         let (mut pid, mut backend) = (0, String::new());
         for field in rest.split_whitespace() {
-            let Some((k, v)) = field.split_once('=') else { continue };
+            let Some((k, v)) = field.split_once('=') else {
+                continue;
+            };
             match k {
                 "pid" => pid = v.parse().unwrap_or(0),
                 "backend" => backend = v.to_string(),
@@ -291,7 +317,12 @@ fn parse_stats(text: &str) -> Vec<Stats> {
                 }
             }
         }
-        all.push(Stats { line: line.to_string(), pid, backend, counts });
+        all.push(Stats {
+            line: line.to_string(),
+            pid,
+            backend,
+            counts,
+        });
     }
     all
 }
@@ -305,7 +336,11 @@ fn read_stats(file: &Path) -> Vec<Stats> {
 /// there are none.
 fn served(file: &Path, what: &str) -> Vec<Stats> {
     let all = read_stats(file);
-    let busy: Vec<Stats> = all.iter().filter(|s| s.get("requests") > 0).cloned().collect();
+    let busy: Vec<Stats> = all
+        .iter()
+        .filter(|s| s.get("requests") > 0)
+        .cloned()
+        .collect();
     assert!(
         !busy.is_empty(),
         "{what}: no PAIO_STATS line with requests > 0 in {}, so paio did not serve the program's AIO \
@@ -324,17 +359,28 @@ fn served(file: &Path, what: &str) -> Vec<Stats> {
 /// program imports.
 fn assert_imports(binary: &Path, symbols: &[&str]) {
     let Some(nm) = which("nm") else {
-        println!("(nm not installed; not checking the imports of {})", binary.display());
+        println!(
+            "(nm not installed; not checking the imports of {})",
+            binary.display()
+        );
         return;
     };
-    let out = Command::new(nm).arg("-D").arg(binary).output().expect("run nm -D");
+    let out = Command::new(nm)
+        .arg("-D")
+        .arg(binary)
+        .output()
+        .expect("run nm -D");
     let text = String::from_utf8_lossy(&out.stdout);
     for sym in symbols {
         let found = text.lines().any(|l| {
             let mut f = l.split_whitespace();
             f.next() == Some("U") && f.next().is_some_and(|n| n.split('@').next() == Some(*sym))
         });
-        assert!(found, "{} does not import {sym} (nm -D), so LD_PRELOAD cannot reach it", binary.display());
+        assert!(
+            found,
+            "{} does not import {sym} (nm -D), so LD_PRELOAD cannot reach it",
+            binary.display()
+        );
     }
 }
 
@@ -350,7 +396,11 @@ fn build_observer(dir: &Path) -> PathBuf {
         .args(["-ldl", "-lpthread"])
         .output()
         .unwrap_or_else(|e| panic!("run {cc}: {e}"));
-    assert!(out.status.success(), "building the observer failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "building the observer failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     so
 }
 
@@ -363,7 +413,10 @@ struct FirstCall {
 }
 
 fn observer_fields(line: &str) -> BTreeMap<&str, &str> {
-    line.split_whitespace().skip(1).filter_map(|f| f.split_once('=')).collect()
+    line.split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.split_once('='))
+        .collect()
 }
 
 fn first_calls(log: &str) -> Vec<FirstCall> {
@@ -398,14 +451,27 @@ fn assert_served_by(log: &str, lib: Lib, needed: &[&str], what: &str) -> Vec<Fir
         );
     }
     for n in needed {
-        assert!(calls.iter().any(|c| c.func == *n), "{what}: the program never called {n}; observer log:\n{log}");
+        assert!(
+            calls.iter().any(|c| c.func == *n),
+            "{what}: the program never called {n}; observer log:\n{log}"
+        );
     }
     calls
 }
 
 fn jq(file: &Path, filter: &str) -> String {
-    let out = Command::new("jq").arg("-r").arg(filter).arg(file).output().expect("run jq");
-    assert!(out.status.success(), "jq {filter} {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("jq")
+        .arg("-r")
+        .arg(filter)
+        .arg(file)
+        .output()
+        .expect("run jq");
+    assert!(
+        out.status.success(),
+        "jq {filter} {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -426,35 +492,68 @@ struct FioJob<'a> {
 type FioResult = Vec<(String, i64, u64, u64)>;
 
 /// Runs `job` in `dir` with `lib`, JSON output, and returns its per-thread results.
-fn fio(fio_bin: &Path, dir: &Path, job: &FioJob, lib: Lib, stats: &Path, also: &[&str]) -> (Ran, FioResult) {
+fn fio(
+    fio_bin: &Path,
+    dir: &Path,
+    job: &FioJob,
+    lib: Lib,
+    stats: &Path,
+    also: &[&str],
+) -> (Ran, FioResult) {
     let json = dir.join(format!("{}-{}.json", job.name, lib.name()));
     let _ = fs::remove_file(&json);
     let mut cmd = Command::new(fio_bin);
     cmd.current_dir(dir)
         .arg(format!("--name={}", job.name))
         .arg(format!("--directory={}", dir.display()))
-        .args(["--ioengine=posixaio", "--iodepth=16", "--rw=randwrite", "--bs=4k"])
+        .args([
+            "--ioengine=posixaio",
+            "--iodepth=16",
+            "--rw=randwrite",
+            "--bs=4k",
+        ])
         .arg(format!("--size={}m", job.size_mib))
         .arg(format!("--numjobs={}", job.numjobs))
-        .args(["--thread", "--verify=crc32c", "--verify_state_save=0", "--output-format=json"])
+        .args([
+            "--thread",
+            "--verify=crc32c",
+            "--verify_state_save=0",
+            "--output-format=json",
+        ])
         .arg(format!("--output={}", json.display()))
         .args(job.extra)
         .args(also);
     preload(&mut cmd, lib, None, stats);
-    let ran = run(&mut cmd, FIO_LIMIT, &dir.join(format!("{}-{}", job.name, lib.name())));
+    let ran = run(
+        &mut cmd,
+        FIO_LIMIT,
+        &dir.join(format!("{}-{}", job.name, lib.name())),
+    );
     // fio writes error lines before the JSON document when a job fails.
     let text = fs::read_to_string(&json).unwrap_or_default();
-    let Some(start) = text.find("\n{").map(|i| i + 1).or_else(|| text.starts_with('{').then_some(0)) else {
+    let Some(start) = text
+        .find("\n{")
+        .map(|i| i + 1)
+        .or_else(|| text.starts_with('{').then_some(0))
+    else {
         return (ran, Vec::new());
     };
     let clean = dir.join(format!("{}-{}.clean.json", job.name, lib.name()));
     fs::write(&clean, &text[start..]).unwrap();
-    let rows = jq(&clean, r#".jobs[] | "\(.jobname) \(.error) \(.write.io_bytes) \(.read.io_bytes)""#);
+    let rows = jq(
+        &clean,
+        r#".jobs[] | "\(.jobname) \(.error) \(.write.io_bytes) \(.read.io_bytes)""#,
+    );
     let result = rows
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f[0].to_string(), f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap())
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+            )
         })
         .collect();
     (ran, result)
@@ -465,28 +564,75 @@ fn fio(fio_bin: &Path, dir: &Path, job: &FioJob, lib: Lib, stats: &Path, also: &
 fn assert_fio_clean(job: &FioJob, lib: Lib, ran: &Ran, result: &FioResult) {
     let what = format!("fio {} on {}", job.name, lib.name());
     ran.assert_ok();
-    assert_eq!(result.len(), job.numjobs as usize, "{what}: expected {} job reports\n{}", job.numjobs, ran.describe());
+    assert_eq!(
+        result.len(),
+        job.numjobs as usize,
+        "{what}: expected {} job reports\n{}",
+        job.numjobs,
+        ran.describe()
+    );
     let size = job.size_mib << 20;
     for (name, error, written, read) in result {
-        assert_eq!(*error, 0, "{what}: job {name} reported error {error}\n{}", ran.describe());
-        assert_eq!(*written, size, "{what}: job {name} wrote {written} bytes, not {size}");
-        assert_eq!(*read, size, "{what}: job {name} verified {read} bytes, not {size}");
+        assert_eq!(
+            *error,
+            0,
+            "{what}: job {name} reported error {error}\n{}",
+            ran.describe()
+        );
+        assert_eq!(
+            *written, size,
+            "{what}: job {name} wrote {written} bytes, not {size}"
+        );
+        assert_eq!(
+            *read, size,
+            "{what}: job {name} verified {read} bytes, not {size}"
+        );
     }
-    println!("{what}: {} job(s), {} MiB written and verified each, no errors", result.len(), job.size_mib);
+    println!(
+        "{what}: {} job(s), {} MiB written and verified each, no errors",
+        result.len(),
+        job.size_mib
+    );
 }
 
 #[test]
 fn fio_posixaio_verify() {
     let _serial = serial();
-    let Some(bins) = require("fio_posixaio_verify", &["fio", "jq"]) else { return };
+    let Some(bins) = require("fio_posixaio_verify", &["fio", "jq"]) else {
+        return;
+    };
     let fio_bin = &bins[0];
-    assert_imports(fio_bin, &["aio_read64", "aio_write64", "aio_fsync64", "aio_suspend64", "aio_error64"]);
+    assert_imports(
+        fio_bin,
+        &[
+            "aio_read64",
+            "aio_write64",
+            "aio_fsync64",
+            "aio_suspend64",
+            "aio_error64",
+        ],
+    );
     let dir = scratch_dir("real-fio");
 
     let jobs = [
-        FioJob { name: "buffered", size_mib: 32, numjobs: 2, extra: &[] },
-        FioJob { name: "direct", size_mib: 32, numjobs: 2, extra: &["--direct=1"] },
-        FioJob { name: "fsync", size_mib: 16, numjobs: 1, extra: &["--fsync=16"] },
+        FioJob {
+            name: "buffered",
+            size_mib: 32,
+            numjobs: 2,
+            extra: &[],
+        },
+        FioJob {
+            name: "direct",
+            size_mib: 32,
+            numjobs: 2,
+            extra: &["--direct=1"],
+        },
+        FioJob {
+            name: "fsync",
+            size_mib: 16,
+            numjobs: 1,
+            extra: &["--fsync=16"],
+        },
     ];
     for job in &jobs {
         for lib in [Lib::Glibc, Lib::Paio] {
@@ -497,17 +643,36 @@ fn fio_posixaio_verify() {
             if lib == Lib::Paio {
                 let what = format!("fio {}", job.name);
                 let busy = served(&stats, &what);
-                let s = busy
-                    .iter()
-                    .find(|s| s.pid == ran.pid)
-                    .unwrap_or_else(|| panic!("{what}: no stats line from fio's own pid {}: {busy:?}", ran.pid));
+                let s = busy.iter().find(|s| s.pid == ran.pid).unwrap_or_else(|| {
+                    panic!(
+                        "{what}: no stats line from fio's own pid {}: {busy:?}",
+                        ran.pid
+                    )
+                });
                 let blocks = job.size_mib * 256 * u64::from(job.numjobs);
-                assert!(s.get("write") >= blocks, "{what}: paio counted fewer writes than fio issued: {}", s.line);
-                assert!(s.get("read") >= blocks, "{what}: paio counted fewer reads than fio verified: {}", s.line);
+                assert!(
+                    s.get("write") >= blocks,
+                    "{what}: paio counted fewer writes than fio issued: {}",
+                    s.line
+                );
+                assert!(
+                    s.get("read") >= blocks,
+                    "{what}: paio counted fewer reads than fio verified: {}",
+                    s.line
+                );
                 if job.name == "fsync" {
-                    assert!(s.get("fsync") > 0, "{what}: fio --fsync=16 but paio served no aio_fsync: {}", s.line);
+                    assert!(
+                        s.get("fsync") > 0,
+                        "{what}: fio --fsync=16 but paio served no aio_fsync: {}",
+                        s.line
+                    );
                 }
-                assert_eq!(s.get("errors"), 0, "{what}: paio reported failed requests: {}", s.line);
+                assert_eq!(
+                    s.get("errors"),
+                    0,
+                    "{what}: paio reported failed requests: {}",
+                    s.line
+                );
             }
             for i in 0..job.numjobs {
                 let _ = fs::remove_file(dir.join(format!("{}.{i}.0", job.name)));
@@ -517,13 +682,38 @@ fn fio_posixaio_verify() {
 
     // Data written through one library, verified through the other; then a
     // corrupted block must be caught by both (proves the check can fail).
-    let cross = FioJob { name: "cross", size_mib: 8, numjobs: 1, extra: &[] };
+    let cross = FioJob {
+        name: "cross",
+        size_mib: 8,
+        numjobs: 1,
+        extra: &[],
+    };
     let cross_stats = dir.join("cross.stats");
     for (writer, reader) in [(Lib::Paio, Lib::Glibc), (Lib::Glibc, Lib::Paio)] {
-        let (ran, result) = fio(fio_bin, &dir, &cross, writer, &cross_stats, &["--do_verify=0"]);
+        let (ran, result) = fio(
+            fio_bin,
+            &dir,
+            &cross,
+            writer,
+            &cross_stats,
+            &["--do_verify=0"],
+        );
         ran.assert_ok();
-        assert_eq!(result.first().map(|r| r.1), Some(0), "fio cross write on {}:\n{}", writer.name(), ran.describe());
-        let (ran, result) = fio(fio_bin, &dir, &cross, reader, &cross_stats, &["--verify_only"]);
+        assert_eq!(
+            result.first().map(|r| r.1),
+            Some(0),
+            "fio cross write on {}:\n{}",
+            writer.name(),
+            ran.describe()
+        );
+        let (ran, result) = fio(
+            fio_bin,
+            &dir,
+            &cross,
+            reader,
+            &cross_stats,
+            &["--verify_only"],
+        );
         ran.assert_ok();
         assert_eq!(result.len(), 1, "{}", ran.describe());
         let (_, error, _, read) = &result[0];
@@ -536,11 +726,18 @@ fn fio_posixaio_verify() {
             ran.describe()
         );
         assert_eq!(*read, 8 << 20, "verify read {read} bytes");
-        println!("fio: 8 MiB written through {} verified through {}", writer.name(), reader.name());
+        println!(
+            "fio: 8 MiB written through {} verified through {}",
+            writer.name(),
+            reader.name()
+        );
     }
     {
         let file = dir.join("cross.0.0");
-        let mut f = fs::OpenOptions::new().write(true).open(&file).expect("open cross.0.0");
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .expect("open cross.0.0");
         use std::io::Seek;
         f.seek(std::io::SeekFrom::Start(3 * 4096 + 100)).unwrap();
         f.write_all(b"this block is corrupt").unwrap();
@@ -548,8 +745,20 @@ fn fio_posixaio_verify() {
         // Depth 1: fio 3.33's posixaio engine often dies with SIGSEGV when a
         // verify fails with several requests in flight (on glibc as well).
         for lib in [Lib::Glibc, Lib::Paio] {
-            let (ran, result) = fio(fio_bin, &dir, &cross, lib, &cross_stats, &["--verify_only", "--iodepth=1"]);
-            assert!(!ran.ok(), "fio verify on {} accepted a corrupted file\n{}", lib.name(), ran.describe());
+            let (ran, result) = fio(
+                fio_bin,
+                &dir,
+                &cross,
+                lib,
+                &cross_stats,
+                &["--verify_only", "--iodepth=1"],
+            );
+            assert!(
+                !ran.ok(),
+                "fio verify on {} accepted a corrupted file\n{}",
+                lib.name(),
+                ran.describe()
+            );
             assert_eq!(
                 result.first().map(|r| r.1),
                 Some(84),
@@ -557,7 +766,10 @@ fn fio_posixaio_verify() {
                 lib.name(),
                 ran.describe()
             );
-            println!("fio: a corrupted block is reported (error 84) through {}", lib.name());
+            println!(
+                "fio: a corrupted block is reported (error 84) through {}",
+                lib.name()
+            );
         }
     }
     let _ = fs::remove_dir_all(&dir);
@@ -569,9 +781,20 @@ fn fio_posixaio_verify() {
 #[test]
 fn stress_ng_aio_verify() {
     let _serial = serial();
-    let Some(bins) = require("stress_ng_aio_verify", &["stress-ng", "cc"]) else { return };
+    let Some(bins) = require("stress_ng_aio_verify", &["stress-ng", "cc"]) else {
+        return;
+    };
     let stress = &bins[0];
-    assert_imports(stress, &["aio_read64", "aio_write64", "aio_fsync64", "aio_cancel64", "aio_error64"]);
+    assert_imports(
+        stress,
+        &[
+            "aio_read64",
+            "aio_write64",
+            "aio_fsync64",
+            "aio_cancel64",
+            "aio_error64",
+        ],
+    );
     let dir = scratch_dir("real-stress-ng");
     let observer = build_observer(&dir);
 
@@ -580,7 +803,16 @@ fn stress_ng_aio_verify() {
         fs::create_dir_all(&tmp).unwrap();
         let mut cmd = Command::new(stress);
         cmd.current_dir(&tmp)
-            .args(["--aio", "2", "--aio-requests", "16", "--aio-ops", "200000", "--timeout", "20s"])
+            .args([
+                "--aio",
+                "2",
+                "--aio-requests",
+                "16",
+                "--aio-ops",
+                "200000",
+                "--timeout",
+                "20s",
+            ])
             .args(["--verify", "--metrics-brief", "--temp-path"])
             .arg(&tmp);
         cmd
@@ -588,10 +820,24 @@ fn stress_ng_aio_verify() {
     let check = |ran: &Ran, what: &str| {
         let all = format!("{}{}", ran.stdout, ran.stderr);
         assert!(ran.ok(), "{what}: stress-ng failed\n{}", ran.describe());
-        assert!(all.contains("successful run completed"), "{what}: no 'successful run completed'\n{}", ran.describe());
-        let fails: Vec<&str> = all.lines().filter(|l| l.contains(" fail:") || l.contains("error:")).collect();
-        assert!(fails.is_empty(), "{what}: stress-ng reported failures:\n{}", fails.join("\n"));
-        let metric = all.lines().find(|l| l.contains("metrc:") && l.contains(" aio ")).unwrap_or("");
+        assert!(
+            all.contains("successful run completed"),
+            "{what}: no 'successful run completed'\n{}",
+            ran.describe()
+        );
+        let fails: Vec<&str> = all
+            .lines()
+            .filter(|l| l.contains(" fail:") || l.contains("error:"))
+            .collect();
+        assert!(
+            fails.is_empty(),
+            "{what}: stress-ng reported failures:\n{}",
+            fails.join("\n")
+        );
+        let metric = all
+            .lines()
+            .find(|l| l.contains("metrc:") && l.contains(" aio "))
+            .unwrap_or("");
         println!("{what}: ok  {}", metric.trim());
     };
     let limit = Duration::from_secs(60);
@@ -600,7 +846,10 @@ fn stress_ng_aio_verify() {
     let stats = dir.join("stats");
     let mut cmd = stress_cmd("glibc");
     preload(&mut cmd, Lib::Glibc, None, &stats);
-    check(&run(&mut cmd, limit, &dir.join("glibc")), "stress-ng --aio 2 --verify on glibc");
+    check(
+        &run(&mut cmd, limit, &dir.join("glibc")),
+        "stress-ng --aio 2 --verify on glibc",
+    );
 
     // paio, exactly as a user runs it; LD_DEBUG shows where the dynamic linker
     // bound the AIO imports (stress-ng is linked with BIND_NOW, so the parent
@@ -608,8 +857,12 @@ fn stress_ng_aio_verify() {
     let mut cmd = stress_cmd("paio");
     preload(&mut cmd, Lib::Paio, None, &stats);
     let ld_debug = dir.join("ld");
-    cmd.env("LD_DEBUG", "bindings").env("LD_DEBUG_OUTPUT", &ld_debug);
-    check(&run(&mut cmd, limit, &dir.join("paio")), "stress-ng --aio 2 --verify on paio");
+    cmd.env("LD_DEBUG", "bindings")
+        .env("LD_DEBUG_OUTPUT", &ld_debug);
+    check(
+        &run(&mut cmd, limit, &dir.join("paio")),
+        "stress-ng --aio 2 --verify on paio",
+    );
     let mut bound = BTreeMap::new();
     for entry in fs::read_dir(&dir).unwrap().flatten() {
         if !entry.file_name().to_string_lossy().starts_with("ld.") {
@@ -617,16 +870,33 @@ fn stress_ng_aio_verify() {
         }
         for line in fs::read_to_string(entry.path()).unwrap_or_default().lines() {
             // "binding file stress-ng [0] to /…/libpaio.so [0]: normal symbol `aio_read64'"
-            let (Some(to), Some(sym)) = (line.split(" to ").nth(1), line.split('`').nth(1)) else { continue };
+            let (Some(to), Some(sym)) = (line.split(" to ").nth(1), line.split('`').nth(1)) else {
+                continue;
+            };
             if sym.starts_with("aio_") && line.contains("stress-ng [0] to ") {
                 let sym = sym.split('\'').next().unwrap_or(sym);
-                bound.insert(sym.to_string(), to.split_whitespace().next().unwrap_or("").to_string());
+                bound.insert(
+                    sym.to_string(),
+                    to.split_whitespace().next().unwrap_or("").to_string(),
+                );
             }
         }
     }
-    for sym in ["aio_read64", "aio_write64", "aio_fsync64", "aio_cancel64", "aio_error64"] {
-        let lib = bound.get(sym).unwrap_or_else(|| panic!("LD_DEBUG shows no binding of {sym}: {bound:?}"));
-        assert!(Path::new(lib) == paio_so(), "stress-ng's {sym} was bound to {lib}, not {}", paio_so().display());
+    for sym in [
+        "aio_read64",
+        "aio_write64",
+        "aio_fsync64",
+        "aio_cancel64",
+        "aio_error64",
+    ] {
+        let lib = bound
+            .get(sym)
+            .unwrap_or_else(|| panic!("LD_DEBUG shows no binding of {sym}: {bound:?}"));
+        assert!(
+            Path::new(lib) == paio_so(),
+            "stress-ng's {sym} was bound to {lib}, not {}",
+            paio_so().display()
+        );
     }
     println!("stress-ng: LD_DEBUG=bindings: {bound:?}");
     match read_stats(&stats).iter().find(|s| s.get("requests") > 0) {
@@ -644,12 +914,21 @@ fn stress_ng_aio_verify() {
     preload(&mut cmd, Lib::Paio, Some(&observer), &stats);
     cmd.env("AIO_OBSERVER_LOG", &log);
     let ran = run(&mut cmd, limit, &dir.join("observed"));
-    check(&ran, "stress-ng --aio 2 --verify on paio behind aio_observer");
+    check(
+        &ran,
+        "stress-ng --aio 2 --verify on paio behind aio_observer",
+    );
     let text = fs::read_to_string(&log).unwrap_or_default();
     let calls = assert_served_by(
         &text,
         Lib::Paio,
-        &["aio_read64", "aio_write64", "aio_fsync64", "aio_cancel64", "aio_error64"],
+        &[
+            "aio_read64",
+            "aio_write64",
+            "aio_fsync64",
+            "aio_cancel64",
+            "aio_error64",
+        ],
         "stress-ng",
     );
     let stressors: std::collections::BTreeSet<u32> = calls.iter().map(|c| c.pid).collect();
@@ -668,10 +947,20 @@ fn stress_ng_aio_verify() {
 #[test]
 fn perf_record_aio() {
     let _serial = serial();
-    let Some(bins) = require("perf_record_aio", &["perf", "dd"]) else { return };
+    let Some(bins) = require("perf_record_aio", &["perf", "dd"]) else {
+        return;
+    };
     let perf = &bins[0];
     // /usr/bin/perf is the real ELF binary on Debian 12 (linux-perf 6.1), not a wrapper script.
-    assert_imports(perf, &["aio_write64", "aio_suspend64", "aio_error64", "aio_return64"]);
+    assert_imports(
+        perf,
+        &[
+            "aio_write64",
+            "aio_suspend64",
+            "aio_error64",
+            "aio_return64",
+        ],
+    );
     let dir = scratch_dir("real-perf");
     let limit = Duration::from_secs(60);
 
@@ -684,9 +973,18 @@ fn perf_record_aio() {
         cmd.current_dir(&dir)
             // A 2-page ring buffer makes perf flush (aio_write64) many times
             // during the run instead of once at the end.
-            .args(["record", "--aio=4", "-m", "2", "-e", event, "-F", "10000", "-o"])
+            .args([
+                "record", "--aio=4", "-m", "2", "-e", event, "-F", "10000", "-o",
+            ])
             .arg(&data)
-            .args(["--", "dd", "if=/dev/zero", "of=/dev/null", "bs=1k", "count=300000"]);
+            .args([
+                "--",
+                "dd",
+                "if=/dev/zero",
+                "of=/dev/null",
+                "bs=1k",
+                "count=300000",
+            ]);
         preload(&mut cmd, lib, None, &stats);
         let ran = run(&mut cmd, limit, &dir.join(format!("record-{}", lib.name())));
         (ran, data, stats)
@@ -702,7 +1000,10 @@ fn perf_record_aio() {
     }
     if !ran.ok() {
         let e = &ran.stderr;
-        if e.contains("perf_event_open") || e.contains("No permission") || e.contains("not supported") {
+        if e.contains("perf_event_open")
+            || e.contains("No permission")
+            || e.contains("not supported")
+        {
             eprintln!(
                 "SKIP perf_record_aio: perf_event_open is refused on this machine (perf_event_paranoid={}):\n{}",
                 fs::read_to_string("/proc/sys/kernel/perf_event_paranoid").unwrap_or_default().trim(),
@@ -752,17 +1053,30 @@ fn perf_record_aio() {
         let script = run(&mut cmd, limit, &dir.join(format!("script-{}", lib.name())));
         script.assert_ok();
         let lines = script.stdout.lines().count() as u64;
-        assert_eq!(lines, captured, "{what}: perf script prints {lines} samples, record wrote {captured}");
-        println!("{what}: {captured} samples written; perf report and perf script read all of them back");
+        assert_eq!(
+            lines, captured,
+            "{what}: perf script prints {lines} samples, record wrote {captured}"
+        );
+        println!(
+            "{what}: {captured} samples written; perf report and perf script read all of them back"
+        );
 
         if lib == Lib::Paio {
             let busy = served(&stats, "perf record --aio");
-            let s = busy
-                .iter()
-                .find(|s| s.pid == ran.pid)
-                .unwrap_or_else(|| panic!("no stats line from perf's own pid {}: {busy:?}", ran.pid));
-            assert!(s.get("write") >= 2, "perf record --aio: paio served fewer than 2 writes: {}", s.line);
-            assert_eq!(s.get("errors"), 0, "perf record --aio: failed requests: {}", s.line);
+            let s = busy.iter().find(|s| s.pid == ran.pid).unwrap_or_else(|| {
+                panic!("no stats line from perf's own pid {}: {busy:?}", ran.pid)
+            });
+            assert!(
+                s.get("write") >= 2,
+                "perf record --aio: paio served fewer than 2 writes: {}",
+                s.line
+            );
+            assert_eq!(
+                s.get("errors"),
+                0,
+                "perf record --aio: failed requests: {}",
+                s.line
+            );
         }
     }
     let _ = fs::remove_dir_all(&dir);
@@ -775,7 +1089,10 @@ fn perf_record_aio() {
 fn free_ports() -> (u16, u16) {
     let a = TcpListener::bind("127.0.0.1:0").unwrap();
     let b = TcpListener::bind("127.0.0.1:0").unwrap();
-    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
 }
 
 fn wait_listening(port: u16, limit: Duration, who: &mut Daemon, log: &Path) {
@@ -814,7 +1131,12 @@ fn squid_user() -> String {
 
 fn chown_to(user: &str, path: &Path) {
     if is_root() {
-        let st = Command::new("chown").arg("-R").arg(format!("{user}:")).arg(path).status().expect("chown");
+        let st = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{user}:"))
+            .arg(path)
+            .status()
+            .expect("chown");
         assert!(st.success(), "chown -R {user}: {}", path.display());
     }
 }
@@ -850,15 +1172,28 @@ fn squid_writes(log: &str) -> Vec<SquidWrite> {
     let mut by_cb: Vec<(String, SquidWrite)> = Vec::new();
     for line in log.lines() {
         let f = observer_fields(line);
-        let num = |k: &str| f.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(i64::MIN);
+        let num = |k: &str| {
+            f.get(k)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(i64::MIN)
+        };
         if line.starts_with("submit ") {
             by_cb.push((
                 f.get("aiocb").unwrap_or(&"").to_string(),
-                SquidWrite { offset: num("offset"), nbytes: num("nbytes") as u64, rc: num("rc") as i32, done: None },
+                SquidWrite {
+                    offset: num("offset"),
+                    nbytes: num("nbytes") as u64,
+                    rc: num("rc") as i32,
+                    done: None,
+                },
             ));
         } else if line.starts_with("done ") {
             let cb = f.get("aiocb").unwrap_or(&"");
-            if let Some((_, w)) = by_cb.iter_mut().rev().find(|(c, w)| c == cb && w.done.is_none()) {
+            if let Some((_, w)) = by_cb
+                .iter_mut()
+                .rev()
+                .find(|(c, w)| c == cb && w.done.is_none())
+            {
                 w.done = Some((num("error") as i32, num("return")));
             }
         }
@@ -881,7 +1216,11 @@ struct SquidOutcome {
     swap_files: Vec<(PathBuf, u64, bool)>,
 }
 
-const SQUID_OBJECTS: [(&str, usize); 3] = [("small.txt", 190), ("five-k.bin", 5000), ("twelve-k.bin", 12000)];
+const SQUID_OBJECTS: [(&str, usize); 3] = [
+    ("small.txt", 190),
+    ("five-k.bin", 5000),
+    ("twelve-k.bin", 12000),
+];
 
 fn squid_session(
     squid: &Path,
@@ -891,7 +1230,11 @@ fn squid_session(
     base: &Path,
     how: SquidRun,
 ) -> SquidOutcome {
-    let tag = format!("{}{}", how.lib.name(), if how.observed { "-observed" } else { "" });
+    let tag = format!(
+        "{}{}",
+        how.lib.name(),
+        if how.observed { "-observed" } else { "" }
+    );
     let what = format!("squid ({tag})");
     let dir = base.join(&tag);
     let _ = fs::remove_dir_all(&dir);
@@ -922,7 +1265,9 @@ fn squid_session(
     // (assertion in AIODiskIOStrategy.cc: its destructor syncs a strategy that
     // was never initialised), on glibc as well; the directories are made.
     let mut cmd = Command::new(squid);
-    cmd.current_dir(&dir).args(["-n", &service, "-z", "-N", "-f"]).arg(&conf_path);
+    cmd.current_dir(&dir)
+        .args(["-n", &service, "-z", "-N", "-f"])
+        .arg(&conf_path);
     preload(&mut cmd, how.lib, None, &stats);
     let z = run(&mut cmd, Duration::from_secs(30), &dir.join("squid-z"));
     assert!(
@@ -932,22 +1277,61 @@ fn squid_session(
     );
 
     let mut origin_cmd = Command::new(python);
-    origin_cmd.args(["-m", "http.server", &origin_port.to_string(), "--bind", "127.0.0.1", "--directory"]).arg(&www);
+    origin_cmd
+        .args([
+            "-m",
+            "http.server",
+            &origin_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(&www);
     preload(&mut origin_cmd, Lib::Glibc, None, &stats);
     let origin_log = dir.join("origin");
-    let mut origin = Daemon::start("origin http.server", &mut origin_cmd, &origin_log, Duration::from_secs(2));
-    wait_listening(origin_port, Duration::from_secs(20), &mut origin, &origin_log.with_extension("err"));
+    let mut origin = Daemon::start(
+        "origin http.server",
+        &mut origin_cmd,
+        &origin_log,
+        Duration::from_secs(2),
+    );
+    wait_listening(
+        origin_port,
+        Duration::from_secs(20),
+        &mut origin,
+        &origin_log.with_extension("err"),
+    );
 
     let mut squid_cmd = Command::new(squid);
-    squid_cmd.current_dir(&dir).args(["-n", &service, "-N", "-f"]).arg(&conf_path);
-    preload(&mut squid_cmd, how.lib, how.observed.then_some(observer), &stats);
+    squid_cmd
+        .current_dir(&dir)
+        .args(["-n", &service, "-N", "-f"])
+        .arg(&conf_path);
+    preload(
+        &mut squid_cmd,
+        how.lib,
+        how.observed.then_some(observer),
+        &stats,
+    );
     if how.observed {
-        squid_cmd.env("AIO_OBSERVER_LOG", &obs_log).env("AIO_OBSERVER_TRACK", "1");
+        squid_cmd
+            .env("AIO_OBSERVER_LOG", &obs_log)
+            .env("AIO_OBSERVER_TRACK", "1");
     }
     // squid never exits by itself after using its AIO module (it spins in
     // AIODiskIOStrategy::sync() at shutdown), so a short grace and SIGKILL.
-    let mut proxy = Daemon::start("squid", &mut squid_cmd, &dir.join("squid"), Duration::from_secs(2));
-    wait_listening(squid_port, Duration::from_secs(30), &mut proxy, &dir.join("cache.log"));
+    let mut proxy = Daemon::start(
+        "squid",
+        &mut squid_cmd,
+        &dir.join("squid"),
+        Duration::from_secs(2),
+    );
+    wait_listening(
+        squid_port,
+        Duration::from_secs(30),
+        &mut proxy,
+        &dir.join("cache.log"),
+    );
 
     let mut urls = Vec::new();
     for (round, expect) in [(0, "MISS"), (1, "HIT")] {
@@ -964,12 +1348,22 @@ fn squid_session(
                 .arg(&headers)
                 .arg(&url);
             preload(&mut cmd, Lib::Glibc, None, &stats);
-            let ran = run(&mut cmd, Duration::from_secs(20), &dir.join(format!("curl-{name}-{round}")));
+            let ran = run(
+                &mut cmd,
+                Duration::from_secs(20),
+                &dir.join(format!("curl-{name}-{round}")),
+            );
             ran.assert_ok();
             let h = fs::read_to_string(&headers).unwrap_or_default();
             assert!(h.starts_with("HTTP/1.1 200"), "{what}: {url}: {h}");
-            let x_cache = h.lines().find(|l| l.to_ascii_lowercase().starts_with("x-cache:")).unwrap_or("");
-            assert!(x_cache.contains(expect), "{what}: {url} round {round}: expected {expect}, got '{x_cache}'");
+            let x_cache = h
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("x-cache:"))
+                .unwrap_or("");
+            assert!(
+                x_cache.contains(expect),
+                "{what}: {url} round {round}: expected {expect}, got '{x_cache}'"
+            );
             assert!(
                 fs::read(&body).unwrap() == fs::read(www.join(name)).unwrap(),
                 "{what}: body of {url} ({expect}) differs from the origin's file"
@@ -980,9 +1374,19 @@ fn squid_session(
         }
     }
     let access = fs::read_to_string(dir.join("access.log")).unwrap_or_default();
-    let mem_hits = access.lines().filter(|l| l.contains("TCP_MEM_HIT/200")).count();
-    assert_eq!(mem_hits, SQUID_OBJECTS.len(), "{what}: expected memory hits in access.log:\n{access}");
-    assert!(proxy.exited().is_none(), "{what}: squid exited during the requests");
+    let mem_hits = access
+        .lines()
+        .filter(|l| l.contains("TCP_MEM_HIT/200"))
+        .count();
+    assert_eq!(
+        mem_hits,
+        SQUID_OBJECTS.len(),
+        "{what}: expected memory hits in access.log:\n{access}"
+    );
+    assert!(
+        proxy.exited().is_none(),
+        "{what}: squid exited during the requests"
+    );
     println!(
         "{what}: {} objects: MISS then TCP_MEM_HIT, bodies identical to the origin; squid up",
         SQUID_OBJECTS.len()
@@ -995,7 +1399,10 @@ fn squid_session(
         let log = fs::read_to_string(&obs_log).unwrap_or_default();
         writes = squid_writes(&log);
         let pending = writes.iter().any(|w| w.rc == 0 && w.done.is_none());
-        if !how.observed || (!pending && !writes.is_empty()) || start.elapsed() > Duration::from_secs(10) {
+        if !how.observed
+            || (!pending && !writes.is_empty())
+            || start.elapsed() > Duration::from_secs(10)
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -1007,11 +1414,17 @@ fn squid_session(
     assert!(proxy.exited().is_none(), "{what}: squid exited");
 
     let mut swap_files = Vec::new();
-    for l1 in fs::read_dir(dir.join("cache")).unwrap().flatten().filter(|e| e.path().is_dir()) {
+    for l1 in fs::read_dir(dir.join("cache"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+    {
         for l2 in fs::read_dir(l1.path()).unwrap().flatten() {
             for f in fs::read_dir(l2.path()).unwrap().flatten() {
                 let data = fs::read(f.path()).unwrap_or_default();
-                let has_url = urls.iter().any(|u| data.windows(u.len()).any(|w| w == u.as_bytes()));
+                let has_url = urls
+                    .iter()
+                    .any(|u| data.windows(u.len()).any(|w| w == u.as_bytes()));
                 swap_files.push((f.path(), data.len() as u64, has_url));
             }
         }
@@ -1025,15 +1438,27 @@ fn squid_session(
         if clean { "exited" } else { "did not exit" }
     );
     if !read_stats(&stats).is_empty() {
-        println!("{what}: stats: {:?}", read_stats(&stats).iter().map(|s| &s.line).collect::<Vec<_>>());
+        println!(
+            "{what}: stats: {:?}",
+            read_stats(&stats)
+                .iter()
+                .map(|s| &s.line)
+                .collect::<Vec<_>>()
+        );
     }
-    SquidOutcome { writes, observer_log: fs::read_to_string(&obs_log).unwrap_or_default(), swap_files }
+    SquidOutcome {
+        writes,
+        observer_log: fs::read_to_string(&obs_log).unwrap_or_default(),
+        swap_files,
+    }
 }
 
 #[test]
 fn squid_aio_cache_dir() {
     let _serial = serial();
-    let Some(bins) = require("squid_aio_cache_dir", &["squid", "curl", "python3", "cc"]) else { return };
+    let Some(bins) = require("squid_aio_cache_dir", &["squid", "curl", "python3", "cc"]) else {
+        return;
+    };
     let (squid, curl, python) = (&bins[0], &bins[1], &bins[2]);
     assert_imports(squid, &["aio_read", "aio_write"]);
     let version = Command::new(squid).arg("-v").output().expect("squid -v");
@@ -1045,29 +1470,58 @@ fn squid_aio_cache_dir() {
     let www = base.join("www");
     fs::create_dir_all(&www).unwrap();
     for (i, (name, len)) in SQUID_OBJECTS.iter().enumerate() {
-        let body: Vec<u8> = (0..*len).map(|j| (j * 31 + i * 7 + j / 251) as u8).collect();
+        let body: Vec<u8> = (0..*len)
+            .map(|j| (j * 31 + i * 7 + j / 251) as u8)
+            .collect();
         fs::write(www.join(name), body).unwrap();
         // A day-old Last-Modified keeps the objects fresh for squid's
         // heuristic (refresh_pattern . 60 50% 600), so the second request is a
         // hit instead of a revalidation.
         let day_ago = std::time::SystemTime::now() - Duration::from_secs(86400);
-        fs::File::options().write(true).open(www.join(name)).unwrap().set_modified(day_ago).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(www.join(name))
+            .unwrap()
+            .set_modified(day_ago)
+            .unwrap();
     }
     chown_to(&squid_user(), &base);
 
     for how in [
-        SquidRun { lib: Lib::Glibc, observed: true },
-        SquidRun { lib: Lib::Paio, observed: true },
-        SquidRun { lib: Lib::Paio, observed: false },
+        SquidRun {
+            lib: Lib::Glibc,
+            observed: true,
+        },
+        SquidRun {
+            lib: Lib::Paio,
+            observed: true,
+        },
+        SquidRun {
+            lib: Lib::Paio,
+            observed: false,
+        },
     ] {
         let (lib, observed) = (how.lib, how.observed);
-        let what = format!("squid ({}{})", lib.name(), if observed { ", observed" } else { "" });
+        let what = format!(
+            "squid ({}{})",
+            lib.name(),
+            if observed { ", observed" } else { "" }
+        );
         let out = squid_session(squid, curl, python, &observer, &base, how);
 
         // One swap file per object (its URL inside); squid queued the header
         // at offset 0 and closed the fd straight after.
-        assert_eq!(out.swap_files.len(), SQUID_OBJECTS.len(), "{what}: swap files: {:?}", out.swap_files);
-        let headers_on_disk = out.swap_files.iter().filter(|(_, size, url)| *size > 0 && *url).count();
+        assert_eq!(
+            out.swap_files.len(),
+            SQUID_OBJECTS.len(),
+            "{what}: swap files: {:?}",
+            out.swap_files
+        );
+        let headers_on_disk = out
+            .swap_files
+            .iter()
+            .filter(|(_, size, url)| *size > 0 && *url)
+            .count();
         match lib {
             Lib::Paio => assert_eq!(
                 headers_on_disk,
@@ -1094,28 +1548,58 @@ fn squid_aio_cache_dir() {
         // writes at offset -1 accepted by aio_write and failed with EINVAL.
         assert_served_by(&out.observer_log, lib, &["aio_write"], &what);
         let w = &out.writes;
-        assert!(!w.is_empty(), "{what}: squid submitted no aio_write\n{}", out.observer_log);
-        assert!(w.len() < 128, "{what}: {} writes would exhaust squid's 128 aiocb slots", w.len());
+        assert!(
+            !w.is_empty(),
+            "{what}: squid submitted no aio_write\n{}",
+            out.observer_log
+        );
+        assert!(
+            w.len() < 128,
+            "{what}: {} writes would exhaust squid's 128 aiocb slots",
+            w.len()
+        );
         for x in w {
             assert_eq!(x.rc, 0, "{what}: aio_write returned {} for {x:?}", x.rc);
-            assert!(x.done.is_some(), "{what}: a write never completed: {x:?}\n{}", out.observer_log);
+            assert!(
+                x.done.is_some(),
+                "{what}: a write never completed: {x:?}\n{}",
+                out.observer_log
+            );
         }
         let negative: Vec<&SquidWrite> = w.iter().filter(|x| x.offset == -1).collect();
         let headers: Vec<&SquidWrite> = w.iter().filter(|x| x.offset == 0).collect();
-        assert_eq!(headers.len(), SQUID_OBJECTS.len(), "{what}: header writes: {w:?}");
-        assert!(!negative.is_empty(), "{what}: squid submitted no aio_offset = -1 writes: {w:?}");
+        assert_eq!(
+            headers.len(),
+            SQUID_OBJECTS.len(),
+            "{what}: header writes: {w:?}"
+        );
+        assert!(
+            !negative.is_empty(),
+            "{what}: squid submitted no aio_offset = -1 writes: {w:?}"
+        );
         for x in &negative {
-            assert_eq!(x.done, Some((22, -1)), "{what}: an aio_offset = -1 write must fail with EINVAL: {x:?}");
+            assert_eq!(
+                x.done,
+                Some((22, -1)),
+                "{what}: an aio_offset = -1 write must fail with EINVAL: {x:?}"
+            );
         }
         match lib {
             Lib::Paio => {
                 for x in &headers {
-                    assert_eq!(x.done, Some((0, x.nbytes as i64)), "{what}: header write: {x:?}");
+                    assert_eq!(
+                        x.done,
+                        Some((0, x.nbytes as i64)),
+                        "{what}: header write: {x:?}"
+                    );
                 }
             }
             Lib::Glibc => {
                 for x in &headers {
-                    println!("{what}: header write of {} bytes: (error, return) = {:?}", x.nbytes, x.done);
+                    println!(
+                        "{what}: header write of {} bytes: (error, return) = {:?}",
+                        x.nbytes, x.done
+                    );
                 }
             }
         }
@@ -1136,7 +1620,9 @@ fn squid_aio_cache_dir() {
 #[test]
 fn mpi_io_romio() {
     let _serial = serial();
-    let Some(bins) = require("mpi_io_romio", &["mpicc", "mpiexec"]) else { return };
+    let Some(bins) = require("mpi_io_romio", &["mpicc", "mpiexec"]) else {
+        return;
+    };
     let (mpicc, mpiexec) = (&bins[0], &bins[1]);
     let dir = scratch_dir("real-mpi");
     let exe = dir.join("mpi_io");
@@ -1146,7 +1632,11 @@ fn mpi_io_romio() {
         .arg(workspace_root().join("ctests/e2e/mpi_io.c"))
         .output()
         .expect("run mpicc");
-    assert!(out.status.success(), "mpicc failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mpicc failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // ROMIO lives in libmpich; that is what imports POSIX AIO.
     let ldd = Command::new("ldd").arg(&exe).output().expect("ldd");
     let ldd = String::from_utf8_lossy(&ldd.stdout);
@@ -1154,7 +1644,10 @@ fn mpi_io_romio() {
         let p = l.split("=>").nth(1)?.split_whitespace().next()?;
         (p.contains("libmpi")).then(|| PathBuf::from(p))
     }) {
-        assert_imports(&libmpi, &["aio_read", "aio_write", "aio_error", "aio_return"]);
+        assert_imports(
+            &libmpi,
+            &["aio_read", "aio_write", "aio_error", "aio_return"],
+        );
     }
 
     for lib in [Lib::Glibc, Lib::Paio] {
@@ -1164,27 +1657,48 @@ fn mpi_io_romio() {
         let _ = fs::remove_file(&stats);
         let mut cmd = Command::new(mpiexec);
         // "ufs:" selects ROMIO's generic Unix driver whatever the file system.
-        cmd.current_dir(&dir).args(["-n", "2"]).arg(&exe).arg(format!("ufs:{}", file.display()));
+        cmd.current_dir(&dir)
+            .args(["-n", "2"])
+            .arg(&exe)
+            .arg(format!("ufs:{}", file.display()));
         preload(&mut cmd, lib, None, &stats);
-        let ran = run(&mut cmd, Duration::from_secs(120), &dir.join(format!("mpiexec-{}", lib.name())));
+        let ran = run(
+            &mut cmd,
+            Duration::from_secs(120),
+            &dir.join(format!("mpiexec-{}", lib.name())),
+        );
         let what = format!("MPI-IO (2 ranks) on {}", lib.name());
         ran.assert_ok();
         for rank in 0..2 {
             let line = format!("mpi_io: rank {rank} verified 524288 bytes");
-            assert!(ran.stdout.contains(&line), "{what}: missing '{line}'\n{}", ran.describe());
+            assert!(
+                ran.stdout.contains(&line),
+                "{what}: missing '{line}'\n{}",
+                ran.describe()
+            );
         }
-        assert_eq!(fs::metadata(&file).map(|m| m.len()).unwrap_or(0), 2 * 8 * 65536, "{what}: file size");
+        assert_eq!(
+            fs::metadata(&file).map(|m| m.len()).unwrap_or(0),
+            2 * 8 * 65536,
+            "{what}: file size"
+        );
         println!("{what}: iwrite_at/iread_at of 8 x 64 KiB per rank verified");
         if lib == Lib::Paio {
             let busy = served(&stats, "MPI-IO");
-            let ranks: Vec<&Stats> = busy.iter().filter(|s| s.get("write") >= 8 && s.get("read") >= 8).collect();
+            let ranks: Vec<&Stats> = busy
+                .iter()
+                .filter(|s| s.get("write") >= 8 && s.get("read") >= 8)
+                .collect();
             assert!(
                 ranks.len() >= 2,
                 "MPI-IO: expected two rank processes each with >= 8 writes and >= 8 reads served by paio: {busy:?}"
             );
             for s in &ranks {
                 assert_eq!(s.get("errors"), 0, "MPI-IO: failed requests: {}", s.line);
-                println!("MPI-IO rank pid {} backend {}: {}", s.pid, s.backend, s.line);
+                println!(
+                    "MPI-IO rank pid {} backend {}: {}",
+                    s.pid, s.backend, s.line
+                );
             }
         }
     }
