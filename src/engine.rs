@@ -79,7 +79,7 @@ impl Engine {
             rlim_max: 0,
         };
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
-        let dup_floor = if rl.rlim_cur as u64 > 4 * DUP_FLOOR as u64 {
+        let dup_floor = if rl.rlim_cur > 4 * DUP_FLOOR as u64 {
             DUP_FLOOR
         } else {
             0

@@ -101,7 +101,6 @@ fn submit(
     vectored: bool,
     group: usize,
 ) -> Result<(), i32> {
-    #![allow(clippy::unit_arg)]
     let notify = match validate(cb) {
         Ok(n) => n,
         Err(e) => return refuse(engine, cb, group, e),
@@ -135,12 +134,12 @@ fn submit(
         job.iovcnt = cb.nbytes() as u32;
         job.len = match iovec_total(cb.buf(), cb.nbytes()) {
             Ok(total) => total,
-            Err(e) => return Ok(complete_inline(engine, job, Err(e))),
+            Err(e) => return complete_inline(engine, job, Err(e)),
         };
     }
     // Asynchronous errors, as glibc reports them through aio_error.
     if job.len > isize::MAX as usize || job.offset < 0 {
-        return Ok(complete_inline(engine, job, Err(libc::EINVAL)));
+        return complete_inline(engine, job, Err(libc::EINVAL));
     }
     if !engine.inline {
         return enqueue(engine, cb, job, None);
@@ -148,7 +147,7 @@ fn submit(
     let st = engine.fds.get(fd);
     let flags = match st.flags(fd) {
         Ok(f) => f,
-        Err(e) => return Ok(complete_inline(engine, job, Err(e))),
+        Err(e) => return complete_inline(engine, job, Err(e)),
     };
     if flags & HINT_DIRECT != 0 {
         // O_DIRECT: a non-blocking attempt here would wait for the device.
@@ -187,7 +186,7 @@ fn try_inline(
 ) -> Result<(), i32> {
     match io::attempt(&job, sys::RWF_NOWAIT) {
         Ok(n) if n == job.len || (n == 0 && job.op == Op::Read) => {
-            Ok(complete_inline(engine, job, Ok(n)))
+            complete_inline(engine, job, Ok(n))
         }
         Ok(n) => {
             // Partly cached (or partly written): the rest on the pool.
@@ -208,17 +207,17 @@ fn try_inline(
             job.stream = true;
             match io::attempt(&job, sys::RWF_NOWAIT) {
                 Ok(n) if n == job.len || job.op == Op::Read => {
-                    Ok(complete_inline(engine, job, Ok(n)))
+                    complete_inline(engine, job, Ok(n))
                 }
                 Ok(n) => {
                     job.done = n;
                     enqueue(engine, cb, job, Some(true))
                 }
                 Err(libc::EAGAIN) | Err(libc::EOPNOTSUPP) => enqueue(engine, cb, job, Some(true)),
-                Err(e) => Ok(complete_inline(engine, job, Err(e))),
+                Err(e) => complete_inline(engine, job, Err(e)),
             }
         }
-        Err(e) => Ok(complete_inline(engine, job, Err(e))),
+        Err(e) => complete_inline(engine, job, Err(e)),
     }
 }
 
@@ -228,12 +227,11 @@ fn try_inline(
 /// hop; it can block only where the kernel throttles dirty pages.
 /// `PAIO_SYNC_WRITE_MAX=0` sends every such write to the pool instead.
 fn write_now_or_enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job) -> Result<(), i32> {
-    #![allow(clippy::unit_arg)]
     if job.op != Op::Write || job.len > engine.config.sync_write_max {
         return enqueue(engine, cb, job, None);
     }
     match io::attempt(&job, 0) {
-        Ok(n) if n == job.len => Ok(complete_inline(engine, job, Ok(n))),
+        Ok(n) if n == job.len => complete_inline(engine, job, Ok(n)),
         Ok(n) => {
             job.done = n;
             enqueue(engine, cb, job, Some(false))
@@ -243,13 +241,16 @@ fn write_now_or_enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job) -> Res
             enqueue(engine, cb, job, Some(true))
         }
         Err(libc::EAGAIN) | Err(libc::EINTR) => enqueue(engine, cb, job, None),
-        Err(e) => Ok(complete_inline(engine, job, Err(e))),
+        Err(e) => complete_inline(engine, job, Err(e)),
     }
 }
 
-fn complete_inline(engine: &'static Engine, mut job: Job, result: Result<usize, i32>) {
+/// Complete a request inside the submitting call. The call itself
+/// succeeded: errors show through `aio_error`.
+fn complete_inline(engine: &'static Engine, mut job: Job, result: Result<usize, i32>) -> Result<(), i32> {
     engine.stats.add(Counter::Inline, 1);
     engine.complete(&mut job, result);
+    Ok(())
 }
 
 /// Queue a request for the backend. `stream`: already known to be (or not
@@ -267,7 +268,7 @@ fn enqueue(
     // by the program cannot redirect this request (sourceware bug 14942).
     job.file = match engine.take_file(job.fd) {
         Ok(f) => f,
-        Err(libc::EBADF) => return Ok(complete_inline(engine, job, Err(libc::EBADF))),
+        Err(libc::EBADF) => return complete_inline(engine, job, Err(libc::EBADF)),
         Err(_) => return refuse(engine, cb, job.group, libc::EAGAIN),
     };
     let st = engine.fds.get(job.fd);
@@ -473,7 +474,7 @@ pub fn listio(
                     report,
                     ..Job::EMPTY
                 };
-                complete_inline(engine, job, Err(libc::EINVAL));
+                let _ = complete_inline(engine, job, Err(libc::EINVAL));
                 continue;
             }
         };

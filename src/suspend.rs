@@ -8,6 +8,7 @@
 //!   on `seq` only if none is done. Either the completion sees the waiter, or
 //!   the waiter sees the status; and a bump between the waiter's read of
 //!   `seq` and its sleep makes the sleep return at once.
+//!
 //! With no waiter, a completion costs one read of a read-mostly word.
 //! `model.rs` checks this protocol with loom.
 
@@ -26,6 +27,12 @@ pub trait Futex {
         deadline: Option<&libc::timespec>,
     ) -> Result<(), i32>;
     fn wake_all(&self, word: &AtomicU32);
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        WaitQueue::new()
+    }
 }
 
 pub struct WaitQueue {

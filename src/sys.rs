@@ -44,6 +44,9 @@ pub fn pread(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result
 }
 
 /// `preadv2` over an iovec array (`offset == -1`: at the file position).
+// The kernel checks every address it is given (EFAULT): no pointer is
+// dereferenced here.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn preadv(
     fd: i32,
     iov: *const libc::iovec,
@@ -57,6 +60,9 @@ pub fn preadv(
 }
 
 /// `pwritev2` over an iovec array.
+// The kernel checks every address it is given (EFAULT): no pointer is
+// dereferenced here.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn pwritev(
     fd: i32,
     iov: *const libc::iovec,
