@@ -262,7 +262,10 @@ impl Engine {
                 |n| {
                     matches!(
                         self.slab.get(n).map(|s| s.state()),
-                        Some(State::Cancelling | State::Cancelled)
+                        // A canceller still at work may yet give the request
+                        // back (`abort_cancel`): only a finished cancel is
+                        // skipped; the executor waits out the rest.
+                        Some(State::Cancelled)
                     )
                 },
                 |n| skipped.push(n),
@@ -291,15 +294,17 @@ impl Engine {
     }
 
     /// Cancel a request still queued in user space. True when it was.
-    pub fn try_cancel(&'static self, id: u32, expect_fd: Option<i32>) -> bool {
+    /// `gen` is the generation the caller matched the request by (read
+    /// before it looked at the slot's descriptor or aiocb), so a slot reused
+    /// by another request in between is never cancelled by mistake.
+    pub fn try_cancel(&'static self, id: u32, gen: u32, fd: i32) -> bool {
         let Some(slot) = self.slab.get(id) else {
             return false;
         };
-        let gen = slot.gen();
         if !slot.begin_cancel() {
             return false;
         }
-        if slot.gen() != gen || expect_fd.is_some_and(|fd| slot.fd.load(Ordering::Relaxed) != fd) {
+        if slot.gen() != gen || slot.fd.load(Ordering::Relaxed) != fd {
             // Reused under us by another request: put it back untouched.
             slot.abort_cancel();
             return false;

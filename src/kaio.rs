@@ -154,7 +154,7 @@ impl KaioBackend {
                     Err(e) => {
                         // Only reachable for a request submitted just now, in
                         // the caller's thread: the descriptor is bad.
-                        if slot.claim() {
+                        if slot.claim_or_cancelled() {
                             slot.mark_done();
                             engine.complete(job, Err(e));
                         }
@@ -282,7 +282,7 @@ impl Backend for KaioBackend {
         };
         // The kernel cannot cancel most requests: once submitted, the job
         // belongs to the reaper.
-        if !slot.claim() {
+        if !slot.claim_or_cancelled() {
             engine.release_slot(id);
             return Ok(());
         }

@@ -70,7 +70,7 @@ fn errno() -> i32 {
 pub fn io_setup(nr: u32) -> Result<Context, i32> {
     let mut ctx: Context = 0;
     // SAFETY: the kernel writes the new context id into `ctx`.
-    let r = unsafe { libc::syscall(libc::SYS_io_setup, nr, &mut ctx) };
+    let r = unsafe { libc::syscall(libc::SYS_io_setup, nr as libc::c_long, &mut ctx) };
     if r < 0 {
         Err(errno())
     } else {

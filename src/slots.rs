@@ -312,7 +312,8 @@ impl Slab {
         unsafe { *slot.job() = job };
         slot.fd.store(fd, Ordering::Relaxed);
         slot.aiocb.store(aiocb, Ordering::Relaxed);
-        let gen = slot.gen.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        // Release: whoever reads the new generation also sees the new fd.
+        let gen = slot.gen.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
         slot.state.store(State::Queued as u32, Ordering::Release);
         Some((id, gen))
     }

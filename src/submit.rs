@@ -390,7 +390,8 @@ pub fn cancel(engine: Option<&'static Engine>, fd: i32, cb: Option<Aiocb>) -> Re
             let Some((id, _)) = engine.slab.lookup(cb.tag(), cb.addr()) else {
                 return Ok(AIO_ALLDONE);
             };
-            if engine.try_cancel(id, Some(fd)) {
+            let gen = slots::untag(cb.tag()).map_or(0, |(_, g)| g);
+            if engine.try_cancel(id, gen, fd) {
                 Ok(AIO_CANCELED)
             } else if cb.error() == libc::EINPROGRESS {
                 Ok(AIO_NOTCANCELED)
@@ -404,12 +405,13 @@ pub fn cancel(engine: Option<&'static Engine>, fd: i32, cb: Option<Aiocb>) -> Re
                 let Some(slot) = engine.slab.get(id) else {
                     continue;
                 };
+                let gen = slot.gen();
                 if slot.fd.load(Ordering::Relaxed) != fd {
                     continue;
                 }
                 match slot.state() {
-                    slots::State::Queued if engine.try_cancel(id, Some(fd)) => cancelled += 1,
-                    slots::State::Queued | slots::State::Running => running += 1,
+                    slots::State::Queued if engine.try_cancel(id, gen, fd) => cancelled += 1,
+                    slots::State::Queued | slots::State::Running if slot.gen() == gen => running += 1,
                     _ => {}
                 }
             }

@@ -16,6 +16,10 @@ pub const SIGEV_NONE: i32 = 1;
 pub const SIGEV_THREAD: i32 = 2;
 pub const SIGEV_THREAD_ID: i32 = 4;
 
+/// Every integer passed through the variadic `syscall()` is widened to a
+/// full register: the kernel reads some of them (counts) as `unsigned long`.
+type L = libc::c_long;
+
 fn errno() -> i32 {
     std::io::Error::last_os_error()
         .raw_os_error()
@@ -39,7 +43,7 @@ pub fn pread(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result
     };
     // SAFETY: the kernel validates the buffer range (EFAULT); the C caller of
     // aio_read guarantees it stays valid while the request is in progress.
-    let r = unsafe { libc::syscall(libc::SYS_preadv2, fd, &iov, 1, offset, offset >> 32, flags) };
+    let r = unsafe { libc::syscall(libc::SYS_preadv2, fd as L, &iov, 1 as L, offset as L, (offset >> 32) as L, flags as L) };
     check(r)
 }
 
@@ -55,7 +59,7 @@ pub fn preadv(
     flags: i32,
 ) -> Result<usize, i32> {
     // SAFETY: the kernel validates the array and the buffers (EFAULT).
-    let r = unsafe { libc::syscall(libc::SYS_preadv2, fd, iov, cnt, offset, offset >> 32, flags) };
+    let r = unsafe { libc::syscall(libc::SYS_preadv2, fd as L, iov, cnt as L, offset as L, (offset >> 32) as L, flags as L) };
     check(r)
 }
 
@@ -74,12 +78,12 @@ pub fn pwritev(
     let r = unsafe {
         libc::syscall(
             libc::SYS_pwritev2,
-            fd,
+            fd as L,
             iov,
-            cnt,
-            offset,
-            offset >> 32,
-            flags,
+            cnt as L,
+            offset as L,
+            (offset >> 32) as L,
+            flags as L,
         )
     };
     check(r)
@@ -114,7 +118,7 @@ pub fn pwrite(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Resul
         iov_len: len,
     };
     // SAFETY: as for `pread`; the kernel only reads the buffer.
-    let r = unsafe { libc::syscall(libc::SYS_pwritev2, fd, &iov, 1, offset, offset >> 32, flags) };
+    let r = unsafe { libc::syscall(libc::SYS_pwritev2, fd as L, &iov, 1 as L, offset as L, (offset >> 32) as L, flags as L) };
     check(r)
 }
 
@@ -193,11 +197,11 @@ pub fn futex_wait(
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
-            libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
-            expected,
+            (libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG) as L,
+            expected as L,
             ts,
             std::ptr::null::<u32>(),
-            u32::MAX,
+            u32::MAX as L,
         )
     };
     check(r).map(|_| ())
@@ -209,8 +213,8 @@ pub fn futex_wake(word: &AtomicU32, count: i32) {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            count,
+            (libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG) as L,
+            count as L,
         );
     }
 }
@@ -265,8 +269,8 @@ pub fn queue_signal(signo: i32, value: usize, tid: Option<i32>) -> Result<(), i3
     // SAFETY: `info` is a valid siginfo_t for the duration of the call.
     let r = unsafe {
         match tid {
-            None => libc::syscall(libc::SYS_rt_sigqueueinfo, pid, signo, &info),
-            Some(t) => libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, t, signo, &info),
+            None => libc::syscall(libc::SYS_rt_sigqueueinfo, pid as L, signo as L, &info),
+            Some(t) => libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid as L, t as L, signo as L, &info),
         }
     };
     check(r).map(|_| ())
