@@ -117,7 +117,8 @@ impl Config {
             max_requests,
             backend,
             inline: backend != BackendChoice::Threads,
-            sync_write_max: env_u32("PAIO_SYNC_WRITE_MAX").unwrap_or(DEFAULT_SYNC_WRITE_MAX) as usize,
+            sync_write_max: env_u32("PAIO_SYNC_WRITE_MAX").unwrap_or(DEFAULT_SYNC_WRITE_MAX)
+                as usize,
             stats,
         }
     }

@@ -183,7 +183,13 @@ impl Engine {
             }
         };
         if job.report {
-            self.completions.publish_and_push(Done { aiocb: job.aiocb, result }, publish);
+            self.completions.publish_and_push(
+                Done {
+                    aiocb: job.aiocb,
+                    result,
+                },
+                publish,
+            );
         } else {
             publish();
         }

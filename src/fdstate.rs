@@ -413,7 +413,11 @@ mod tests {
         assert!(!r.release(101));
         assert!(r.release(101), "last user of the displaced reference");
         assert!(r.release(102));
-        assert_eq!(r.acquire(|_| true, &mut dup), Ok(103), "nothing left to share");
+        assert_eq!(
+            r.acquire(|_| true, &mut dup),
+            Ok(103),
+            "nothing left to share"
+        );
         assert_eq!(r.acquire(|_| true, || Err(libc::EMFILE)), Ok(103));
         assert!(!r.release(103));
         assert!(r.release(103));

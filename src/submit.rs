@@ -206,9 +206,7 @@ fn try_inline(
             // A pipe or socket: read/write semantics at the current position.
             job.stream = true;
             match io::attempt(&job, sys::RWF_NOWAIT) {
-                Ok(n) if n == job.len || job.op == Op::Read => {
-                    complete_inline(engine, job, Ok(n))
-                }
+                Ok(n) if n == job.len || job.op == Op::Read => complete_inline(engine, job, Ok(n)),
                 Ok(n) => {
                     job.done = n;
                     enqueue(engine, cb, job, Some(true))
@@ -247,7 +245,11 @@ fn write_now_or_enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job) -> Res
 
 /// Complete a request inside the submitting call. The call itself
 /// succeeded: errors show through `aio_error`.
-fn complete_inline(engine: &'static Engine, mut job: Job, result: Result<usize, i32>) -> Result<(), i32> {
+fn complete_inline(
+    engine: &'static Engine,
+    mut job: Job,
+    result: Result<usize, i32>,
+) -> Result<(), i32> {
     engine.stats.add(Counter::Inline, 1);
     engine.complete(&mut job, result);
     Ok(())
@@ -411,7 +413,9 @@ pub fn cancel(engine: Option<&'static Engine>, fd: i32, cb: Option<Aiocb>) -> Re
                 }
                 match slot.state() {
                     slots::State::Queued if engine.try_cancel(id, gen, fd) => cancelled += 1,
-                    slots::State::Queued | slots::State::Running if slot.gen() == gen => running += 1,
+                    slots::State::Queued | slots::State::Running if slot.gen() == gen => {
+                        running += 1
+                    }
                     _ => {}
                 }
             }

@@ -43,7 +43,17 @@ pub fn pread(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result
     };
     // SAFETY: the kernel validates the buffer range (EFAULT); the C caller of
     // aio_read guarantees it stays valid while the request is in progress.
-    let r = unsafe { libc::syscall(libc::SYS_preadv2, fd as L, &iov, 1 as L, offset as L, (offset >> 32) as L, flags as L) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_preadv2,
+            fd as L,
+            &iov,
+            1 as L,
+            offset as L,
+            (offset >> 32) as L,
+            flags as L,
+        )
+    };
     check(r)
 }
 
@@ -59,7 +69,17 @@ pub fn preadv(
     flags: i32,
 ) -> Result<usize, i32> {
     // SAFETY: the kernel validates the array and the buffers (EFAULT).
-    let r = unsafe { libc::syscall(libc::SYS_preadv2, fd as L, iov, cnt as L, offset as L, (offset >> 32) as L, flags as L) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_preadv2,
+            fd as L,
+            iov,
+            cnt as L,
+            offset as L,
+            (offset >> 32) as L,
+            flags as L,
+        )
+    };
     check(r)
 }
 
@@ -118,7 +138,17 @@ pub fn pwrite(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Resul
         iov_len: len,
     };
     // SAFETY: as for `pread`; the kernel only reads the buffer.
-    let r = unsafe { libc::syscall(libc::SYS_pwritev2, fd as L, &iov, 1 as L, offset as L, (offset >> 32) as L, flags as L) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pwritev2,
+            fd as L,
+            &iov,
+            1 as L,
+            offset as L,
+            (offset >> 32) as L,
+            flags as L,
+        )
+    };
     check(r)
 }
 
@@ -161,7 +191,14 @@ pub fn same_file(a: i32, b: i32) -> Result<bool, i32> {
     // SAFETY: kcmp takes integers only.
     let r = unsafe {
         let pid = libc::getpid() as libc::c_long;
-        libc::syscall(libc::SYS_kcmp, pid, pid, KCMP_FILE, a as libc::c_long, b as libc::c_long)
+        libc::syscall(
+            libc::SYS_kcmp,
+            pid,
+            pid,
+            KCMP_FILE,
+            a as libc::c_long,
+            b as libc::c_long,
+        )
     };
     check(r).map(|v| v == 0)
 }
@@ -270,7 +307,13 @@ pub fn queue_signal(signo: i32, value: usize, tid: Option<i32>) -> Result<(), i3
     let r = unsafe {
         match tid {
             None => libc::syscall(libc::SYS_rt_sigqueueinfo, pid as L, signo as L, &info),
-            Some(t) => libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid as L, t as L, signo as L, &info),
+            Some(t) => libc::syscall(
+                libc::SYS_rt_tgsigqueueinfo,
+                pid as L,
+                t as L,
+                signo as L,
+                &info,
+            ),
         }
     };
     check(r).map(|_| ())

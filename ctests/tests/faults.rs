@@ -44,11 +44,17 @@ fn serial() -> MutexGuard<'static, ()> {
 /// Compile `ctests/faults/NAME.c` once per test process.
 fn program(name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     if let Some(p) = built.get(name) {
         return p.clone();
     }
-    let src = workspace_root().join("ctests").join("faults").join(format!("{name}.c"));
+    let src = workspace_root()
+        .join("ctests")
+        .join("faults")
+        .join(format!("{name}.c"));
     let dir = workspace_root().join("target").join("faults-bin");
     std::fs::create_dir_all(&dir).expect("create target/faults-bin");
     // Compiled under a private name, then renamed into place (atomic), so
@@ -63,7 +69,12 @@ fn program(name: &str) -> PathBuf {
         .arg("-lpthread")
         .output()
         .expect("run gcc");
-    assert!(o.status.success(), "compiling {}:\n{}", src.display(), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "compiling {}:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
     std::fs::rename(&tmp, &out).expect("move the compiled program into place");
     built.insert(name.to_string(), out.clone());
     out
@@ -112,11 +123,22 @@ fn run(name: &str, args: &[&str], env: &[(&str, &str)], backend: Option<&str>) -
     };
     let mut stdout = String::new();
     let mut stderr = String::new();
-    child.stdout.take().map(|mut s| s.read_to_string(&mut stdout));
-    child.stderr.take().map(|mut s| s.read_to_string(&mut stderr));
+    child
+        .stdout
+        .take()
+        .map(|mut s| s.read_to_string(&mut stdout));
+    child
+        .stderr
+        .take()
+        .map(|mut s| s.read_to_string(&mut stderr));
     let stats = std::fs::read_to_string(&stats).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
-    Outcome { code: status.and_then(|s| s.code()), stdout, stderr, stats }
+    Outcome {
+        code: status.and_then(|s| s.code()),
+        stdout,
+        stderr,
+        stats,
+    }
 }
 
 /// The program passed (true) or skipped with a reason (false); anything else
@@ -126,7 +148,13 @@ fn passed(o: &Outcome, what: &str) -> bool {
     match o.code {
         Some(0) => true,
         Some(77) => {
-            println!("SKIP {what}: {}", o.stdout.lines().find(|l| l.starts_with("SKIP")).unwrap_or("(no reason)"));
+            println!(
+                "SKIP {what}: {}",
+                o.stdout
+                    .lines()
+                    .find(|l| l.starts_with("SKIP"))
+                    .unwrap_or("(no reason)")
+            );
             false
         }
         None => panic!("{what}: timed out\n{}\n{}", o.stdout, o.stderr),
@@ -154,11 +182,18 @@ fn skip(test: &str, why: &str) {
 }
 
 fn sh(prog: &str, args: &[&str]) -> Result<String, String> {
-    let o = Command::new(prog).args(args).output().map_err(|e| format!("{prog}: {e}"))?;
+    let o = Command::new(prog)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{prog}: {e}"))?;
     if o.status.success() {
         Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
     } else {
-        Err(format!("{prog} {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim()))
+        Err(format!(
+            "{prog} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))
     }
 }
 
@@ -183,7 +218,10 @@ fn enospc_full_tmpfs() {
     let mnt = dir.join("small");
     std::fs::create_dir_all(&mnt).unwrap();
     let m = mnt.to_str().unwrap().to_string();
-    if let Err(e) = sh("mount", &["-t", "tmpfs", "-o", "size=1m", "paio-enospc", &m]) {
+    if let Err(e) = sh(
+        "mount",
+        &["-t", "tmpfs", "-o", "size=1m", "paio-enospc", &m],
+    ) {
         return skip("enospc_full_tmpfs", &format!("cannot mount a tmpfs: {e}"));
     }
     let _undo = Undo(|| {
@@ -217,10 +255,19 @@ fn eio_shrunk_loop_device() {
     let img = dir.join("ext4.img");
     let mnt = dir.join("mnt");
     std::fs::create_dir_all(&mnt).unwrap();
-    let (img_s, mnt_s) = (img.to_str().unwrap().to_string(), mnt.to_str().unwrap().to_string());
+    let (img_s, mnt_s) = (
+        img.to_str().unwrap().to_string(),
+        mnt.to_str().unwrap().to_string(),
+    );
     // 32 MiB, no journal (a journal past the cut would abort the whole fs).
-    std::fs::File::create(&img).unwrap().set_len(32 << 20).unwrap();
-    if let Err(e) = sh("mkfs.ext4", &["-q", "-F", "-b", "4096", "-O", "^has_journal", &img_s]) {
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(32 << 20)
+        .unwrap();
+    if let Err(e) = sh(
+        "mkfs.ext4",
+        &["-q", "-F", "-b", "4096", "-O", "^has_journal", &img_s],
+    ) {
         return skip(T, &format!("mkfs.ext4 failed: {e}"));
     }
     let dev = match sh("losetup", &["-f", "--show", &img_s]) {
@@ -235,7 +282,10 @@ fn eio_shrunk_loop_device() {
         let _ = sh("losetup", &["-d", &dev]);
         let _ = std::fs::remove_dir_all(&dir);
     });
-    if let Err(e) = sh("mount", &["-t", "ext4", "-o", "errors=continue", &dev, &mnt_s]) {
+    if let Err(e) = sh(
+        "mount",
+        &["-t", "ext4", "-o", "errors=continue", &dev, &mnt_s],
+    ) {
         return skip(T, &format!("cannot mount ext4 from {dev}: {e}"));
     }
     mounted.set(true);
@@ -246,7 +296,12 @@ fn eio_shrunk_loop_device() {
     // Shrink the device under the mounted filesystem: blocks past `cut` now
     // fail with EIO in the block layer.
     let cut: u64 = 12 << 20;
-    std::fs::OpenOptions::new().write(true).open(&img).unwrap().set_len(cut).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
     sh("losetup", &["-c", &dev]).expect("losetup -c");
     let size = sh("blockdev", &["--getsize64", &dev]).unwrap_or_default();
     println!("{dev} now {size} bytes");
@@ -287,7 +342,12 @@ fn fd_closed_in_flight() {
 fn io_setup_denied_falls_back() {
     let _g = serial();
     for b in [None, Some("kaio")] {
-        let o = run("fallback", &["--deny-io-setup", "--expect-io-setup", "1"], &[], b);
+        let o = run(
+            "fallback",
+            &["--deny-io-setup", "--expect-io-setup", "1"],
+            &[],
+            b,
+        );
         if passed(&o, &label("fallback --deny-io-setup", b)) {
             assert!(
                 o.stats.contains("backend=threads fallback=io_setup:1 "),
@@ -337,7 +397,8 @@ fn pids_cgroup(tag: &str) -> Result<(PathBuf, Undo<impl FnMut()>), String> {
         v1.to_path_buf()
     } else {
         let root = Path::new("/sys/fs/cgroup");
-        let ctl = std::fs::read_to_string(root.join("cgroup.controllers")).map_err(|e| format!("no cgroup fs: {e}"))?;
+        let ctl = std::fs::read_to_string(root.join("cgroup.controllers"))
+            .map_err(|e| format!("no cgroup fs: {e}"))?;
         if !ctl.split_whitespace().any(|c| c == "pids") {
             return Err("no pids controller in this cgroup hierarchy".into());
         }
@@ -382,7 +443,10 @@ fn thread_creation_denied() {
         if b == Some("threads") {
             args.push("strict");
         }
-        passed(&run("nothreads", &args, &[("PAIO_IDLE_MS", "100")], b), &label("nothreads", b));
+        passed(
+            &run("nothreads", &args, &[("PAIO_IDLE_MS", "100")], b),
+            &label("nothreads", b),
+        );
     }
 }
 
@@ -390,6 +454,9 @@ fn thread_creation_denied() {
 fn request_slots_exhausted() {
     let _g = serial();
     for b in BACKENDS {
-        passed(&run("slots", &[], &[("PAIO_MAX_REQUESTS", "1024")], b), &label("slots", b));
+        passed(
+            &run("slots", &[], &[("PAIO_MAX_REQUESTS", "1024")], b),
+            &label("slots", b),
+        );
     }
 }

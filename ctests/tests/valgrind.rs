@@ -43,18 +43,30 @@ fn compile(name: &str, extra: &[&str], tag: &str) -> PathBuf {
         .arg("-lpthread")
         .output()
         .expect("run gcc");
-    assert!(o.status.success(), "compiling {name}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "compiling {name}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     out
 }
 
 fn have(prog: &str) -> bool {
-    Command::new(prog).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new(prog)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Run with a hard timeout; (exit code, stdout + stderr).
 fn run(mut cmd: Command, limit: Duration, tag: &str) -> (Option<i32>, String) {
     let dir = scratch_dir(&format!("sanitizer-{tag}"));
-    cmd.env("TMPDIR", &dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.env("TMPDIR", &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let child = cmd.spawn().expect("start");
     let pid = child.id();
     let t0 = Instant::now();
@@ -73,14 +85,21 @@ fn run(mut cmd: Command, limit: Duration, tag: &str) -> (Option<i32>, String) {
     *done.lock().unwrap() = true;
     let _ = killer.join();
     let _ = std::fs::remove_dir_all(&dir);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code(), text)
 }
 
 fn judge(what: &str, code: Option<i32>, text: &str) {
     match code {
         Some(0) => println!("ok   {what}"),
-        Some(77) => println!("skip {what}: {}", text.lines().find(|l| l.starts_with("SKIP")).unwrap_or("")),
+        Some(77) => println!(
+            "skip {what}: {}",
+            text.lines().find(|l| l.starts_with("SKIP")).unwrap_or("")
+        ),
         Some(99) => panic!("{what}: valgrind found errors:\n{text}"),
         Some(c) => panic!("{what}: exit {c}:\n{text}"),
         None => panic!("{what}: killed (timeout or signal):\n{text}"),
@@ -96,22 +115,40 @@ fn memcheck(name: &str) {
     let supp = ctests().join("valgrind.supp");
     for backend in [Some("threads"), None] {
         let mut cmd = Command::new("valgrind");
-        cmd.args(["-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite", "--vgdb=no"])
-            .arg(format!("--suppressions={}", supp.display()))
-            .arg(&bin)
-            .env("LD_PRELOAD", paio_so())
-            .env_remove("PAIO_BACKEND");
+        cmd.args([
+            "-q",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+            "--vgdb=no",
+        ])
+        .arg(format!("--suppressions={}", supp.display()))
+        .arg(&bin)
+        .env("LD_PRELOAD", paio_so())
+        .env_remove("PAIO_BACKEND");
         if let Some(b) = backend {
             cmd.env("PAIO_BACKEND", b);
         }
-        let (code, text) = run(cmd, Duration::from_secs(150), &format!("vg-{name}-{}", backend.unwrap_or("default")));
-        judge(&format!("valgrind {name} (backend {})", backend.unwrap_or("default")), code, &text);
+        let (code, text) = run(
+            cmd,
+            Duration::from_secs(150),
+            &format!("vg-{name}-{}", backend.unwrap_or("default")),
+        );
+        judge(
+            &format!("valgrind {name} (backend {})", backend.unwrap_or("default")),
+            code,
+            &text,
+        );
     }
     let _ = std::fs::remove_file(bin);
 }
 
 fn libasan() -> Option<String> {
-    let o = Command::new("gcc").arg("-print-file-name=libasan.so").output().ok()?;
+    let o = Command::new("gcc")
+        .arg("-print-file-name=libasan.so")
+        .output()
+        .ok()?;
     let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
     std::path::Path::new(&p).is_absolute().then_some(p)
 }
@@ -121,21 +158,39 @@ fn asan(name: &str) {
         println!("SKIP asan_{name}: gcc has no libasan.so here");
         return;
     };
-    let bin = compile(name, &["-fsanitize=address", "-fno-omit-frame-pointer"], "asan");
+    let bin = compile(
+        name,
+        &["-fsanitize=address", "-fno-omit-frame-pointer"],
+        "asan",
+    );
     for backend in [Some("threads"), None] {
         let mut cmd = Command::new(&bin);
         cmd.env("LD_PRELOAD", format!("{rt}:{}", paio_so().display()))
             // paio's threads and engine live until exit on purpose; LeakSanitizer
             // is for the C side, where valgrind already checks leaks.
-            .env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:exitcode=99")
+            .env(
+                "ASAN_OPTIONS",
+                "detect_leaks=0:abort_on_error=0:exitcode=99",
+            )
             .env_remove("PAIO_BACKEND");
         if let Some(b) = backend {
             cmd.env("PAIO_BACKEND", b);
         }
-        let (code, text) = run(cmd, Duration::from_secs(90), &format!("asan-{name}-{}", backend.unwrap_or("default")));
+        let (code, text) = run(
+            cmd,
+            Duration::from_secs(90),
+            &format!("asan-{name}-{}", backend.unwrap_or("default")),
+        );
         assert!(!text.contains("does not come first"), "{text}");
-        assert!(!text.contains("ERROR: AddressSanitizer"), "asan {name}: {text}");
-        judge(&format!("asan {name} (backend {})", backend.unwrap_or("default")), code, &text);
+        assert!(
+            !text.contains("ERROR: AddressSanitizer"),
+            "asan {name}: {text}"
+        );
+        judge(
+            &format!("asan {name} (backend {})", backend.unwrap_or("default")),
+            code,
+            &text,
+        );
     }
     let _ = std::fs::remove_file(bin);
 }

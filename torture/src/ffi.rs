@@ -52,7 +52,12 @@ impl Aiocb {
 
 impl Sigevent {
     pub fn none() -> Sigevent {
-        Sigevent { sigev_value: 0, sigev_signo: 0, sigev_notify: SIGEV_NONE, un: [0; 6] }
+        Sigevent {
+            sigev_value: 0,
+            sigev_signo: 0,
+            sigev_notify: SIGEV_NONE,
+            un: [0; 6],
+        }
     }
 }
 
@@ -79,7 +84,12 @@ extern "C" {
     pub fn aio_return(cb: *mut Aiocb) -> ssize_t;
     pub fn aio_suspend(list: *const *const Aiocb, nent: c_int, timeout: *const timespec) -> c_int;
     pub fn aio_cancel(fd: c_int, cb: *mut Aiocb) -> c_int;
-    pub fn lio_listio(mode: c_int, list: *const *mut Aiocb, nent: c_int, sev: *mut Sigevent) -> c_int;
+    pub fn lio_listio(
+        mode: c_int,
+        list: *const *mut Aiocb,
+        nent: c_int,
+        sev: *mut Sigevent,
+    ) -> c_int;
 }
 
 pub fn errno() -> c_int {
@@ -104,7 +114,9 @@ pub fn aio_provider() -> String {
         if libc::dladdr(sym, &mut info) == 0 || info.dli_fname.is_null() {
             return "<unknown>".into();
         }
-        std::ffi::CStr::from_ptr(info.dli_fname).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr(info.dli_fname)
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -132,7 +144,10 @@ pub fn errname(e: c_int) -> String {
 
 /// Milliseconds on the monotonic clock.
 pub fn now_ms() -> u64 {
-    let mut ts = timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: writes a local timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000

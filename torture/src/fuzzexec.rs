@@ -106,7 +106,15 @@ impl Fds {
         // SAFETY: plain descriptor-creating syscalls on locals.
         unsafe {
             assert_eq!(libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC), 0);
-            assert_eq!(libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, sock.as_mut_ptr()), 0);
+            assert_eq!(
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                    0,
+                    sock.as_mut_ptr()
+                ),
+                0
+            );
             let reopen = |fd: i32, flags: i32| {
                 let p = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap();
                 libc::open(p.as_ptr(), flags | libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -115,11 +123,27 @@ impl Fds {
             let drain_pipe = reopen(pipe[0], libc::O_RDONLY);
             let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
             let zero = libc::open(c"/dev/zero".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-            Fds { pipe, sock, feed_pipe, drain_pipe, null, zero }
+            Fds {
+                pipe,
+                sock,
+                feed_pipe,
+                drain_pipe,
+                null,
+                zero,
+            }
         }
     }
     fn close(&self) {
-        for fd in [self.pipe[0], self.pipe[1], self.sock[0], self.sock[1], self.feed_pipe, self.drain_pipe, self.null, self.zero] {
+        for fd in [
+            self.pipe[0],
+            self.pipe[1],
+            self.sock[0],
+            self.sock[1],
+            self.feed_pipe,
+            self.drain_pipe,
+            self.null,
+            self.zero,
+        ] {
             // SAFETY: our own descriptors.
             unsafe { libc::close(fd) };
         }
@@ -130,10 +154,19 @@ impl Fds {
         unsafe {
             let n = scratch.len().min(4096);
             libc::write(self.feed_pipe, scratch.as_ptr() as *const _, n);
-            libc::read(self.drain_pipe, scratch.as_mut_ptr() as *mut _, scratch.len());
+            libc::read(
+                self.drain_pipe,
+                scratch.as_mut_ptr() as *mut _,
+                scratch.len(),
+            );
             for &s in &self.sock {
                 libc::send(s, scratch.as_ptr() as *const _, n, libc::MSG_DONTWAIT);
-                libc::recv(s, scratch.as_mut_ptr() as *mut _, scratch.len(), libc::MSG_DONTWAIT);
+                libc::recv(
+                    s,
+                    scratch.as_mut_ptr() as *mut _,
+                    scratch.len(),
+                    libc::MSG_DONTWAIT,
+                );
             }
         }
     }
@@ -143,20 +176,43 @@ impl Env {
     pub fn new(dir: &str) -> Env {
         // SAFETY: fresh anonymous mappings and files in our own directory.
         unsafe {
-            let arena = libc::mmap(std::ptr::null_mut(), ARENA, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
-            let none = libc::mmap(std::ptr::null_mut(), NONE_LEN, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+            let arena = libc::mmap(
+                std::ptr::null_mut(),
+                ARENA,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            let none = libc::mmap(
+                std::ptr::null_mut(),
+                NONE_LEN,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
             assert!(arena != libc::MAP_FAILED && none != libc::MAP_FAILED);
             libc::pthread_attr_init(ATTR.0.get());
             libc::pthread_attr_setdetachstate(ATTR.0.get(), libc::PTHREAD_CREATE_DETACHED);
             std::fs::create_dir_all(dir).expect("fuzz work directory");
             let path = std::ffi::CString::new(format!("{dir}/fuzz-file")).unwrap();
-            let file = libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC, 0o600);
-            let direct = libc::open(path.as_ptr(), libc::O_RDWR | libc::O_DIRECT | libc::O_CLOEXEC);
+            let file = libc::open(
+                path.as_ptr(),
+                libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC,
+                0o600,
+            );
+            let direct = libc::open(
+                path.as_ptr(),
+                libc::O_RDWR | libc::O_DIRECT | libc::O_CLOEXEC,
+            );
             assert!(file >= 0, "open {dir}/fuzz-file");
             Env {
                 arena: arena as *mut u8,
                 none: none as *mut u8,
-                cbs: (0..NCB).map(|_| Box::new(UnsafeCell::new(Aiocb::zeroed()))).collect(),
+                cbs: (0..NCB)
+                    .map(|_| Box::new(UnsafeCell::new(Aiocb::zeroed())))
+                    .collect(),
                 watch: [false; NCB],
                 file,
                 direct: if direct >= 0 { direct } else { file },
@@ -204,9 +260,17 @@ impl Env {
         let w = b.u32() as usize;
         match sel {
             0..=3 => {
-                let off = if sel == 0 { (w % (ARENA / 4096)) * 4096 } else { w % ARENA };
+                let off = if sel == 0 {
+                    (w % (ARENA / 4096)) * 4096
+                } else {
+                    w % ARENA
+                };
                 let max = ARENA - off;
-                let len = if sel == 3 { (v as usize) % 4097 } else { (v as usize) % (max + 1) };
+                let len = if sel == 3 {
+                    (v as usize) % 4097
+                } else {
+                    (v as usize) % (max + 1)
+                };
                 // SAFETY: inside the arena.
                 (unsafe { self.arena.add(off) } as *mut _, len.min(max))
             }
@@ -330,7 +394,11 @@ impl Env {
         // SAFETY: a live aiocb.
         let ae = unsafe { aio_error(self.cb(i)) };
         if (e == libc::EINVAL || e == libc::EAGAIN) && ae != e && what != "aio_fsync" {
-            die(&format!("{what} refused with {} but aio_error = {}", errname(e), errname(ae)));
+            die(&format!(
+                "{what} refused with {} but aio_error = {}",
+                errname(e),
+                errname(ae)
+            ));
         }
         self.watch[i] = false;
     }
@@ -347,21 +415,27 @@ impl Env {
             ops += 1;
             match b.u8() % 9 {
                 0 | 1 => {
-                    let Some(i) = self.fill(&mut b, &fds, true) else { continue };
+                    let Some(i) = self.fill(&mut b, &fds, true) else {
+                        continue;
+                    };
                     set_errno(0);
                     // SAFETY: a filled aiocb obeying the module's safety rules.
                     let rc = unsafe { aio_read(self.cb(i)) };
                     self.submitted(i, rc, "aio_read", &[libc::EINVAL, libc::EAGAIN]);
                 }
                 2 | 3 => {
-                    let Some(i) = self.fill(&mut b, &fds, true) else { continue };
+                    let Some(i) = self.fill(&mut b, &fds, true) else {
+                        continue;
+                    };
                     set_errno(0);
                     // SAFETY: as above.
                     let rc = unsafe { aio_write(self.cb(i)) };
                     self.submitted(i, rc, "aio_write", &[libc::EINVAL, libc::EAGAIN]);
                 }
                 4 => {
-                    let Some(i) = self.fill(&mut b, &fds, true) else { continue };
+                    let Some(i) = self.fill(&mut b, &fds, true) else {
+                        continue;
+                    };
                     let op = match b.u8() % 4 {
                         0 | 1 => libc::O_SYNC,
                         2 => libc::O_DSYNC,
@@ -370,13 +444,22 @@ impl Env {
                     set_errno(0);
                     // SAFETY: as above.
                     let rc = unsafe { aio_fsync(op, self.cb(i)) };
-                    self.submitted(i, rc, "aio_fsync", &[libc::EINVAL, libc::EAGAIN, libc::EBADF]);
+                    self.submitted(
+                        i,
+                        rc,
+                        "aio_fsync",
+                        &[libc::EINVAL, libc::EAGAIN, libc::EBADF],
+                    );
                 }
                 5 => self.listio(&mut b, &fds),
                 6 => {
                     let fd = self.fd(&mut b, &fds, true);
                     let i = b.u8() as usize % (NCB + 1);
-                    let cb = if i == NCB { std::ptr::null_mut() } else { self.cb(i) };
+                    let cb = if i == NCB {
+                        std::ptr::null_mut()
+                    } else {
+                        self.cb(i)
+                    };
                     set_errno(0);
                     // SAFETY: NULL or a live aiocb.
                     let rc = unsafe { aio_cancel(fd, cb) };
@@ -385,7 +468,10 @@ impl Env {
                     if !(matches!(rc, AIO_CANCELED | AIO_NOTCANCELED | AIO_ALLDONE)
                         || rc == -1 && (e == libc::EBADF || e == libc::EINVAL))
                     {
-                        die(&format!("aio_cancel({fd}) returned {rc} errno {}", errname(e)));
+                        die(&format!(
+                            "aio_cancel({fd}) returned {rc} errno {}",
+                            errname(e)
+                        ));
                     }
                 }
                 7 => {
@@ -402,19 +488,40 @@ impl Env {
                         .collect();
                     list.push(std::ptr::null());
                     let ts = match b.u8() % 5 {
-                        0 => libc::timespec { tv_sec: 0, tv_nsec: 0 },
-                        1 => libc::timespec { tv_sec: 0, tv_nsec: (b.u32() % 2_000_000) as i64 },
-                        2 => libc::timespec { tv_sec: 0, tv_nsec: 1_000_000_000 },
-                        3 => libc::timespec { tv_sec: -1, tv_nsec: 0 },
-                        _ => libc::timespec { tv_sec: 0, tv_nsec: -1 },
+                        0 => libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: 0,
+                        },
+                        1 => libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: (b.u32() % 2_000_000) as i64,
+                        },
+                        2 => libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: 1_000_000_000,
+                        },
+                        3 => libc::timespec {
+                            tv_sec: -1,
+                            tv_nsec: 0,
+                        },
+                        _ => libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: -1,
+                        },
                     };
-                    let nent = if b.u8() % 8 == 0 { -(b.u8() as i32) } else { n as i32 };
+                    let nent = if b.u8() % 8 == 0 {
+                        -(b.u8() as i32)
+                    } else {
+                        n as i32
+                    };
                     set_errno(0);
                     // SAFETY: `nent` entries (or fewer), each NULL or a live aiocb.
                     let rc = unsafe { aio_suspend(list.as_ptr(), nent, &ts) };
                     let e = errno();
                     self.calls += 1;
-                    if !(rc == 0 || rc == -1 && matches!(e, libc::EAGAIN | libc::EINTR | libc::EINVAL)) {
+                    if !(rc == 0
+                        || rc == -1 && matches!(e, libc::EAGAIN | libc::EINTR | libc::EINVAL))
+                    {
                         die(&format!("aio_suspend returned {rc} errno {}", errname(e)));
                     }
                 }
@@ -444,7 +551,9 @@ impl Env {
                 list.push(std::ptr::null_mut());
                 continue;
             }
-            let Some(i) = self.fill(b, fds, blocking_ok) else { continue };
+            let Some(i) = self.fill(b, fds, blocking_ok) else {
+                continue;
+            };
             if members.contains(&i) {
                 continue;
             }
@@ -457,15 +566,28 @@ impl Env {
             _ => list.len() as i32,
         };
         let mut ev = Self::sigevent(b);
-        let evp: *mut Sigevent = if b.u8() % 3 == 0 { std::ptr::null_mut() } else { &mut ev };
-        let lp = if list.is_empty() && b.u8() % 2 == 0 { std::ptr::null() } else { list.as_ptr() };
+        let evp: *mut Sigevent = if b.u8() % 3 == 0 {
+            std::ptr::null_mut()
+        } else {
+            &mut ev
+        };
+        let lp = if list.is_empty() && b.u8() % 2 == 0 {
+            std::ptr::null()
+        } else {
+            list.as_ptr()
+        };
         set_errno(0);
         // SAFETY: `nent` is at most the list's length; entries NULL or filled aiocbs.
         let rc = unsafe { lio_listio(mode, lp, nent, evp) };
         let e = errno();
         self.calls += 1;
-        if !(rc == 0 || rc == -1 && matches!(e, libc::EINVAL | libc::EAGAIN | libc::EIO | libc::EINTR)) {
-            die(&format!("lio_listio(mode {mode}, nent {nent}) returned {rc} errno {}", errname(e)));
+        if !(rc == 0
+            || rc == -1 && matches!(e, libc::EINVAL | libc::EAGAIN | libc::EIO | libc::EINTR))
+        {
+            die(&format!(
+                "lio_listio(mode {mode}, nent {nent}) returned {rc} errno {}",
+                errname(e)
+            ));
         }
         if nent > 0 {
             // Whatever was submitted must resolve; an entry never submitted
@@ -479,10 +601,15 @@ impl Env {
                 // SAFETY: live aiocbs.
                 let (ae, op) = unsafe { (aio_error(self.cb(i)), (*self.cb(i)).aio_lio_opcode) };
                 if ae == libc::EINPROGRESS {
-                    die(&format!("lio_listio(LIO_WAIT) returned {rc} with a member in progress"));
+                    die(&format!(
+                        "lio_listio(LIO_WAIT) returned {rc} with a member in progress"
+                    ));
                 }
                 if rc == 0 && ae != 0 && (op == LIO_READ || op == LIO_WRITE) {
-                    die(&format!("lio_listio(LIO_WAIT) returned 0 but a member failed with {}", errname(ae)));
+                    die(&format!(
+                        "lio_listio(LIO_WAIT) returned 0 but a member failed with {}",
+                        errname(ae)
+                    ));
                 }
             }
         }
@@ -505,10 +632,16 @@ impl Env {
                     let cb = unsafe { &*self.cb(i) };
                     s += &format!(
                         "\n  aiocb {i}: fd {} opcode {} nbytes {} offset {} notify {}",
-                        cb.aio_fildes, cb.aio_lio_opcode, cb.aio_nbytes, cb.aio_offset, cb.aio_sigevent.sigev_notify
+                        cb.aio_fildes,
+                        cb.aio_lio_opcode,
+                        cb.aio_nbytes,
+                        cb.aio_offset,
+                        cb.aio_sigevent.sigev_notify
                     );
                 }
-                die(&format!("requests still in progress {DRAIN_MS} ms after the input ended:{s}"));
+                die(&format!(
+                    "requests still in progress {DRAIN_MS} ms after the input ended:{s}"
+                ));
             }
             fds.pump(&mut scratch);
             std::thread::sleep(std::time::Duration::from_micros(200));
@@ -519,10 +652,23 @@ impl Env {
             }
             self.watch[i] = false;
             // SAFETY: a resolved aiocb.
-            let (e, r, n) = unsafe { (aio_error(self.cb(i)), aio_return(self.cb(i)), (*self.cb(i)).aio_nbytes) };
-            let ok = if e == 0 { r >= 0 && r as usize <= n } else { r == -1 };
+            let (e, r, n) = unsafe {
+                (
+                    aio_error(self.cb(i)),
+                    aio_return(self.cb(i)),
+                    (*self.cb(i)).aio_nbytes,
+                )
+            };
+            let ok = if e == 0 {
+                r >= 0 && r as usize <= n
+            } else {
+                r == -1
+            };
             if !ok {
-                die(&format!("aiocb {i}: aio_error {} with aio_return {r} (nbytes {n})", errname(e)));
+                die(&format!(
+                    "aiocb {i}: aio_error {} with aio_return {r} (nbytes {n})",
+                    errname(e)
+                ));
             }
         }
     }

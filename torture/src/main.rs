@@ -66,7 +66,11 @@ fn die(worker: Option<usize>, msg: &str) -> ! {
         }
     }
     let mut s = String::new();
-    let _ = writeln!(s, "paio-torture: FAIL (worker {worker:?}, seed {}): {msg}", SEED.load(Relaxed));
+    let _ = writeln!(
+        s,
+        "paio-torture: FAIL (worker {worker:?}, seed {}): {msg}",
+        SEED.load(Relaxed)
+    );
     dump_pending(&mut s);
     eprint!("{s}");
     // SAFETY: ends the process without running destructors or atexit
@@ -182,7 +186,10 @@ fn note_expect_none(id: u64) {
 fn check_entry(w: usize, e: u64, when: &str) {
     let (id, expect, got) = (e >> 16, (e >> 8) & 0xff, e & 0xff);
     if got != expect {
-        fail!(w, "request id {id}: {got} notification(s) delivered, expected {expect} ({when})");
+        fail!(
+            w,
+            "request id {id}: {got} notification(s) delivered, expected {expect} ({when})"
+        );
     }
 }
 
@@ -204,7 +211,11 @@ fn note_wait(w: usize, id: u64) {
     loop {
         let e = slot.load(Acquire);
         if e >> 16 != id {
-            fail!(w, "ledger slot of request {id} taken by {} while in use", e >> 16);
+            fail!(
+                w,
+                "ledger slot of request {id} taken by {} while in use",
+                e >> 16
+            );
         }
         let (expect, got) = ((e >> 8) & 0xff, e & 0xff);
         if got >= expect {
@@ -309,7 +320,9 @@ fn fill_region(buf: &mut [u8], file: u64, region: usize, version: u32) {
 
 impl FileRes {
     fn try_lock(&self, region: usize) -> bool {
-        self.busy[region].compare_exchange(false, true, Acquire, Relaxed).is_ok()
+        self.busy[region]
+            .compare_exchange(false, true, Acquire, Relaxed)
+            .is_ok()
     }
     fn unlock(&self, region: usize) {
         self.busy[region].store(false, Release);
@@ -447,8 +460,16 @@ fn dump_pending(s: &mut String) {
     let Some(sh) = SHARED.get() else { return };
     let now = now_ms();
     for (i, a) in sh.activity.iter().enumerate() {
-        let what = a.what.try_lock().map(|g| g.clone()).unwrap_or_else(|_| "<busy>".into());
-        let _ = writeln!(s, "  worker {i}: {what}; last progress {} ms ago", now.saturating_sub(a.heartbeat.load(Relaxed)));
+        let what = a
+            .what
+            .try_lock()
+            .map(|g| g.clone())
+            .unwrap_or_else(|_| "<busy>".into());
+        let _ = writeln!(
+            s,
+            "  worker {i}: {what}; last progress {} ms ago",
+            now.saturating_sub(a.heartbeat.load(Relaxed))
+        );
         if let Ok(p) = a.pending.try_lock() {
             for &r in p.iter() {
                 // SAFETY: Reqs are leaked, never freed.
@@ -475,12 +496,17 @@ struct Worker {
 
 impl Worker {
     fn beat(&self) {
-        self.sh.activity[self.idx].heartbeat.store(now_ms(), Relaxed);
+        self.sh.activity[self.idx]
+            .heartbeat
+            .store(now_ms(), Relaxed);
     }
     fn set_activity(&self, what: String, reqs: &[usize]) {
         let a = &self.sh.activity[self.idx];
         *a.what.lock().unwrap() = what;
-        *a.pending.lock().unwrap() = reqs.iter().map(|&i| &*self.pool[i] as *const Req as usize).collect();
+        *a.pending.lock().unwrap() = reqs
+            .iter()
+            .map(|&i| &*self.pool[i] as *const Req as usize)
+            .collect();
         self.beat();
     }
 
@@ -517,17 +543,38 @@ impl Worker {
         let write = self.rng.pct(50);
         let prio = if self.rng.pct(50) { 21 } else { -1 };
         let r = &mut *self.pool[0];
-        r.prep(fd, if write { LIO_WRITE } else { LIO_READ }, 16, 0, ev, prio);
+        r.prep(
+            fd,
+            if write { LIO_WRITE } else { LIO_READ },
+            16,
+            0,
+            ev,
+            prio,
+        );
         set_errno(0);
         // SAFETY: a valid aiocb and buffer.
-        let rc = unsafe { if write { aio_write(r.cbp()) } else { aio_read(r.cbp()) } };
+        let rc = unsafe {
+            if write {
+                aio_write(r.cbp())
+            } else {
+                aio_read(r.cbp())
+            }
+        };
         let e = errno();
         if rc != -1 || e != libc::EINVAL {
-            fail!(self.idx, "aio_reqprio={prio}: submission returned {rc} errno {}, expected -1/EINVAL", errname(e));
+            fail!(
+                self.idx,
+                "aio_reqprio={prio}: submission returned {rc} errno {}, expected -1/EINVAL",
+                errname(e)
+            );
         }
         let ae = r.error();
         if ae != libc::EINVAL {
-            fail!(self.idx, "aio_reqprio={prio}: refused synchronously but aio_error = {}, expected EINVAL", errname(ae));
+            fail!(
+                self.idx,
+                "aio_reqprio={prio}: refused synchronously but aio_error = {}, expected EINVAL",
+                errname(ae)
+            );
         }
         count(K::Refused, 1);
     }
@@ -582,7 +629,12 @@ impl Worker {
                 r.expect_len = len;
                 if region == NREG - 1 && self.rng.pct(30) {
                     // Reaching past the end of the file: a short read.
-                    len = REG - sub + if f.direct { 4096 } else { self.rng.range(1, 4096) as usize };
+                    len = REG - sub
+                        + if f.direct {
+                            4096
+                        } else {
+                            self.rng.range(1, 4096) as usize
+                        };
                     r.expect_len = REG - sub;
                     count(K::EofRead, 1);
                 }
@@ -611,13 +663,21 @@ impl Worker {
 
         // An fsync behind the writes of one descriptor, now and then.
         let mut barrier: Option<(usize, Vec<usize>)> = None;
-        let writes: Vec<usize> = used.iter().copied().filter(|&i| self.pool[i].kind == Kind::Write).collect();
+        let writes: Vec<usize> = used
+            .iter()
+            .copied()
+            .filter(|&i| self.pool[i].kind == Kind::Write)
+            .collect();
         if !writes.is_empty() && self.rng.pct(30) {
             let fd = self.pool[writes[self.rng.below(writes.len() as u64) as usize]].fd;
             let slot = MAX_BATCH;
             let tid = self.tid;
             let (ev, note) = pick_notify(self.idx, &mut self.rng, tid);
-            let op = if self.rng.pct(50) { libc::O_SYNC } else { libc::O_DSYNC };
+            let op = if self.rng.pct(50) {
+                libc::O_SYNC
+            } else {
+                libc::O_DSYNC
+            };
             let r = &mut *self.pool[slot];
             r.kind = Kind::Fsync;
             r.note = note;
@@ -626,12 +686,23 @@ impl Worker {
             // SAFETY: a valid aiocb.
             let rc = unsafe { aio_fsync(op, r.cbp()) };
             if rc != 0 {
-                fail!(self.idx, "aio_fsync(fd {fd}) = {rc} errno {}", errname(errno()));
+                fail!(
+                    self.idx,
+                    "aio_fsync(fd {fd}) = {rc} errno {}",
+                    errname(errno())
+                );
             }
-            let covered = writes.iter().copied().filter(|&i| self.pool[i].fd == fd).collect();
+            let covered = writes
+                .iter()
+                .copied()
+                .filter(|&i| self.pool[i].fd == fd)
+                .collect();
             barrier = Some((slot, covered));
             used.push(slot);
-            self.set_activity(format!("{} batch of {} + fsync", f.name, used.len() - 1), &used);
+            self.set_activity(
+                format!("{} batch of {} + fsync", f.name, used.len() - 1),
+                &used,
+            );
         }
         self.maybe_cancel(&used);
         self.wait_all(&used, barrier.as_ref(), true, None);
@@ -684,20 +755,39 @@ impl Worker {
             }
             (Kind::Read, 0) => {
                 if ret != r.expect_len as isize {
-                    fail!(self.idx, "{}: aio_return = {ret}, expected {}", r.desc, r.expect_len);
+                    fail!(
+                        self.idx,
+                        "{}: aio_return = {ret}, expected {}",
+                        r.desc,
+                        r.expect_len
+                    );
                 }
                 let mut want = std::mem::take(&mut self.scratch);
                 fill_region(&mut want, f.id, r.region, r.version);
                 let got = r.buf(r.expect_len);
                 if got != &want[r.sub..r.sub + r.expect_len] {
-                    let at = got.iter().zip(&want[r.sub..]).position(|(a, b)| a != b).unwrap_or(0);
-                    fail!(self.idx, "{}: data differs from region version {} at byte {at}", r.desc, r.version);
+                    let at = got
+                        .iter()
+                        .zip(&want[r.sub..])
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(0);
+                    fail!(
+                        self.idx,
+                        "{}: data differs from region version {} at byte {at}",
+                        r.desc,
+                        r.version
+                    );
                 }
                 self.scratch = want;
                 count(if f.direct { K::DirectRead } else { K::Read }, 1);
                 count(K::BytesRead, ret as u64);
             }
-            (_, e) => fail!(self.idx, "{}: aio_error = {} (aio_return {ret})", r.desc, errname(e)),
+            (_, e) => fail!(
+                self.idx,
+                "{}: aio_error = {} (aio_return {ret})",
+                r.desc,
+                errname(e)
+            ),
         }
         if r.note != 0 {
             note_wait(self.idx, r.note);
@@ -727,12 +817,21 @@ impl Worker {
                     }
                 };
                 if rc != 0 {
-                    fail!(self.idx, "{}: submission returned {rc} errno {}", r.desc, errname(errno()));
+                    fail!(
+                        self.idx,
+                        "{}: submission returned {rc} errno {}",
+                        r.desc,
+                        errname(errno())
+                    );
                 }
             }
             return;
         }
-        let mode = if how < 70 && wait_ok { LIO_WAIT } else { LIO_NOWAIT };
+        let mode = if how < 70 && wait_ok {
+            LIO_WAIT
+        } else {
+            LIO_NOWAIT
+        };
         let mut list: Vec<*mut Aiocb> = Vec::new();
         for &i in used {
             if self.rng.pct(5) {
@@ -759,7 +858,12 @@ impl Worker {
         if mode == LIO_NOWAIT {
             count(K::LioNowait, 1);
             if rc != 0 {
-                fail!(self.idx, "lio_listio(LIO_NOWAIT, {} entries) = {rc} errno {}", list.len(), errname(e));
+                fail!(
+                    self.idx,
+                    "lio_listio(LIO_NOWAIT, {} entries) = {rc} errno {}",
+                    list.len(),
+                    errname(e)
+                );
             }
             if note != 0 {
                 // Checked after the batch: it fires once all members are done.
@@ -772,7 +876,9 @@ impl Worker {
             let e = self.pool[i].error();
             e != 0 && e != libc::EINPROGRESS
         });
-        let inflight = used.iter().any(|&i| self.pool[i].error() == libc::EINPROGRESS);
+        let inflight = used
+            .iter()
+            .any(|&i| self.pool[i].error() == libc::EINPROGRESS);
         match (rc, e) {
             (0, _) if !failed && !inflight => {}
             (-1, libc::EIO) if failed && !inflight => {}
@@ -798,7 +904,12 @@ impl Worker {
             // SAFETY: NULL means every request on the descriptor.
             let rc = unsafe { aio_cancel(r.fd, std::ptr::null_mut()) };
             if !(0..=2).contains(&rc) {
-                fail!(self.idx, "aio_cancel(fd {}, NULL) = {rc} errno {}", r.fd, errname(errno()));
+                fail!(
+                    self.idx,
+                    "aio_cancel(fd {}, NULL) = {rc} errno {}",
+                    r.fd,
+                    errname(errno())
+                );
             }
             return;
         }
@@ -809,7 +920,11 @@ impl Worker {
             let rc = unsafe { aio_cancel(other, r.cbp()) };
             let e = errno();
             if rc != -1 || (e != libc::EBADF && e != libc::EINVAL) {
-                fail!(self.idx, "aio_cancel(fd {other} not the aiocb's) = {rc} errno {}", errname(e));
+                fail!(
+                    self.idx,
+                    "aio_cancel(fd {other} not the aiocb's) = {rc} errno {}",
+                    errname(e)
+                );
             }
             return;
         }
@@ -820,7 +935,13 @@ impl Worker {
             AIO_CANCELED if e == libc::ECANCELED => {}
             AIO_ALLDONE if e != libc::EINPROGRESS => {}
             AIO_NOTCANCELED => {}
-            _ => fail!(self.idx, "{}: aio_cancel = {rc} (errno {}) but aio_error = {}", r.desc, errname(errno()), errname(e)),
+            _ => fail!(
+                self.idx,
+                "{}: aio_cancel = {rc} (errno {}) but aio_error = {}",
+                r.desc,
+                errname(errno()),
+                errname(e)
+            ),
         }
     }
 
@@ -853,14 +974,21 @@ impl Worker {
                     progressed = true;
                 }
             }
-            if let (Some((fs, covered)), false, true) = (barrier, barrier_checked, THREAD_ID_OK.load(Relaxed)) {
+            if let (Some((fs, covered)), false, true) =
+                (barrier, barrier_checked, THREAD_ID_OK.load(Relaxed))
+            {
                 let fsr = &self.pool[*fs];
                 if fsr.seen_done && fsr.error() == 0 {
                     barrier_checked = true;
                     count(K::BarrierChecks, 1);
                     for &w in covered {
                         if self.pool[w].error() == libc::EINPROGRESS {
-                            fail!(self.idx, "{} completed before {} it must follow", fsr.desc, self.pool[w].desc);
+                            fail!(
+                                self.idx,
+                                "{} completed before {} it must follow",
+                                fsr.desc,
+                                self.pool[w].desc
+                            );
                         }
                     }
                 }
@@ -873,7 +1001,10 @@ impl Worker {
                 last_progress = now;
                 self.beat();
             } else if now - last_progress > HANG_MS {
-                fail!(self.idx, "no request of the batch finished for {HANG_MS} ms");
+                fail!(
+                    self.idx,
+                    "no request of the batch finished for {HANG_MS} ms"
+                );
             }
             if let Some(sw) = stream.as_deref_mut() {
                 if sw.maybe_top_up(&self.pool, used, now - last_progress) {
@@ -890,11 +1021,17 @@ impl Worker {
                 let tsp = match self.rng.below(10) {
                     0 if null_timeout_ok => std::ptr::null(),
                     1 => {
-                        ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                        ts = libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: 0,
+                        };
                         &ts as *const _
                     }
                     _ => {
-                        ts = libc::timespec { tv_sec: 0, tv_nsec: self.rng.range(100_000, 20_000_000) as i64 };
+                        ts = libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: self.rng.range(100_000, 20_000_000) as i64,
+                        };
                         &ts as *const _
                     }
                 };
@@ -913,15 +1050,27 @@ impl Worker {
                             let tags: Vec<String> = pending
                                 .iter()
                                 // SAFETY: live aiocbs; bytes 96..104 are glibc's __next_prio.
-                                .map(|&cb| format!("{:#x}", unsafe { *((cb as *const u8).add(96) as *const u64) }))
+                                .map(|&cb| {
+                                    format!("{:#x}", unsafe {
+                                        *((cb as *const u8).add(96) as *const u64)
+                                    })
+                                })
                                 .collect();
                             // Lost, or only late? Give them 3 s.
                             let t0 = now_ms();
                             // SAFETY: live aiocbs.
-                            while pending.iter().all(|&cb| unsafe { aio_error(cb) } == libc::EINPROGRESS) && now_ms() - t0 < 3000 {
+                            while pending
+                                .iter()
+                                .all(|&cb| unsafe { aio_error(cb) } == libc::EINPROGRESS)
+                                && now_ms() - t0 < 3000
+                            {
                                 std::thread::sleep(std::time::Duration::from_millis(10));
                             }
-                            let later = if now_ms() - t0 >= 3000 { "none finished within 3 s" } else { "one finished later" };
+                            let later = if now_ms() - t0 >= 3000 {
+                                "none finished within 3 s"
+                            } else {
+                                "one finished later"
+                            };
                             fail!(
                                 self.idx,
                                 "aio_suspend returned 0 with all {} listed requests in progress (private tags {}; {later})",
@@ -949,7 +1098,10 @@ impl Worker {
         let sh = self.sh.clone();
         let si = self.rng.below(sh.streams.len() as u64) as usize;
         let s = &sh.streams[si];
-        if s.busy.compare_exchange(false, true, Acquire, Relaxed).is_err() {
+        if s.busy
+            .compare_exchange(false, true, Acquire, Relaxed)
+            .is_err()
+        {
             return;
         }
         let d = self.rng.below(s.dirs.len() as u64) as usize;
@@ -971,7 +1123,11 @@ impl Worker {
         let nreads = (self.rng.range(1, 4) as usize).min(total);
         let mut left = total;
         for k in 0..nreads {
-            let len = if k + 1 == nreads { left } else { self.rng.range(1, (left - (nreads - k - 1)) as u64) as usize };
+            let len = if k + 1 == nreads {
+                left
+            } else {
+                self.rng.range(1, (left - (nreads - k - 1)) as u64) as usize
+            };
             let len = len.min(BUF_CAP);
             left -= len;
             ops.push((Kind::StreamRead, len));
@@ -1008,15 +1164,26 @@ impl Worker {
             r.desc = format!(
                 "{} dir {d} {} fd={} len={len} note={note}",
                 s.name,
-                if kind == Kind::StreamWrite { "write" } else { "read" },
+                if kind == Kind::StreamWrite {
+                    "write"
+                } else {
+                    "read"
+                },
                 r.fd
             );
             used.push(slot);
         }
-        self.set_activity(format!("{} dir {d}: {} ops, {held} bytes held", s.name, used.len()), &used);
+        self.set_activity(
+            format!("{} dir {d}: {} ops, {held} bytes held", s.name, used.len()),
+            &used,
+        );
         self.submit_batch(&used, true);
         self.maybe_cancel(&used);
-        let mut sw = StreamWait { wfd, held, topped: Vec::new() };
+        let mut sw = StreamWait {
+            wfd,
+            held,
+            topped: Vec::new(),
+        };
         self.wait_all(&used, None, false, Some(&mut sw));
 
         // The stream as the model has it: what it held, the writes that
@@ -1034,7 +1201,12 @@ impl Worker {
                     count(K::BytesWritten, ret as u64);
                 }
                 libc::ECANCELED if ret == -1 => count(K::Cancelled, 1),
-                _ => fail!(self.idx, "{}: aio_error {} aio_return {ret}", r.desc, errname(e)),
+                _ => fail!(
+                    self.idx,
+                    "{}: aio_error {} aio_return {ret}",
+                    r.desc,
+                    errname(e)
+                ),
             }
         }
         model.pending.extend(&sw.topped);
@@ -1046,7 +1218,12 @@ impl Worker {
                     0 if ret > 0 && ret as usize <= r.expect_len => {
                         let got = r.buf(ret as usize);
                         if model.pending.len() < got.len() {
-                            fail!(self.idx, "{}: read {ret} bytes, the stream held only {}", r.desc, model.pending.len());
+                            fail!(
+                                self.idx,
+                                "{}: read {ret} bytes, the stream held only {}",
+                                r.desc,
+                                model.pending.len()
+                            );
                         }
                         for (k, &b) in got.iter().enumerate() {
                             let want = model.pending.pop_front().unwrap_or(0);
@@ -1058,7 +1235,12 @@ impl Worker {
                         count(K::BytesRead, ret as u64);
                     }
                     libc::ECANCELED if ret == -1 => count(K::Cancelled, 1),
-                    _ => fail!(self.idx, "{}: aio_error {} aio_return {ret}", r.desc, errname(e)),
+                    _ => fail!(
+                        self.idx,
+                        "{}: aio_error {} aio_return {ret}",
+                        r.desc,
+                        errname(e)
+                    ),
                 }
             }
             if r.note != 0 {
@@ -1095,7 +1277,12 @@ impl Worker {
             let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
             if r == pid {
                 if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-                    fail!(self.idx, "forked child ended with status {status:#x} (exit {} signal {})", libc::WEXITSTATUS(status), libc::WTERMSIG(status));
+                    fail!(
+                        self.idx,
+                        "forked child ended with status {status:#x} (exit {} signal {})",
+                        libc::WEXITSTATUS(status),
+                        libc::WTERMSIG(status)
+                    );
                 }
                 break;
             }
@@ -1125,7 +1312,11 @@ unsafe fn fork_child_main(path: &CString) -> ! {
         for (i, b) in (*wbuf).iter_mut().enumerate() {
             *b = (i * 7 + 3) as u8;
         }
-        let fd = libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC, 0o600);
+        let fd = libc::open(
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+            0o600,
+        );
         if fd < 0 {
             libc::_exit(10);
         }
@@ -1133,7 +1324,10 @@ unsafe fn fork_child_main(path: &CString) -> ! {
             let t0 = now_ms();
             while aio_error(cb) == libc::EINPROGRESS {
                 let l = [cb];
-                let ts = libc::timespec { tv_sec: 0, tv_nsec: 5_000_000 };
+                let ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 5_000_000,
+                };
                 aio_suspend(l.as_ptr(), 1, &ts);
                 if now_ms() - t0 > 10_000 {
                     libc::_exit(11);
@@ -1160,7 +1354,8 @@ unsafe fn fork_child_main(path: &CString) -> ! {
         rc.aio_buf = rbuf as *mut libc::c_void;
         rc.aio_nbytes = 4096;
         rc.aio_sigevent = Sigevent::none();
-        if aio_read(&mut rc) != 0 || wait(&rc) != 0 || aio_return(&mut rc) != 4096 || *rbuf != *wbuf {
+        if aio_read(&mut rc) != 0 || wait(&rc) != 0 || aio_return(&mut rc) != 4096 || *rbuf != *wbuf
+        {
             libc::_exit(14);
         }
         let mut p = [0i32; 2];
@@ -1175,7 +1370,10 @@ unsafe fn fork_child_main(path: &CString) -> ! {
         if aio_read(&mut pr) != 0 {
             libc::_exit(16);
         }
-        if libc::write(p[1], wbuf as *const libc::c_void, 10) != 10 || wait(&pr) != 0 || aio_return(&mut pr) != 10 {
+        if libc::write(p[1], wbuf as *const libc::c_void, 10) != 10
+            || wait(&pr) != 0
+            || aio_return(&mut pr) != 10
+        {
             libc::_exit(17);
         }
         libc::_exit(0)
@@ -1222,12 +1420,21 @@ impl StreamWait {
         let mut off = start;
         while off < self.topped.len() {
             // SAFETY: writing our own buffer to our own descriptor.
-            let n = unsafe { libc::write(self.wfd, self.topped[off..].as_ptr() as *const _, self.topped.len() - off) };
+            let n = unsafe {
+                libc::write(
+                    self.wfd,
+                    self.topped[off..].as_ptr() as *const _,
+                    self.topped.len() - off,
+                )
+            };
             if n <= 0 {
                 if errno() == libc::EINTR {
                     continue;
                 }
-                die(None, &format!("top-up write to fd {}: {}", self.wfd, errname(errno())));
+                die(
+                    None,
+                    &format!("top-up write to fd {}: {}", self.wfd, errname(errno())),
+                );
             }
             off += n as usize;
         }
@@ -1247,15 +1454,26 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { seconds: 60, soak: false, seed: 0, threads: 8, dir: None, allow_glibc: false };
-    let env_secs = std::env::var("PAIO_TORTURE_SECONDS").ok().and_then(|v| v.parse().ok());
+    let mut a = Args {
+        seconds: 60,
+        soak: false,
+        seed: 0,
+        threads: 8,
+        dir: None,
+        allow_glibc: false,
+    };
+    let env_secs = std::env::var("PAIO_TORTURE_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok());
     if let Some(s) = env_secs {
         a.seconds = s;
     }
     a.seed = now_ms() ^ (std::process::id() as u64) << 32;
     let mut it = std::env::args().skip(1);
     let num = |it: &mut dyn Iterator<Item = String>, name: &str| -> u64 {
-        it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage(&format!("{name} needs a number")))
+        it.next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| usage(&format!("{name} needs a number")))
     };
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -1293,7 +1511,8 @@ fn make_file(dir: &str, name: &'static str, id: u64, direct: bool) -> Option<Fil
     for region in 0..NREG {
         fill_region(&mut buf, id, region, 0);
         // SAFETY: a local buffer.
-        let n = unsafe { libc::pwrite(plain, buf.as_ptr() as *const _, REG, (region * REG) as i64) };
+        let n =
+            unsafe { libc::pwrite(plain, buf.as_ptr() as *const _, REG, (region * REG) as i64) };
         assert_eq!(n, REG as isize, "initial write");
     }
     // SAFETY: our descriptor.
@@ -1305,7 +1524,10 @@ fn make_file(dir: &str, name: &'static str, id: u64, direct: bool) -> Option<Fil
     let a = open_file(&path, flags);
     let b = open_file(&path, flags);
     if a < 0 || b < 0 {
-        eprintln!("paio-torture: note: cannot open {name} with O_DIRECT here ({}); no O_DIRECT requests", errname(errno()));
+        eprintln!(
+            "paio-torture: note: cannot open {name} with O_DIRECT here ({}); no O_DIRECT requests",
+            errname(errno())
+        );
         return None;
     }
     Some(FileRes {
@@ -1335,7 +1557,17 @@ fn make_streams() -> Vec<StreamRes> {
     for i in 0..3 {
         let mut p = [0i32; 2];
         // SAFETY: writes two descriptors.
-        assert_eq!(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, p.as_mut_ptr()) }, 0);
+        assert_eq!(
+            unsafe {
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                    0,
+                    p.as_mut_ptr(),
+                )
+            },
+            0
+        );
         v.push(StreamRes {
             name: format!("socketpair{i}"),
             dirs: vec![(p[0], p[1]), (p[1], p[0])],
@@ -1371,7 +1603,10 @@ fn watchdog(sh: Arc<Shared>, deadline: u64) {
             let hb = a.heartbeat.load(Relaxed);
             let what = a.what.lock().map(|g| g.clone()).unwrap_or_default();
             if what != "finished" && now.saturating_sub(hb) > HANG_MS + 10_000 {
-                die(Some(i), &format!("worker {i} made no progress for {} ms", now - hb));
+                die(
+                    Some(i),
+                    &format!("worker {i} made no progress for {} ms", now - hb),
+                );
             }
         }
     }
@@ -1389,9 +1624,16 @@ fn final_check(sh: &Shared) -> (usize, usize) {
             let v = f.version[region].load(Relaxed);
             fill_region(&mut want, f.id, region, v);
             // SAFETY: local buffer.
-            let n = unsafe { libc::pread(fd, got.as_mut_ptr() as *mut _, REG, (region * REG) as i64) };
+            let n =
+                unsafe { libc::pread(fd, got.as_mut_ptr() as *mut _, REG, (region * REG) as i64) };
             if n != REG as isize || got != want {
-                die(None, &format!("final check: {} region {region} does not hold version {v} (read {n})", f.name));
+                die(
+                    None,
+                    &format!(
+                        "final check: {} region {region} does not hold version {v} (read {n})",
+                        f.name
+                    ),
+                );
             }
             regions += 1;
         }
@@ -1407,11 +1649,21 @@ fn final_check(sh: &Shared) -> (usize, usize) {
                 // SAFETY: local buffer; the data is known to be there.
                 let n = unsafe { libc::read(rfd, b.as_mut_ptr() as *mut _, b.len()) };
                 if n <= 0 {
-                    die(None, &format!("final check: {} dir {d} should hold {} more bytes (read {n})", s.name, m.pending.len()));
+                    die(
+                        None,
+                        &format!(
+                            "final check: {} dir {d} should hold {} more bytes (read {n})",
+                            s.name,
+                            m.pending.len()
+                        ),
+                    );
                 }
                 for &x in &b[..n as usize] {
                     if m.pending.pop_front() != Some(x) {
-                        die(None, &format!("final check: {} dir {d}: leftover bytes differ", s.name));
+                        die(
+                            None,
+                            &format!("final check: {} dir {d}: leftover bytes differ", s.name),
+                        );
                     }
                 }
                 bytes += n as usize;
@@ -1430,7 +1682,10 @@ fn final_check(sh: &Shared) -> (usize, usize) {
                 n
             };
             if n > 0 {
-                die(None, &format!("final check: {} dir {d} holds bytes nobody wrote", s.name));
+                die(
+                    None,
+                    &format!("final check: {} dir {d} holds bytes nobody wrote", s.name),
+                );
             }
         }
     }
@@ -1442,13 +1697,19 @@ fn main() {
     SEED.store(args.seed, Relaxed);
     let provider = aio_provider();
     let on_paio = provider.contains("libpaio");
-    println!("paio-torture: seed {} threads {} seconds {} aio from {provider}", args.seed, args.threads, args.seconds);
+    println!(
+        "paio-torture: seed {} threads {} seconds {} aio from {provider}",
+        args.seed, args.threads, args.seconds
+    );
     if !on_paio && !args.allow_glibc {
         eprintln!("paio-torture: aio_read resolves to {provider}, not libpaio: run under LD_PRELOAD=libpaio.so (or pass --allow-glibc)");
         std::process::exit(3);
     }
     THREAD_ID_OK.store(on_paio, Relaxed);
-    CANCELS.store(std::env::var("PAIO_TORTURE_CANCEL").map_or(true, |v| v != "0"), Relaxed);
+    CANCELS.store(
+        std::env::var("PAIO_TORTURE_CANCEL").map_or(true, |v| v != "0"),
+        Relaxed,
+    );
     let own_dir = args.dir.is_none();
     let dir = args.dir.clone().unwrap_or_else(|| {
         let base = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
@@ -1465,7 +1726,11 @@ fn main() {
         streams: make_streams(),
         stop: AtomicBool::new(false),
         activity: (0..args.threads)
-            .map(|_| Activity { heartbeat: AtomicU64::new(now_ms()), what: Mutex::new("starting".into()), pending: Mutex::new(Vec::new()) })
+            .map(|_| Activity {
+                heartbeat: AtomicU64::new(now_ms()),
+                what: Mutex::new("starting".into()),
+                pending: Mutex::new(Vec::new()),
+            })
             .collect(),
         dir: dir.clone(),
     });
@@ -1475,7 +1740,10 @@ fn main() {
     {
         let sh = sh.clone();
         let deadline = end + 120_000;
-        std::thread::Builder::new().name("watchdog".into()).spawn(move || watchdog(sh, deadline)).unwrap();
+        std::thread::Builder::new()
+            .name("watchdog".into())
+            .spawn(move || watchdog(sh, deadline))
+            .unwrap();
     }
     let mut handles = Vec::new();
     for idx in 0..args.threads {
@@ -1510,7 +1778,11 @@ fn main() {
         let every = if args.soak { 60_000 } else { 10_000 };
         if now - last_report >= every {
             last_report = now;
-            eprintln!("paio-torture: {:>5} s: {} requests", (now - t0) / 1000, completed());
+            eprintln!(
+                "paio-torture: {:>5} s: {} requests",
+                (now - t0) / 1000,
+                completed()
+            );
         }
     }
     sh.stop.store(true, SeqCst);
@@ -1530,10 +1802,19 @@ fn main() {
         }
     }
     if STRAY.load(Relaxed) != 0 {
-        die(None, &format!("{} notification(s) with an unknown id", STRAY.load(Relaxed)));
+        die(
+            None,
+            &format!("{} notification(s) with an unknown id", STRAY.load(Relaxed)),
+        );
     }
     if BAD_SIGINFO.load(Relaxed) != 0 {
-        die(None, &format!("{} signal(s) without si_code SI_ASYNCIO", BAD_SIGINFO.load(Relaxed)));
+        die(
+            None,
+            &format!(
+                "{} signal(s) without si_code SI_ASYNCIO",
+                BAD_SIGINFO.load(Relaxed)
+            ),
+        );
     }
     let total = completed();
     let mut line = String::new();
@@ -1559,8 +1840,17 @@ fn main() {
 
 /// Requests completed so far (every kind, cancelled ones included).
 fn completed() -> u64 {
-    [K::Read, K::Write, K::DirectRead, K::DirectWrite, K::Fsync, K::StreamRead, K::StreamWrite, K::Cancelled]
-        .iter()
-        .map(|&k| counted(k))
-        .sum()
+    [
+        K::Read,
+        K::Write,
+        K::DirectRead,
+        K::DirectWrite,
+        K::Fsync,
+        K::StreamRead,
+        K::StreamWrite,
+        K::Cancelled,
+    ]
+    .iter()
+    .map(|&k| counted(k))
+    .sum()
 }

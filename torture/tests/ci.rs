@@ -34,7 +34,10 @@ fn run(backend: Option<&str>) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stats = std::fs::read_to_string(&stats).unwrap_or_default();
-    println!("{stdout}{stderr}{stats}(ran {:.1} s)", t0.elapsed().as_secs_f64());
+    println!(
+        "{stdout}{stderr}{stats}(ran {:.1} s)",
+        t0.elapsed().as_secs_f64()
+    );
     let _ = std::fs::remove_dir_all(&dir);
     assert!(
         out.status.success(),
@@ -42,14 +45,26 @@ fn run(backend: Option<&str>) {
         out.status,
         backend.unwrap_or("default")
     );
-    assert!(stdout.contains("paio-torture: PASS"), "no PASS line:\n{stdout}");
-    assert!(stdout.contains("libpaio"), "the torture did not run on libpaio:\n{stdout}");
-    assert!(stats.starts_with("paio: pid="), "PAIO_STATS line missing: {stats:?}");
+    assert!(
+        stdout.contains("paio-torture: PASS"),
+        "no PASS line:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("libpaio"),
+        "the torture did not run on libpaio:\n{stdout}"
+    );
+    assert!(
+        stats.starts_with("paio: pid="),
+        "PAIO_STATS line missing: {stats:?}"
+    );
     match backend {
         Some("threads") => assert!(stats.contains("backend=threads"), "{stats}"),
         _ => assert!(stats.contains("backend="), "{stats}"),
     }
-    assert!(t0.elapsed() < Duration::from_secs(300), "the CI mode must stay bounded");
+    assert!(
+        t0.elapsed() < Duration::from_secs(300),
+        "the CI mode must stay bounded"
+    );
 }
 
 #[test]

@@ -9,10 +9,16 @@ use std::process::Command;
 fn run(backend: Option<&str>) {
     let so = paio_ctests::paio_so();
     let secs = std::env::var("PAIO_FUZZ_SECONDS").unwrap_or_else(|_| "20".into());
-    let corpus = paio_ctests::workspace_root().join("fuzz").join("corpus").join("submit");
+    let corpus = paio_ctests::workspace_root()
+        .join("fuzz")
+        .join("corpus")
+        .join("submit");
     let dir = paio_ctests::scratch_dir(&format!("fuzz-replay-{}", backend.unwrap_or("default")));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_paio-fuzz-replay"));
-    cmd.args(["--seconds", &secs]).env("LD_PRELOAD", so).env("TMPDIR", &dir).env_remove("PAIO_BACKEND");
+    cmd.args(["--seconds", &secs])
+        .env("LD_PRELOAD", so)
+        .env("TMPDIR", &dir)
+        .env_remove("PAIO_BACKEND");
     if corpus.is_dir() {
         cmd.arg(&corpus);
     }
@@ -28,12 +34,19 @@ fn run(backend: Option<&str>) {
         }
         if t0.elapsed() > limit {
             let _ = child.kill();
-            panic!("paio-fuzz-replay hung (backend {})", backend.unwrap_or("default"));
+            panic!(
+                "paio-fuzz-replay hung (backend {})",
+                backend.unwrap_or("default")
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(status.success(), "paio-fuzz-replay failed: {status} (backend {})", backend.unwrap_or("default"));
+    assert!(
+        status.success(),
+        "paio-fuzz-replay failed: {status} (backend {})",
+        backend.unwrap_or("default")
+    );
 }
 
 #[test]

@@ -40,7 +40,10 @@ fn main() {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut v: Vec<_> = std::fs::read_dir(&p).expect("read corpus dir").filter_map(|e| e.ok().map(|e| e.path())).collect();
+            let mut v: Vec<_> = std::fs::read_dir(&p)
+                .expect("read corpus dir")
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
             v.sort();
             files.extend(v);
         } else {
