@@ -8,6 +8,7 @@ use crate::backend::fake::FakeBackend;
 use crate::backend::PoolBackend;
 use crate::config::{BackendChoice, Config};
 use crate::engine::Engine;
+use crate::io::temp_file;
 use crate::slots::Op;
 use crate::submit::{self, AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED};
 use crate::sys;
@@ -39,23 +40,6 @@ fn aiocb(fd: i32, op: i32, buf: &mut [u8], offset: i64) -> Box<RawAiocb> {
 fn cb(raw: &mut RawAiocb) -> Aiocb {
     // SAFETY: the box outlives every use in these tests.
     unsafe { Aiocb::from_ptr(raw) }.unwrap()
-}
-
-fn temp_file() -> std::fs::File {
-    let p = std::env::temp_dir().join(format!(
-        "paio-eng-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&p)
-        .unwrap();
-    std::fs::remove_file(&p).unwrap();
-    f
 }
 
 fn pipe() -> (OwnedFd, OwnedFd) {

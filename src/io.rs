@@ -95,6 +95,25 @@ fn transfer(job: &mut Job) -> Result<usize, i32> {
     }
 }
 
+/// An anonymous regular file on the real filesystem, for tests.
+#[cfg(test)]
+pub(crate) fn temp_file() -> std::fs::File {
+    let p = std::env::temp_dir().join(format!(
+        "paio-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&p)
+        .expect("create a temporary file");
+    std::fs::remove_file(&p).expect("unlink the temporary file");
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,7 +134,7 @@ mod tests {
 
     #[test]
     fn read_resumes_after_partial_and_stops_at_eof() {
-        let mut f = tempfile();
+        let mut f = temp_file();
         f.write_all(&[7u8; 10_000]).unwrap();
         let mut buf = vec![0u8; 8192];
         let mut j = job(Op::Read, f.as_raw_fd(), &mut buf, 4096);
@@ -127,7 +146,7 @@ mod tests {
 
     #[test]
     fn vectored_read_resumes_across_iovecs() {
-        let mut f = tempfile();
+        let mut f = temp_file();
         let data: Vec<u8> = (0..100u8).collect();
         f.write_all(&data).unwrap();
         let (mut a, mut b, mut c) = ([0u8; 10], [0u8; 30], [0u8; 60]);
@@ -164,7 +183,7 @@ mod tests {
 
     #[test]
     fn write_then_errors() {
-        let f = tempfile();
+        let f = temp_file();
         let mut data = vec![3u8; 5000];
         let mut j = job(Op::Write, f.as_raw_fd(), &mut data, 10);
         assert_eq!(run_blocking(&mut j), Ok(5000));
@@ -173,23 +192,5 @@ mod tests {
         assert_eq!(run_blocking(&mut j), Err(libc::EBADF));
         let mut j = job(Op::Fsync { data_only: true }, f.as_raw_fd(), &mut data, 0);
         assert_eq!(run_blocking(&mut j), Ok(0));
-    }
-
-    fn tempfile() -> std::fs::File {
-        let dir = std::env::temp_dir();
-        let p = dir.join(format!(
-            "paio-io-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&p)
-            .unwrap();
-        std::fs::remove_file(&p).unwrap();
-        f
     }
 }
