@@ -32,28 +32,17 @@
 //! Run: `cargo test -p paio-ctests --test extensions` (add `-- --nocapture` to
 //! see every run's summary, or a scenario name to run one).
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        /// Every scenario; `every_c_file_is_listed` keeps this in step with
-        /// the `.c` files of `ctests/ext`.
-        const ALL: &[&str] = &[$(stringify!($name)),*];
-        $(
-            #[test]
-            fn $name() {
-                run_scenario(stringify!($name));
-            }
-        )*
-    };
-}
+use paio_ctests::harness::{
+    assert_listed, assert_no_failures, backends, check_needed_order, clean_up, compared, describe,
+    diff, engine_fields, gcc, keep_scratch, needed, Launch, Run, Status, Style, CFLAGS,
+};
+use paio_ctests::scenarios;
 
 scenarios! {
     completion_fd_basic,
@@ -80,20 +69,7 @@ scenarios! {
 
 #[test]
 fn every_c_file_is_listed() {
-    let on_disk: BTreeSet<String> = fs::read_dir(ext_dir())
-        .expect("read ctests/ext/")
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_suffix(".c").map(str::to_owned)
-        })
-        .collect();
-    let listed: BTreeSet<String> = ALL.iter().map(|s| s.to_string()).collect();
-    let unlisted: Vec<_> = on_disk.difference(&listed).collect();
-    let missing: Vec<_> = listed.difference(&on_disk).collect();
-    assert!(
-        unlisted.is_empty() && missing.is_empty(),
-        "ctests/ext/*.c and the scenarios! list disagree: not listed {unlisted:?}, listed without a file {missing:?}"
-    );
+    assert_listed(&ext_dir(), "ctests/ext/*.c", ALL);
 }
 
 /// `include/paio.h` compiles on its own, first and alone, as C and as C++,
@@ -199,64 +175,11 @@ fn include_dir() -> PathBuf {
     paio_ctests::workspace_root().join("include")
 }
 
-fn env_list(var: &str, default: &[&str]) -> Vec<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => v
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        _ => default.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
-/// `None` means PAIO_BACKEND unset (the library's default).
-fn backends() -> Vec<Option<String>> {
-    env_list("PAIO_CTESTS_BACKENDS", &["threads", "default"])
-        .into_iter()
-        .map(|b| if b == "default" { None } else { Some(b) })
-        .collect()
-}
-
-fn run_timeout() -> Duration {
-    let secs = std::env::var("PAIO_CTESTS_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(60);
-    Duration::from_secs(secs)
-}
-
-fn keep_scratch() -> bool {
-    std::env::var("PAIO_CTESTS_KEEP").is_ok_and(|v| v == "1")
-}
-
 /// Scratch area of this test process: binaries and per-run TMPDIRs.
 fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| paio_ctests::scratch_dir("extensions"))
 }
-
-fn gcc(args: &[String], out: &Path) -> Result<(), String> {
-    let output = Command::new("gcc")
-        .args(args)
-        .arg("-o")
-        .arg(out)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run gcc: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "gcc {} failed:\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
-}
-
-const CFLAGS: &[&str] = &["-O1", "-g", "-Wall", "-Werror", "-pthread", "-D_GNU_SOURCE"];
 
 fn base_args(name: &str) -> Vec<String> {
     let src = ext_dir().join(format!("{name}.c"));
@@ -281,17 +204,8 @@ fn compile_linked(name: &str, lib_dir: &Path) -> Result<PathBuf, String> {
         "-ldl".to_string(),
     ]);
     gcc(&args, &out)?;
-    let needed = needed(&out)?;
-    let paio = needed.iter().position(|n| n.starts_with("libpaio"));
-    let libc = needed.iter().position(|n| n.starts_with("libc.so"));
-    match (paio, libc) {
-        (Some(p), Some(c)) if p < c => Ok(out),
-        (Some(_), None) => Ok(out),
-        _ => Err(format!(
-            "{}: DT_NEEDED {needed:?} lacks libpaio before libc",
-            out.display()
-        )),
-    }
+    check_needed_order(&out)?;
+    Ok(out)
 }
 
 /// For LD_PRELOAD: no -lpaio, the extension symbols left undefined. GNU ld
@@ -320,215 +234,27 @@ fn compile_preload(name: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-fn needed(bin: &Path) -> Result<Vec<String>, String> {
-    let out = Command::new("readelf")
-        .arg("-d")
-        .arg(bin)
-        .output()
-        .map_err(|e| format!("cannot run readelf: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    Ok(text
-        .lines()
-        .filter(|l| l.contains("(NEEDED)"))
-        .filter_map(|l| Some(l.split('[').nth(1)?.split(']').next()?.to_owned()))
-        .collect())
-}
-
 /// libpaio.so, built once per test process.
 fn paio_library() -> (&'static Path, &'static Path) {
     (paio_ctests::paio_so(), paio_ctests::paio_lib_dir())
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Status {
-    Passed,
-    Skipped(String),
-    Failed(String),
-}
+/// How this harness reports its runs: a `PAIO_STATS` section in every
+/// failure's details.
+const STYLE: Style = Style {
+    width: 16,
+    stats_in_summary: false,
+    stats_always_in_details: true,
+};
 
-struct Run {
-    label: String,
-    status: Status,
-    stdout: String,
-    stderr: String,
-    stats: Option<String>,
-    elapsed: Duration,
-    dir: PathBuf,
-}
-
-impl Run {
-    fn summary(&self) -> String {
-        let what = match &self.status {
-            Status::Passed => "pass".to_string(),
-            Status::Skipped(r) => format!("skip ({r})"),
-            Status::Failed(r) => format!("FAIL ({r})"),
-        };
-        let mut line = format!(
-            "{:<16} {what} [{} ms]",
-            self.label,
-            self.elapsed.as_millis()
-        );
-        for info in self.stdout.lines().filter(|l| l.starts_with('~')) {
-            let _ = write!(line, "\n{:<16} {info}", "");
-        }
-        line
-    }
-
-    fn details(&self) -> String {
-        format!(
-            "--- {} stdout ---\n{}--- {} stderr ---\n{}--- {} PAIO_STATS ---\n{}\n--- scratch: {}\n",
-            self.label,
-            self.stdout,
-            self.label,
-            self.stderr,
-            self.label,
-            self.stats.as_deref().unwrap_or("(none)").trim_end(),
-            self.dir.display()
-        )
-    }
-}
-
-fn describe(status: ExitStatus) -> String {
-    if let Some(sig) = status.signal() {
-        let name = match sig {
-            4 => "SIGILL",
-            6 => "SIGABRT",
-            7 => "SIGBUS",
-            8 => "SIGFPE",
-            9 => "SIGKILL",
-            11 => "SIGSEGV",
-            13 => "SIGPIPE",
-            14 => "SIGALRM: the scenario's own watchdog fired",
-            15 => "SIGTERM",
-            _ => "signal",
-        };
-        format!("killed by signal {sig} ({name})")
-    } else {
-        format!("exit status {}", status.code().unwrap_or(-1))
-    }
-}
-
-/// Run one binary with a hard timeout in its own process group and its own
-/// TMPDIR; stdout/stderr go to files there so a chatty child cannot block.
+/// [`paio_ctests::harness::run_binary`] in this harness's scratch area, with
+/// `PAIO_STATS` always set.
 fn run_binary(name: &str, label: &str, bin: &Path, env: &[(&str, &str)]) -> Run {
-    let dir = scratch().join(format!("run-{name}-{}", label.replace('/', "_")));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("create run dir");
-    let out_path = dir.join("stdout");
-    let err_path = dir.join("stderr");
-    let stats_path = dir.join("paio-stats");
-    let mut cmd = Command::new(bin);
-    cmd.current_dir(&dir)
-        .env("TMPDIR", &dir)
-        .env("PAIO_STATS", &stats_path)
-        .env_remove("LD_PRELOAD")
-        .env_remove("PAIO_BACKEND")
-        .env_remove("PAIO_THREADS")
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).expect("stdout file"))
-        .stderr(fs::File::create(&err_path).expect("stderr file"))
-        .process_group(0);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let start = Instant::now();
-    let status = match cmd.spawn() {
-        Err(e) => Status::Failed(format!("cannot start {}: {e}", bin.display())),
-        Ok(mut child) => {
-            let limit = run_timeout();
-            loop {
-                match child.try_wait() {
-                    Ok(Some(st)) => {
-                        break match st.code() {
-                            Some(0) => Status::Passed,
-                            Some(77) => Status::Skipped(String::new()),
-                            _ => Status::Failed(describe(st)),
-                        }
-                    }
-                    Ok(None) if start.elapsed() > limit => {
-                        // The whole group (its id is the child's pid), in
-                        // case the scenario forked.
-                        let _ = Command::new("kill")
-                            .args(["-KILL", "--", &format!("-{}", child.id())])
-                            .stdin(Stdio::null())
-                            .status();
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break Status::Failed(format!(
-                            "timed out after {} s (hang); process group killed",
-                            limit.as_secs()
-                        ));
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                    Err(e) => break Status::Failed(format!("wait failed: {e}")),
-                }
-            }
-        }
+    let launch = Launch {
+        wrapper: None,
+        stats: true,
     };
-    let elapsed = start.elapsed();
-    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
-    let stderr = fs::read_to_string(&err_path).unwrap_or_default();
-    let stats = fs::read_to_string(&stats_path).ok();
-    let status = match status {
-        Status::Skipped(_) => Status::Skipped(
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix("SKIP: "))
-                .unwrap_or("no reason printed")
-                .to_owned(),
-        ),
-        s => s,
-    };
-    Run {
-        label: label.to_owned(),
-        status,
-        stdout,
-        stderr,
-        stats,
-        elapsed,
-        dir,
-    }
-}
-
-/// stdout without the informational `~` lines.
-fn compared(stdout: &str) -> Vec<&str> {
-    stdout.lines().filter(|l| !l.starts_with('~')).collect()
-}
-
-/// A small line diff (longest common subsequence), `-` first run, `+` this one.
-fn diff(a: &[&str], b: &[&str]) -> String {
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, String::new());
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            let _ = writeln!(out, "  {}", a[i]);
-            i += 1;
-            j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            let _ = writeln!(out, "+ {}", b[j]);
-            j += 1;
-        } else {
-            let _ = writeln!(out, "- {}", a[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// The `key=value` fields of one `paio: pid=… backend=… …` exit line.
-fn stats_fields(line: &str) -> Option<Vec<(&str, &str)>> {
-    let rest = line.strip_prefix("paio: ")?;
-    rest.split_whitespace().map(|f| f.split_once('=')).collect()
+    paio_ctests::harness::run_binary(scratch(), STYLE, name, label, bin, env, launch)
 }
 
 /// Every exit line names the engine the run asked for.
@@ -543,16 +269,14 @@ fn check_stats(run: &Run, backend: Option<&str>, failures: &mut Vec<String>) {
         Some(_) => return,
     };
     for line in lines {
-        let Some(fields) = stats_fields(line) else {
-            failures.push(format!(
-                "{}: unreadable PAIO_STATS line {line:?}\n{}",
-                run.label,
-                run.details()
-            ));
-            continue;
+        let (backend, fallback) = match engine_fields(run, line) {
+            Ok(fields) => fields,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
         };
-        let get = |k: &str| fields.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
-        if get("backend") != Some(want) || get("fallback").is_some() {
+        if backend != Some(want) || fallback.is_some() {
             failures.push(format!(
                 "{}: paio ran another engine than this run asks for: backend={want} without \
                  fallback expected, PAIO_STATS says\n  {line}\n{}",
@@ -651,28 +375,14 @@ fn run_scenario(name: &str) {
         }
     }
 
-    if failures.is_empty() {
-        if !keep_scratch() {
-            for run in &runs {
-                let _ = fs::remove_dir_all(&run.dir);
-            }
-            for bin in [&linked, &preload].into_iter().flatten() {
-                let _ = fs::remove_file(bin);
-            }
-        }
-        let skipped = runs.iter().find_map(|r| match &r.status {
-            Status::Skipped(why) => Some(why.as_str()),
-            _ => None,
-        });
-        match skipped {
-            Some(why) => eprintln!("scenario {name}: SKIPPED ({why})\n{report}"),
-            None => eprintln!("scenario {name}\n{report}"),
-        }
-    } else {
-        panic!(
-            "scenario {name}: {} problem(s)\n{report}\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+    assert_no_failures(name, &report, &failures);
+    clean_up(&runs, [&linked, &preload].into_iter().flatten());
+    let skipped = runs.iter().find_map(|r| match &r.status {
+        Status::Skipped(why) => Some(why.as_str()),
+        _ => None,
+    });
+    match skipped {
+        Some(why) => eprintln!("scenario {name}: SKIPPED ({why})\n{report}"),
+        None => eprintln!("scenario {name}\n{report}"),
     }
 }

@@ -46,14 +46,18 @@
 //! Run: `cargo test -p paio-ctests --test scenarios` (add `-- --nocapture` to see
 //! every run's summary, or a scenario name to run one).
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use paio_ctests::harness::{
+    assert_listed, assert_no_failures, backends, check_needed_order, clean_up, compared, describe,
+    diff, engine_fields, env_list, gcc, stats_fields, Launch, Run, Status, Style, CFLAGS,
+};
+use paio_ctests::scenarios;
 
 /// Scenarios where paio deliberately differs from glibc 2.36, with the reason.
 /// Their paio runs must pass (the scenario asserts paio's behaviour itself);
@@ -87,20 +91,6 @@ const NO_REQUESTS: &[&str] = &[
     "sigev_invalid",
     "zeroed_error",
 ];
-
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        /// Every scenario; `every_c_file_is_listed` keeps this in step with
-        /// the `.c` files.
-        const ALL: &[&str] = &[$(stringify!($name)),*];
-        $(
-            #[test]
-            fn $name() {
-                run_scenario(stringify!($name));
-            }
-        )*
-    };
-}
 
 scenarios! {
     api64_explicit,
@@ -172,20 +162,7 @@ scenarios! {
 
 #[test]
 fn every_c_file_is_listed() {
-    let on_disk: BTreeSet<String> = fs::read_dir(ctests_dir())
-        .expect("read ctests/")
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_suffix(".c").map(str::to_owned)
-        })
-        .collect();
-    let listed: BTreeSet<String> = ALL.iter().map(|s| s.to_string()).collect();
-    let unlisted: Vec<_> = on_disk.difference(&listed).collect();
-    let missing: Vec<_> = listed.difference(&on_disk).collect();
-    assert!(
-        unlisted.is_empty() && missing.is_empty(),
-        "ctests/*.c and the scenarios! list disagree: not listed {unlisted:?}, listed without a file {missing:?}"
-    );
+    let listed = assert_listed(&ctests_dir(), "ctests/*.c", ALL);
     for name in NO_REQUESTS {
         assert!(
             listed.contains(*name),
@@ -226,17 +203,6 @@ enum Mode {
     PreloadNoAio,
 }
 
-fn env_list(var: &str, default: &[&str]) -> Vec<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => v
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        _ => default.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
 fn modes() -> Vec<Mode> {
     env_list(
         "PAIO_CTESTS_MODES",
@@ -251,22 +217,6 @@ fn modes() -> Vec<Mode> {
         other => panic!("PAIO_CTESTS_MODES: unknown mode {other:?}"),
     })
     .collect()
-}
-
-/// `None` means PAIO_BACKEND unset (the library's default).
-fn backends() -> Vec<Option<String>> {
-    env_list("PAIO_CTESTS_BACKENDS", &["threads", "default"])
-        .into_iter()
-        .map(|b| if b == "default" { None } else { Some(b) })
-        .collect()
-}
-
-fn run_timeout() -> Duration {
-    let secs = std::env::var("PAIO_CTESTS_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(60);
-    Duration::from_secs(secs)
 }
 
 /// libpaio.so, built once per test process; an error (the library does not
@@ -301,28 +251,6 @@ fn scratch() -> &'static Path {
     DIR.get_or_init(|| paio_ctests::scratch_dir("scenarios"))
 }
 
-fn gcc(args: &[&str], out: &Path) -> Result<(), String> {
-    let output = Command::new("gcc")
-        .args(args)
-        .arg("-o")
-        .arg(out)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run gcc: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "gcc {} failed:\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
-}
-
-const CFLAGS: &[&str] = &["-O1", "-g", "-Wall", "-Werror", "-pthread", "-D_GNU_SOURCE"];
-
 fn compile_plain(name: &str) -> Result<PathBuf, String> {
     let src = ctests_dir().join(format!("{name}.c"));
     let out = scratch().join(format!("{name}.glibc"));
@@ -355,250 +283,16 @@ fn compile_linked(name: &str, lib_dir: &Path) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// The -lpaio binary must name libpaio.so in DT_NEEDED before libc.so.6, so
-/// the dynamic linker binds the AIO names to paio.
-fn check_needed_order(bin: &Path) -> Result<(), String> {
-    let out = Command::new("readelf")
-        .arg("-d")
-        .arg(bin)
-        .output()
-        .map_err(|e| format!("cannot run readelf: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let needed: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("(NEEDED)"))
-        .filter_map(|l| l.split('[').nth(1)?.split(']').next())
-        .collect();
-    let paio = needed.iter().position(|n| n.starts_with("libpaio"));
-    let libc = needed.iter().position(|n| n.starts_with("libc.so"));
-    match (paio, libc) {
-        (Some(p), Some(c)) if p < c => Ok(()),
-        (Some(_), None) => Ok(()),
-        _ => Err(format!(
-            "{}: DT_NEEDED {needed:?} lacks libpaio before libc",
-            bin.display()
-        )),
-    }
-}
+/// How this harness reports its runs: `PAIO_STATS` lines in the summary.
+const STYLE: Style = Style {
+    width: 18,
+    stats_in_summary: true,
+    stats_always_in_details: false,
+};
 
-#[derive(Debug)]
-enum Status {
-    Passed,
-    Skipped(String),
-    Failed(String),
-}
-
-struct Run {
-    label: String,
-    status: Status,
-    stdout: String,
-    stderr: String,
-    /// paio's exit lines (`PAIO_STATS` file), when the run asked for them.
-    stats: Option<String>,
-    elapsed: Duration,
-    dir: PathBuf,
-}
-
-impl Run {
-    fn summary(&self) -> String {
-        let what = match &self.status {
-            Status::Passed => "pass".to_string(),
-            Status::Skipped(r) => format!("skip ({r})"),
-            Status::Failed(r) => format!("FAIL ({r})"),
-        };
-        let mut line = format!(
-            "{:<18} {what} [{} ms]",
-            self.label,
-            self.elapsed.as_millis()
-        );
-        for info in self.stdout.lines().filter(|l| l.starts_with('~')) {
-            let _ = write!(line, "\n{:<18} {info}", "");
-        }
-        for stats in self.stats.iter().flat_map(|s| s.lines()) {
-            let _ = write!(line, "\n{:<18} {stats}", "");
-        }
-        line
-    }
-
-    fn details(&self) -> String {
-        let stats = match &self.stats {
-            Some(s) => format!("--- {} PAIO_STATS ---\n{s}", self.label),
-            None => String::new(),
-        };
-        format!(
-            "--- {} stdout ---\n{}--- {} stderr ---\n{}{stats}--- scratch: {}\n",
-            self.label,
-            self.stdout,
-            self.label,
-            self.stderr,
-            self.dir.display()
-        )
-    }
-}
-
-fn describe(status: ExitStatus) -> String {
-    if let Some(sig) = status.signal() {
-        let name = match sig {
-            4 => "SIGILL",
-            6 => "SIGABRT",
-            7 => "SIGBUS",
-            8 => "SIGFPE",
-            9 => "SIGKILL",
-            11 => "SIGSEGV",
-            13 => "SIGPIPE",
-            14 => "SIGALRM: the scenario's own watchdog fired",
-            15 => "SIGTERM",
-            _ => "signal",
-        };
-        format!("killed by signal {sig} ({name})")
-    } else {
-        format!("exit status {}", status.code().unwrap_or(-1))
-    }
-}
-
-/// How to start one run besides the binary and its environment.
-#[derive(Clone, Copy, Default)]
-struct Launch<'a> {
-    /// A program that execs the binary (`deny_io_setup`).
-    wrapper: Option<&'a Path>,
-    /// Point `PAIO_STATS` at a file in the run's directory and keep its lines.
-    stats: bool,
-}
-
-const STATS_FILE: &str = "paio-stats";
-
-/// Run one binary with a hard timeout in its own process group and its own
-/// TMPDIR; stdout/stderr go to files there so a chatty child cannot block.
+/// [`paio_ctests::harness::run_binary`] in this harness's scratch area.
 fn run_binary(name: &str, label: &str, bin: &Path, env: &[(&str, &str)], launch: Launch) -> Run {
-    let dir = scratch().join(format!(
-        "run-{name}-{}",
-        label.replace(['/', ' ', '='], "_")
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("create run dir");
-    let out_path = dir.join("stdout");
-    let err_path = dir.join("stderr");
-    let stats_path = dir.join(STATS_FILE);
-    let mut cmd = match launch.wrapper {
-        Some(w) => {
-            let mut c = Command::new(w);
-            c.arg(bin);
-            c
-        }
-        None => Command::new(bin),
-    };
-    cmd.current_dir(&dir)
-        .env("TMPDIR", &dir)
-        .env_remove("LD_PRELOAD")
-        .env_remove("PAIO_BACKEND")
-        .env_remove("PAIO_THREADS")
-        .env_remove("PAIO_STATS")
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).expect("stdout file"))
-        .stderr(fs::File::create(&err_path).expect("stderr file"))
-        .process_group(0);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    if launch.stats {
-        cmd.env("PAIO_STATS", &stats_path);
-    }
-    let start = Instant::now();
-    let status = match cmd.spawn() {
-        Err(e) => Status::Failed(format!("cannot start {}: {e}", bin.display())),
-        Ok(mut child) => {
-            let limit = run_timeout();
-            loop {
-                match child.try_wait() {
-                    Ok(Some(st)) => {
-                        break match st.code() {
-                            Some(0) => Status::Passed,
-                            Some(77) => Status::Skipped(String::new()),
-                            _ => Status::Failed(describe(st)),
-                        }
-                    }
-                    Ok(None) if start.elapsed() > limit => {
-                        // The whole group: a scenario may have forked.
-                        let _ = Command::new("kill")
-                            .args(["-KILL", "--", &format!("-{}", child.id())])
-                            .status();
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break Status::Failed(format!(
-                            "timed out after {} s (hang)",
-                            limit.as_secs()
-                        ));
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                    Err(e) => break Status::Failed(format!("wait failed: {e}")),
-                }
-            }
-        }
-    };
-    let elapsed = start.elapsed();
-    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
-    let stderr = fs::read_to_string(&err_path).unwrap_or_default();
-    let stats = launch
-        .stats
-        .then(|| fs::read_to_string(&stats_path).unwrap_or_default());
-    let status = match status {
-        Status::Skipped(_) => Status::Skipped(
-            stdout
-                .lines()
-                .find_map(|l| l.strip_prefix("SKIP: "))
-                .unwrap_or("no reason printed")
-                .to_owned(),
-        ),
-        s => s,
-    };
-    Run {
-        label: label.to_owned(),
-        status,
-        stdout,
-        stderr,
-        stats,
-        elapsed,
-        dir,
-    }
-}
-
-/// stdout without the informational `~` lines.
-fn compared(stdout: &str) -> Vec<&str> {
-    stdout.lines().filter(|l| !l.starts_with('~')).collect()
-}
-
-/// A small line diff (longest common subsequence), `-` glibc, `+` paio.
-fn diff(a: &[&str], b: &[&str]) -> String {
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, String::new());
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            let _ = writeln!(out, "  {}", a[i]);
-            i += 1;
-            j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            let _ = writeln!(out, "+ {}", b[j]);
-            j += 1;
-        } else {
-            let _ = writeln!(out, "- {}", a[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-fn keep_scratch() -> bool {
-    std::env::var("PAIO_CTESTS_KEEP").is_ok_and(|v| v == "1")
+    paio_ctests::harness::run_binary(scratch(), STYLE, name, label, bin, env, launch)
 }
 
 fn run_scenario(name: &str) {
@@ -727,22 +421,10 @@ fn run_scenario(name: &str) {
         }
     }
 
-    if failures.is_empty() {
-        if !keep_scratch() {
-            for run in &runs {
-                let _ = fs::remove_dir_all(&run.dir);
-            }
-            let _ = fs::remove_file(scratch().join(format!("{name}.glibc")));
-            let _ = fs::remove_file(scratch().join(format!("{name}.paio")));
-        }
-        eprintln!("scenario {name}\n{report}");
-    } else {
-        panic!(
-            "scenario {name}: {} problem(s)\n{report}\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
-    }
+    assert_no_failures(name, &report, &failures);
+    let bins = ["glibc", "paio"].map(|ext| scratch().join(format!("{name}.{ext}")));
+    clean_up(&runs, bins);
+    eprintln!("scenario {name}\n{report}");
 }
 
 fn check_paio_run(run: &Run, glibc: &Run, intentional: Option<&str>, failures: &mut Vec<String>) {
@@ -789,12 +471,6 @@ enum EngineSeen {
     Unchecked,
 }
 
-/// The `key=value` fields of one `paio: pid=… backend=… …` exit line.
-fn stats_fields(line: &str) -> Option<Vec<(&str, &str)>> {
-    let rest = line.strip_prefix("paio: ")?;
-    rest.split_whitespace().map(|f| f.split_once('=')).collect()
-}
-
 /// Every exit line of a run names the engine its mode asks for. A run that
 /// wrote no line is judged by [`check_stats_present`].
 fn check_stats(run: &Run, expect: EngineSeen, failures: &mut Vec<String>) {
@@ -803,16 +479,13 @@ fn check_stats(run: &Run, expect: EngineSeen, failures: &mut Vec<String>) {
     }
     let Some(stats) = &run.stats else { return };
     for line in stats.lines() {
-        let Some(fields) = stats_fields(line) else {
-            failures.push(format!(
-                "{}: unreadable PAIO_STATS line {line:?}\n{}",
-                run.label,
-                run.details()
-            ));
-            continue;
+        let (backend, fallback) = match engine_fields(run, line) {
+            Ok(fields) => fields,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
         };
-        let get = |k: &str| fields.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
-        let (backend, fallback) = (get("backend"), get("fallback"));
         let ok = match expect {
             EngineSeen::Kaio => backend == Some("kaio") && fallback.is_none(),
             EngineSeen::Threads => backend == Some("threads") && fallback.is_none(),
@@ -1007,6 +680,7 @@ fn stats_lines_are_read() {
         stats: Some(stats.into()),
         elapsed: Duration::ZERO,
         dir: PathBuf::new(),
+        style: STYLE,
     };
     let fallback = "paio: pid=7 backend=threads fallback=io_setup:1 requests=3 read=3\n";
     let idle = "paio: pid=8 backend=kaio requests=0 read=0\n";
