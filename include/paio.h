@@ -77,7 +77,9 @@ struct paio_stats {
    */
   uint64_t threads;
   /**
-   * 1 when kernel AIO is in use, 0 for the worker pool alone.
+   * 1 when kernel AIO serves this process (set up by the first request
+   * that needs it), 0 for the worker pool alone (by configuration, or
+   * after `io_setup` failed).
    */
   uint32_t kernel_aio;
   /**

@@ -36,7 +36,8 @@ pub struct Engine {
     pub pool: &'static PoolBackend,
     kaio: Option<&'static KaioBackend>,
     /// Why kernel AIO is not in use, for the statistics (`io_setup` errno).
-    pub kaio_error: i32,
+    /// Set by the kernel AIO backend when `io_setup` fails at its first use.
+    pub kaio_error: std::sync::atomic::AtomicI32,
     notifiers: Workers<Callback>,
     /// Try `RWF_NOWAIT` in the submitting thread first.
     pub inline: bool,
@@ -47,21 +48,19 @@ pub struct Engine {
 
 impl Engine {
     /// An engine with the backend the configuration asks for: kernel AIO
-    /// unless `PAIO_BACKEND=threads` or `io_setup` fails.
+    /// (set up by the first request that needs it, falling back to the pool
+    /// if `io_setup` fails then) unless `PAIO_BACKEND=threads`.
     pub fn new(config: Config) -> Engine {
         let pool: &'static PoolBackend = Box::leak(Box::new(PoolBackend::new()));
-        let (kaio, kaio_error) = match config.backend {
-            BackendChoice::Threads => (None, 0),
-            _ => match KaioBackend::new(pool) {
-                Ok(k) => (Some(&*Box::leak(Box::new(k))), 0),
-                Err(e) => (None, e),
-            },
+        let kaio: Option<&'static KaioBackend> = match config.backend {
+            BackendChoice::Threads => None,
+            _ => Some(Box::leak(Box::new(KaioBackend::new(pool)))),
         };
         let backend: &'static dyn Backend = match kaio {
             Some(k) => k,
             None => pool,
         };
-        Engine::with_backend(config, backend, pool, kaio, kaio_error)
+        Engine::with_backend(config, backend, pool, kaio)
     }
 
     /// An engine over a given backend (tests use a deterministic one).
@@ -70,7 +69,6 @@ impl Engine {
         backend: &'static dyn Backend,
         pool: &'static PoolBackend,
         kaio: Option<&'static KaioBackend>,
-        kaio_error: i32,
     ) -> Engine {
         let inline = config.inline;
         // SAFETY: getrlimit writes into a local struct.
@@ -100,7 +98,7 @@ impl Engine {
             backend,
             pool,
             kaio,
-            kaio_error,
+            kaio_error: std::sync::atomic::AtomicI32::new(0),
             notifiers: Workers::new("paio-notify", 0, true),
             inline,
             dup_floor,
@@ -115,7 +113,7 @@ impl Engine {
 
     /// The kernel AIO backend, when it is in use.
     pub fn kaio(&self) -> Option<&'static KaioBackend> {
-        self.kaio
+        self.kaio.filter(|k| k.usable())
     }
 
     /// Send a queued request to the worker pool, whatever the backend.
@@ -431,19 +429,7 @@ fn start() -> &'static Engine {
         std::thread::yield_now();
     }
     let config = Config::load();
-    let mut engine: &'static Engine = Box::leak(Box::new(Engine::new(config)));
-    if let Some(k) = engine.kaio {
-        if !k.start_reapers(engine) {
-            // No thread to reap the kernel's completions: the pool alone.
-            let config = Config {
-                backend: BackendChoice::Threads,
-                ..Config::load()
-            };
-            let mut e = Engine::new(config);
-            e.kaio_error = libc::EAGAIN;
-            engine = Box::leak(Box::new(e));
-        }
-    }
+    let engine: &'static Engine = Box::leak(Box::new(Engine::new(config)));
     if !HOOKS_INSTALLED.swap(true, Ordering::AcqRel) {
         // SAFETY: registering plain extern "C" functions without arguments.
         unsafe {
@@ -470,9 +456,9 @@ extern "C" fn after_fork_in_child() {
 
 extern "C" fn at_exit() {
     let Some(e) = try_get() else { return };
-    let backend = match e.kaio_error {
+    let backend = match e.kaio_error.load(Ordering::Relaxed) {
         0 => e.backend_name().to_string(),
-        errno => format!("{} fallback=io_setup:{}", e.backend_name(), errno),
+        errno => format!("threads fallback=io_setup:{errno}"),
     };
     let line = e.stats.line(&backend);
     match &e.config.stats {

@@ -21,7 +21,7 @@ fn engine() -> (&'static Engine, &'static FakeBackend) {
         inline: false,
         ..Config::load()
     };
-    let e = Box::leak(Box::new(Engine::with_backend(config, fake, pool, None, 0)));
+    let e = Box::leak(Box::new(Engine::with_backend(config, fake, pool, None)));
     (e, fake)
 }
 

@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 
 use crossbeam_queue::SegQueue;
+use once_cell::sync::OnceCell;
 
 use crate::backend::{Backend, PoolBackend};
 use crate::engine::Engine;
@@ -28,12 +29,26 @@ const CONTEXT_EVENTS: u32 = 256;
 const MAX_CONTEXTS: usize = 8;
 const REAP_BATCH: usize = 128;
 
-pub struct KaioBackend {
+/// The kernel side, set up by the first request that needs it.
+struct Contexts {
     contexts: Box<[Context]>,
     /// Per context: readiness polls the kernel refused because its ring was
     /// full. They wait here, claimed, until the reaper frees ring slots —
     /// never on a pool thread.
     overflow: Box<[SegQueue<Iocb>]>,
+}
+
+impl Contexts {
+    fn index(&self, ctx: Context) -> Option<usize> {
+        self.contexts.iter().position(|&c| c == ctx)
+    }
+}
+
+pub struct KaioBackend {
+    /// Contexts and reapers exist only once a request needs the kernel: a
+    /// program that only reads cached files pays for neither (no threads,
+    /// and no context teardown at exit). `Err(errno)` once `io_setup` failed.
+    kernel: OnceCell<Result<Contexts, i32>>,
     pool: &'static PoolBackend,
 }
 
@@ -44,46 +59,39 @@ thread_local! {
 }
 
 impl KaioBackend {
-    /// One context per CPU; `Err(errno)` of `io_setup` when the kernel has
-    /// no AIO (`ENOSYS`), a seccomp policy denies it (`EPERM`), or
-    /// `fs.aio-max-nr` is exhausted (`EAGAIN`) — the caller then uses the pool.
-    pub fn new(pool: &'static PoolBackend) -> Result<KaioBackend, i32> {
-        let n = sys::online_cpus().clamp(1, MAX_CONTEXTS);
-        let mut contexts = Vec::with_capacity(n);
-        for _ in 0..n {
-            match k::io_setup(CONTEXT_EVENTS) {
-                Ok(c) => contexts.push(c),
-                Err(e) if contexts.is_empty() => return Err(e),
-                Err(_) => break, // fewer contexts than CPUs is fine
-            }
-        }
-        let overflow = contexts.iter().map(|_| SegQueue::new()).collect();
-        Ok(KaioBackend {
-            overflow,
-            contexts: contexts.into_boxed_slice(),
+    /// No syscall here: see [`KaioBackend::kernel`].
+    pub fn new(pool: &'static PoolBackend) -> KaioBackend {
+        KaioBackend {
+            kernel: OnceCell::new(),
             pool,
-        })
-    }
-
-    /// Start the reaper threads (once the engine has its final address).
-    pub fn start_reapers(&'static self, engine: &'static Engine) -> bool {
-        for &ctx in self.contexts.iter() {
-            let old = sys::block_all_signals();
-            let r = std::thread::Builder::new()
-                .name("paio-reap".into())
-                .stack_size(256 << 10)
-                .spawn(move || reap(engine, ctx));
-            sys::restore_signals(&old);
-            if r.is_err() {
-                return false;
-            }
-            engine.stats.add(Counter::Threads, 1);
         }
-        true
     }
 
-    fn context(&self) -> Context {
-        self.contexts[sys::current_cpu() % self.contexts.len()]
+    /// False once `io_setup` has failed: everything goes to the pool.
+    pub fn usable(&self) -> bool {
+        !matches!(self.kernel.get(), Some(Err(_)))
+    }
+
+    /// The contexts, set up on first use: one per CPU (at most
+    /// `MAX_CONTEXTS`), each with a reaper thread. `None` when `io_setup`
+    /// fails — no kernel AIO (`ENOSYS`), a seccomp policy (`EPERM`),
+    /// `fs.aio-max-nr` exhausted (`EAGAIN`) — or no reaper can start; the
+    /// engine records why and uses the pool from then on.
+    fn kernel(&'static self, engine: &'static Engine) -> Option<&'static Contexts> {
+        let r = self.kernel.get_or_init(|| {
+            let r = setup(engine);
+            if let Err(e) = r {
+                engine
+                    .kaio_error
+                    .store(e, std::sync::atomic::Ordering::Relaxed);
+            }
+            r
+        });
+        r.as_ref().ok()
+    }
+
+    fn context(&self, k: &Contexts) -> Context {
+        k.contexts[sys::current_cpu() % k.contexts.len()]
     }
 
     /// The iocb for a job, or `None` when the kernel should not get it.
@@ -138,7 +146,7 @@ impl KaioBackend {
 
     /// Does the kernel take this job (rather than the pool)?
     pub fn takes(&self, job: &Job) -> bool {
-        self.iocb(0, job).is_some()
+        self.usable() && self.iocb(0, job).is_some()
     }
 
     /// Hand the request to the pool instead; it must hold its own reference
@@ -218,9 +226,11 @@ impl KaioBackend {
         for cb in &cbs[refused_from..] {
             let id = cb.aio_data as u32;
             if ring_full && cb.aio_lio_opcode == k::IOCB_CMD_POLL {
-                if let Some(q) = self.contexts.iter().position(|&c| c == ctx) {
-                    self.overflow[q].push(*cb);
-                    continue;
+                if let Some(Ok(kernel)) = self.kernel.get() {
+                    if let Some(q) = kernel.index(ctx) {
+                        kernel.overflow[q].push(*cb);
+                        continue;
+                    }
                 }
             }
             if let Some(slot) = engine.slab.get(id) {
@@ -237,13 +247,16 @@ impl KaioBackend {
     /// The reaper freed `freed` ring slots of `ctx`: resubmit polls that
     /// waited for room.
     fn resubmit_overflow(&'static self, engine: &'static Engine, ctx: Context, freed: usize) {
-        let Some(q) = self.contexts.iter().position(|&c| c == ctx) else {
+        let Some(Ok(kernel)) = self.kernel.get() else {
+            return;
+        };
+        let Some(q) = kernel.index(ctx) else {
             return;
         };
         let mut batch = [Iocb::default(); 64];
         let mut n = 0;
         while n < freed.min(batch.len()) {
-            match self.overflow[q].pop() {
+            match kernel.overflow[q].pop() {
                 Some(cb) => {
                     batch[n] = cb;
                     n += 1;
@@ -257,6 +270,35 @@ impl KaioBackend {
     }
 }
 
+fn setup(engine: &'static Engine) -> Result<Contexts, i32> {
+    let n = sys::online_cpus().clamp(1, MAX_CONTEXTS);
+    let mut contexts = Vec::with_capacity(n);
+    for _ in 0..n {
+        match k::io_setup(CONTEXT_EVENTS) {
+            Ok(c) => contexts.push(c),
+            Err(e) if contexts.is_empty() => return Err(e),
+            Err(_) => break, // fewer contexts than CPUs is fine
+        }
+    }
+    for &ctx in &contexts {
+        let old = sys::block_all_signals();
+        let r = std::thread::Builder::new()
+            .name("paio-reap".into())
+            .stack_size(256 << 10)
+            .spawn(move || reap(engine, ctx));
+        sys::restore_signals(&old);
+        if r.is_err() {
+            return Err(libc::EAGAIN);
+        }
+        engine.stats.add(Counter::Threads, 1);
+    }
+    let overflow = contexts.iter().map(|_| SegQueue::new()).collect();
+    Ok(Contexts {
+        contexts: contexts.into_boxed_slice(),
+        overflow,
+    })
+}
+
 /// Collect this thread's kernel submissions until `end_batch`.
 pub fn begin_batch() {
     BATCH.with(|b| *b.borrow_mut() = Some(Vec::new()));
@@ -267,8 +309,14 @@ impl Backend for KaioBackend {
         "kaio"
     }
 
-    fn ready(&'static self, _engine: &'static Engine) -> bool {
-        true
+    /// The first request that leaves the submitting thread sets up the
+    /// kernel side (a program whose requests all complete inline never does).
+    /// Without it, the pool must have a thread for the request.
+    fn ready(&'static self, engine: &'static Engine) -> bool {
+        match self.kernel(engine) {
+            Some(_) => true,
+            None => self.pool.ready(engine),
+        }
     }
 
     fn dispatch(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32> {
@@ -280,13 +328,16 @@ impl Backend for KaioBackend {
         let Some(cb) = self.iocb(id, job) else {
             return self.to_pool(engine, id);
         };
+        let Some(kernel) = self.kernel(engine) else {
+            return self.to_pool(engine, id);
+        };
         // The kernel cannot cancel most requests: once submitted, the job
         // belongs to the reaper.
         if !slot.claim_or_cancelled() {
             engine.release_slot(id);
             return Ok(());
         }
-        let ctx = self.context();
+        let ctx = self.context(kernel);
         let batched = BATCH.with(|b| match b.borrow_mut().as_mut() {
             Some(v) => {
                 v.push((ctx as usize, cb));
@@ -301,7 +352,11 @@ impl Backend for KaioBackend {
     }
 
     fn threads(&self) -> u32 {
-        self.pool.threads() + self.contexts.len() as u32
+        let reapers = match self.kernel.get() {
+            Some(Ok(k)) => k.contexts.len() as u32,
+            _ => 0,
+        };
+        self.pool.threads() + reapers
     }
 }
 
@@ -404,5 +459,11 @@ fn ready_stream(engine: &'static Engine, id: u32, job: &mut Job) {
         },
         ..Iocb::default()
     };
-    kaio.submit(engine, kaio.context(), std::slice::from_mut(&mut cb));
+    let Some(kernel) = kaio.kernel(engine) else {
+        if let Some(slot) = engine.slab.get(id) {
+            slot.unclaim();
+        }
+        return engine.dispatch_to_pool(id);
+    };
+    kaio.submit(engine, kaio.context(kernel), std::slice::from_mut(&mut cb));
 }

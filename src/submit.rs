@@ -156,6 +156,13 @@ fn submit(
         if flags & HINT_APPEND != 0 || engine.kaio().is_none() {
             return enqueue(engine, cb, job, None);
         }
+        if !engine.backend.ready(engine) {
+            return refuse(engine, cb, job.group, libc::EAGAIN);
+        }
+        if engine.kaio().is_none() {
+            // Kernel AIO turned out to be unavailable: the pool.
+            return enqueue(engine, cb, job, None);
+        }
         job.direct = true;
         if op == Op::Write {
             job.epoch = Some(st.order.lock().write_begin());

@@ -149,7 +149,9 @@ pub struct PaioStats {
     pub cancelled: u64,
     /// Threads paio has created.
     pub threads: u64,
-    /// 1 when kernel AIO is in use, 0 for the worker pool alone.
+    /// 1 when kernel AIO serves this process (set up by the first request
+    /// that needs it), 0 for the worker pool alone (by configuration, or
+    /// after `io_setup` failed).
     pub kernel_aio: u32,
     /// The `errno` of `io_setup` when paio fell back to the pool, else 0.
     pub fallback_errno: i32,
@@ -191,7 +193,7 @@ pub unsafe extern "C" fn paio_stats(stats: *mut PaioStats) -> libc::c_int {
         s.cancelled = c(Counter::Cancelled);
         s.threads = c(Counter::Threads);
         s.kernel_aio = e.kaio().is_some() as u32;
-        s.fallback_errno = e.kaio_error;
+        s.fallback_errno = e.kaio_error.load(std::sync::atomic::Ordering::Relaxed);
     }
     let n = size.min(std::mem::size_of::<PaioStats>());
     s.size = n as u32;
