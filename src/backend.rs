@@ -2,6 +2,7 @@
 //! configuration (`PAIO_BACKEND`); the engine does not know which it has.
 
 use crate::engine::Engine;
+use crate::slots::Job;
 use crate::workers::Workers;
 
 pub trait Backend: Send + Sync {
@@ -20,6 +21,12 @@ pub trait Backend: Send + Sync {
 
     /// Threads the backend runs now.
     fn threads(&self) -> u32;
+
+    /// Would `dispatch` hand this job to the worker pool? A worker that
+    /// finished a lane's request then runs the lane's next one itself.
+    fn uses_pool(&self, _job: &Job) -> bool {
+        false
+    }
 }
 
 /// The worker pool: blocking `pread`/`pwrite`/`fsync` on bounded threads.
@@ -60,6 +67,10 @@ impl Backend for PoolBackend {
 
     fn threads(&self) -> u32 {
         self.workers.threads()
+    }
+
+    fn uses_pool(&self, _job: &Job) -> bool {
+        true
     }
 }
 

@@ -152,17 +152,11 @@ impl Engine {
 
     /// Would the backend hand this request to the worker pool anyway?
     fn runs_here(&self, id: u32) -> bool {
-        let is_pool = std::ptr::addr_eq(
-            self.backend as *const dyn Backend,
-            self.pool as *const PoolBackend,
-        );
-        match (self.kaio, self.slab.get(id)) {
-            (None, _) => is_pool,
-            // SAFETY: a queued job not yet dispatched belongs to the thread
-            // that took it from its lane (this one).
-            (Some(k), Some(slot)) => !k.takes(unsafe { slot.job() }),
-            (Some(_), None) => false,
-        }
+        // SAFETY: a queued job not yet dispatched belongs to the thread that
+        // took it from its lane (this one).
+        self.slab
+            .get(id)
+            .is_some_and(|slot| self.backend.uses_pool(unsafe { slot.job() }))
     }
 
     /// Publish a result and carry out everything that follows from it:
@@ -276,9 +270,6 @@ impl Engine {
             );
             self.slab.release(id);
             for n in skipped {
-                if let Some(s) = self.slab.get(n) {
-                    s.wait_cancelled();
-                }
                 st.lane_load[lane as usize].fetch_sub(1, Ordering::AcqRel);
                 self.slab.release(n);
             }

@@ -144,11 +144,6 @@ impl KaioBackend {
         Some(cb)
     }
 
-    /// Does the kernel take this job (rather than the pool)?
-    pub fn takes(&self, job: &Job) -> bool {
-        self.usable() && self.iocb(0, job).is_some()
-    }
-
     /// Hand the request to the pool instead; it must hold its own reference
     /// to the file there.
     fn to_pool(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32> {
@@ -349,6 +344,10 @@ impl Backend for KaioBackend {
             self.submit(engine, ctx, &mut [cb]);
         }
         Ok(())
+    }
+
+    fn uses_pool(&self, job: &Job) -> bool {
+        !(self.usable() && self.iocb(0, job).is_some())
     }
 
     fn threads(&self) -> u32 {

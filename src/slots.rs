@@ -235,13 +235,6 @@ impl Slot {
     pub fn end_cancel(&self) {
         self.state.store(State::Cancelled as u32, Ordering::Release);
     }
-
-    /// Wait (briefly) until a concurrent canceller has finished with the job.
-    pub fn wait_cancelled(&self) {
-        while self.state() == State::Cancelling {
-            crate::sync::yield_now();
-        }
-    }
 }
 
 /// Tag kept in the aiocb: generation in the high half, id + 1 in the low half.

@@ -34,21 +34,25 @@ fn check(ret: libc::c_long) -> Result<usize, i32> {
     }
 }
 
-/// `preadv2` of one contiguous buffer. `offset == -1` reads at the file position,
-/// which on pipes and sockets is plain `read`.
-pub fn pread(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result<usize, i32> {
-    let iov = libc::iovec {
-        iov_base: buf as *mut libc::c_void,
-        iov_len: len,
-    };
-    // SAFETY: the kernel validates the buffer range (EFAULT); the C caller of
-    // aio_read guarantees it stays valid while the request is in progress.
+/// `preadv2`/`pwritev2` (`nr`) over `cnt` iovecs at `iov`; `offset == -1`
+/// means the file position, which on pipes and sockets is plain read/write.
+fn rw2(
+    nr: libc::c_long,
+    fd: i32,
+    iov: *const libc::iovec,
+    cnt: usize,
+    offset: i64,
+    flags: i32,
+) -> Result<usize, i32> {
+    // SAFETY: the kernel checks the iovec array and every buffer it names
+    // (EFAULT); the C caller keeps them valid while the request is in
+    // progress. No pointer is dereferenced here.
     let r = unsafe {
         libc::syscall(
-            libc::SYS_preadv2,
+            nr,
             fd as L,
-            &iov,
-            1 as L,
+            iov,
+            cnt as L,
             offset as L,
             (offset >> 32) as L,
             flags as L,
@@ -57,10 +61,8 @@ pub fn pread(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result
     check(r)
 }
 
-/// `preadv2` over an iovec array (`offset == -1`: at the file position).
-// The kernel checks every address it is given (EFAULT): no pointer is
-// dereferenced here.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
+/// `preadv2` over an iovec array.
+#[allow(clippy::not_unsafe_ptr_arg_deref)] // only the kernel reads `iov`
 pub fn preadv(
     fd: i32,
     iov: *const libc::iovec,
@@ -68,25 +70,11 @@ pub fn preadv(
     offset: i64,
     flags: i32,
 ) -> Result<usize, i32> {
-    // SAFETY: the kernel validates the array and the buffers (EFAULT).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_preadv2,
-            fd as L,
-            iov,
-            cnt as L,
-            offset as L,
-            (offset >> 32) as L,
-            flags as L,
-        )
-    };
-    check(r)
+    rw2(libc::SYS_preadv2, fd, iov, cnt, offset, flags)
 }
 
 /// `pwritev2` over an iovec array.
-// The kernel checks every address it is given (EFAULT): no pointer is
-// dereferenced here.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
+#[allow(clippy::not_unsafe_ptr_arg_deref)] // only the kernel reads `iov`
 pub fn pwritev(
     fd: i32,
     iov: *const libc::iovec,
@@ -94,19 +82,24 @@ pub fn pwritev(
     offset: i64,
     flags: i32,
 ) -> Result<usize, i32> {
-    // SAFETY: the kernel validates the array and only reads the buffers.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pwritev2,
-            fd as L,
-            iov,
-            cnt as L,
-            offset as L,
-            (offset >> 32) as L,
-            flags as L,
-        )
-    };
-    check(r)
+    rw2(libc::SYS_pwritev2, fd, iov, cnt, offset, flags)
+}
+
+fn one(buf: usize, len: usize) -> libc::iovec {
+    libc::iovec {
+        iov_base: buf as *mut libc::c_void,
+        iov_len: len,
+    }
+}
+
+/// `preadv2` of one contiguous buffer.
+pub fn pread(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result<usize, i32> {
+    preadv(fd, &one(buf, len), 1, offset, flags)
+}
+
+/// `pwritev2` of one contiguous buffer.
+pub fn pwrite(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result<usize, i32> {
+    pwritev(fd, &one(buf, len), 1, offset, flags)
 }
 
 /// Copy `out.len()` iovecs from `addr` in this process through the kernel, so
@@ -129,27 +122,6 @@ pub fn copy_iovecs(addr: usize, out: &mut [libc::iovec]) -> Result<(), i32> {
         Ok(_) => Err(libc::EFAULT),
         Err(e) => Err(e),
     }
-}
-
-/// `pwritev2` of one contiguous buffer; `offset == -1` writes at the file position.
-pub fn pwrite(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result<usize, i32> {
-    let iov = libc::iovec {
-        iov_base: buf as *mut libc::c_void,
-        iov_len: len,
-    };
-    // SAFETY: as for `pread`; the kernel only reads the buffer.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pwritev2,
-            fd as L,
-            &iov,
-            1 as L,
-            offset as L,
-            (offset >> 32) as L,
-            flags as L,
-        )
-    };
-    check(r)
 }
 
 pub fn fsync(fd: i32, data_only: bool) -> Result<usize, i32> {
@@ -279,11 +251,6 @@ pub fn deadline_after(rel: &libc::timespec) -> libc::timespec {
         tv_sec: sec,
         tv_nsec: nsec,
     }
-}
-
-pub fn gettid() -> i32 {
-    // SAFETY: no arguments.
-    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
 }
 
 /// Queue `signo` with `si_code = SI_ASYNCIO` and `value` to this process, or,
