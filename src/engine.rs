@@ -4,11 +4,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
+use parking_lot::MutexGuard;
+
 use crate::aiocb::{Aiocb, Notify};
 use crate::backend::{Backend, PoolBackend};
 use crate::completions::{Completions, Done};
 use crate::config::{BackendChoice, Config, StatsSink};
-use crate::fdstate::FdTable;
+use crate::fdstate::{FdTable, FileRefs, Order};
 use crate::io;
 use crate::kaio::KaioBackend;
 use crate::lio;
@@ -163,6 +165,38 @@ impl Engine {
     /// waking `aio_suspend`, the notification, the `lio_listio` group, the
     /// fsync barrier, and dropping paio's reference to the file.
     pub fn complete(&'static self, job: &mut Job, result: Result<usize, i32>) {
+        self.complete_with(job, result, Locks::default())
+    }
+
+    /// The descriptor locks that completing `job` needs, tried without
+    /// waiting: for a thread that may have interrupted paio itself, since
+    /// `aio_error` and `aio_suspend` (which take completions from the kernel
+    /// ring when no reaper thread does) are async-signal-safe. `None` when
+    /// one stays busy: the completion is then left to another thread.
+    pub fn try_locks(&self, job: &Job) -> Option<Locks<'_>> {
+        fn spin<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+            for _ in 0..64 {
+                if let Some(g) = f() {
+                    return Some(g);
+                }
+                std::hint::spin_loop();
+            }
+            None
+        }
+        let st = self.fds.get(job.fd);
+        let order = match job.epoch {
+            Some(_) => Some(spin(|| st.order.try_lock())?),
+            None => None,
+        };
+        let files = match job.file {
+            f if f >= 0 => Some(spin(|| st.files.try_lock())?),
+            _ => None,
+        };
+        Some(Locks { order, files })
+    }
+
+    /// [`Engine::complete`] with descriptor locks the caller already holds.
+    pub fn complete_with(&'static self, job: &mut Job, result: Result<usize, i32>, locks: Locks) {
         // SAFETY: the aiocb address was a valid aiocb at submission and the C
         // caller keeps it so until it sees the status published here.
         let cb = unsafe { Aiocb::from_ptr(job.aiocb as *mut _) };
@@ -190,19 +224,22 @@ impl Engine {
         if job.group != 0 {
             lio::member_done(self, std::mem::take(&mut job.group), result.is_err());
         }
+        let st = self.fds.get(job.fd);
         if let Some(epoch) = job.epoch.take() {
             let mut ready = Vec::new();
-            self.fds
-                .get(job.fd)
-                .order
-                .lock()
-                .write_end(epoch, &mut ready);
+            let mut order = locks.order.unwrap_or_else(|| st.order.lock());
+            order.write_end(epoch, &mut ready);
+            drop(order);
             for id in ready {
                 self.dispatch(id);
             }
         }
         if job.file >= 0 {
-            self.drop_file(job.fd, std::mem::replace(&mut job.file, -1));
+            let file = std::mem::replace(&mut job.file, -1);
+            let mut files = locks.files.unwrap_or_else(|| st.files.lock());
+            if files.release(file) {
+                sys::close(file);
+            }
         }
     }
 
@@ -384,6 +421,14 @@ impl Serve<Callback> for Engine {
     fn thread_started(&self) {
         self.stats.add(Counter::Threads, 1);
     }
+}
+
+/// Descriptor locks held for a completion (see [`Engine::try_locks`]);
+/// `None` fields are taken when needed.
+#[derive(Default)]
+pub struct Locks<'a> {
+    order: Option<MutexGuard<'a, Order>>,
+    files: Option<MutexGuard<'a, FileRefs>>,
 }
 
 static ENGINE: AtomicPtr<Engine> = AtomicPtr::new(std::ptr::null_mut());

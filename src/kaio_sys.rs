@@ -97,17 +97,26 @@ pub fn io_submit(ctx: Context, iocbs: &mut [*mut Iocb]) -> Result<usize, i32> {
     }
 }
 
-/// Block until at least one event, then take up to `out.len()`.
-pub fn io_getevents(ctx: Context, out: &mut [IoEvent]) -> Result<usize, i32> {
-    // SAFETY: `out` has room for `out.len()` events.
+/// Take up to `out.len()` events, waiting for at least `min_nr` of them
+/// until `timeout` (relative; `None`: no limit). `EINTR` when a signal
+/// arrives first.
+pub fn io_getevents(
+    ctx: Context,
+    min_nr: usize,
+    out: &mut [IoEvent],
+    timeout: Option<&libc::timespec>,
+) -> Result<usize, i32> {
+    let ts = timeout.map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `out` has room for `out.len()` events; `ts` is NULL or a live
+    // timespec that the kernel only reads.
     let r = unsafe {
         libc::syscall(
             libc::SYS_io_getevents,
             ctx,
-            1 as libc::c_long,
+            min_nr as libc::c_long,
             out.len() as libc::c_long,
             out.as_mut_ptr(),
-            std::ptr::null::<libc::timespec>(),
+            ts,
         )
     };
     if r < 0 {
@@ -117,20 +126,40 @@ pub fn io_getevents(ctx: Context, out: &mut [IoEvent]) -> Result<usize, i32> {
     }
 }
 
-/// Take completed events straight from the mapped ring, without a syscall.
-/// Only one thread may consume a given ring this way (its reaper), and it
-/// must not call `io_getevents` concurrently. `None` when the ring's layout is
-/// not one this code knows (then use `io_getevents`).
-pub fn ring_reap(ctx: Context, out: &mut [IoEvent]) -> Option<usize> {
+/// The ring's header, when its layout is one this code knows.
+fn header(ctx: Context) -> Option<*mut RingHeader> {
     let hdr = ctx as *mut RingHeader;
     // SAFETY: the context id is the address of the ring the kernel mapped
     // for this process; it stays mapped until io_destroy, which paio never
-    // calls on a live context. Header fields are read as the kernel writes
+    // calls on a live context.
+    let known = unsafe { (*hdr).magic == AIO_RING_MAGIC && (*hdr).incompat_features == 0 };
+    known.then_some(hdr)
+}
+
+/// Are there events in the ring? Two loads; true where the layout is
+/// unknown (then only `io_getevents` can tell).
+pub fn ring_pending(ctx: Context) -> bool {
+    let Some(hdr) = header(ctx) else {
+        return true;
+    };
+    // SAFETY: see `header`; head and tail are read as atomics.
+    unsafe {
+        let head = AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).head));
+        let tail = AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).tail));
+        head.load(Ordering::Relaxed) != tail.load(Ordering::Acquire)
+    }
+}
+
+/// Take completed events straight from the mapped ring, without a syscall.
+/// Only one thread at a time may consume a given ring, this way or with
+/// `io_getevents` (the kernel's own consumer does not synchronize with
+/// user space). `None` when the ring's layout is not one this code knows
+/// (then use `io_getevents`).
+pub fn ring_reap(ctx: Context, out: &mut [IoEvent]) -> Option<usize> {
+    let hdr = header(ctx)?;
+    // SAFETY: see `header`. Header fields are read as the kernel writes
     // them (tail with release after the event; head is ours).
     unsafe {
-        if (*hdr).magic != AIO_RING_MAGIC || (*hdr).incompat_features != 0 {
-            return None;
-        }
         let nr = (*hdr).nr;
         let head_a = AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).head));
         let tail_a = AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).tail));

@@ -55,7 +55,7 @@ fn completion_never_lost_by_suspend() {
                 q.wake(&*futex);
             })
         };
-        let r = q.wait_until(&*futex, || status.load(Acquire) != libc::EINPROGRESS, None);
+        let r = q.wait_until(&*futex, || status.load(Acquire) != libc::EINPROGRESS, |_| None, None);
         assert_eq!(r, Ok(()));
         completer.join().unwrap();
     });
@@ -79,9 +79,9 @@ fn two_waiters_two_completions() {
         }
         let waiter = {
             let (q, futex, b) = (q.clone(), futex.clone(), b.clone());
-            thread::spawn(move || q.wait_until(&*futex, || b.load(Acquire) == 0, None))
+            thread::spawn(move || q.wait_until(&*futex, || b.load(Acquire) == 0, |_| None, None))
         };
-        assert_eq!(q.wait_until(&*futex, || a.load(Acquire) == 0, None), Ok(()));
+        assert_eq!(q.wait_until(&*futex, || a.load(Acquire) == 0, |_| None, None), Ok(()));
         assert_eq!(waiter.join().unwrap(), Ok(()));
         hs.into_iter().for_each(|h| h.join().unwrap());
     });

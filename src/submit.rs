@@ -376,6 +376,9 @@ pub fn submit_fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Resul
         report,
         ..Job::EMPTY
     };
+    if let Some(k) = engine.kaio() {
+        k.prepare(engine, &job);
+    }
     let st = engine.fds.get(cb.fd());
     queue(engine, cb, job, st, |order, id| order.fsync_submit(id))
 }

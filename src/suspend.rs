@@ -57,21 +57,28 @@ impl WaitQueue {
         }
     }
 
-    /// Called after a status was published.
-    pub fn wake(&self, futex: &impl Futex) {
+    /// Called after a status was published. True when threads wait (the
+    /// caller may have more of them to wake).
+    pub fn wake(&self, futex: &impl Futex) -> bool {
         fence(SeqCst);
         if self.waiters.load(SeqCst) != 0 {
             self.seq.fetch_add(1, SeqCst);
             futex.wake_all(&self.seq);
+            return true;
         }
+        false
     }
 
     /// Wait until `done()` holds, a signal arrives (`EINTR`), or `deadline`
-    /// passes (`EAGAIN`).
+    /// passes (`EAGAIN`). Before each sleep on the futex, `elsewhere` may
+    /// wait in its own way (in a kernel ring): `Some(Ok)` to look again,
+    /// `Some(Err)` to stop (`ETIMEDOUT` for the deadline), `None` to sleep
+    /// on the futex.
     pub fn wait_until(
         &self,
         futex: &impl Futex,
         mut done: impl FnMut() -> bool,
+        mut elsewhere: impl FnMut(&mut dyn FnMut() -> bool) -> Option<Result<(), i32>>,
         deadline: Option<&libc::timespec>,
     ) -> Result<(), i32> {
         self.waiters.fetch_add(1, SeqCst);
@@ -83,7 +90,11 @@ impl WaitQueue {
             if done() {
                 break Ok(());
             }
-            match futex.wait(&self.seq, seq, deadline) {
+            let waited = match elsewhere(&mut done) {
+                None => futex.wait(&self.seq, seq, deadline),
+                Some(r) => r,
+            };
+            match waited {
                 Ok(()) | Err(libc::EAGAIN) => continue,
                 Err(libc::ETIMEDOUT) => break if done() { Ok(()) } else { Err(libc::EAGAIN) },
                 Err(e) => break Err(e),
@@ -138,10 +149,15 @@ impl Futex for KernelFutex {
 #[cfg(not(loom))]
 static QUEUE: WaitQueue = WaitQueue::new();
 
-/// Called after a status was published.
+/// Called after a status was published; also wakes threads that wait in a
+/// kernel ring rather than on the futex (their bells).
 #[cfg(not(loom))]
 pub fn wake_waiters() {
-    QUEUE.wake(&KernelFutex);
+    if QUEUE.wake(&KernelFutex) {
+        if let Some(k) = crate::engine::try_get().and_then(|e| e.kaio()) {
+            k.ring_bells();
+        }
+    }
 }
 
 #[cfg(loom)]
@@ -160,11 +176,16 @@ pub fn reset_after_fork() {}
 /// allocation. `tracked` says whether an aiocb reading `EINPROGRESS` really
 /// has a request behind it; one that does not (never submitted, or inherited
 /// over `fork`) counts as done, as in glibc, so the call cannot sleep forever.
+/// `elsewhere` is [`WaitQueue::wait_until`]'s (given the deadline).
 #[cfg(not(loom))]
 pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
     list: impl Fn() -> I,
     timeout: Option<&libc::timespec>,
     tracked: impl Fn(Aiocb) -> bool,
+    mut elsewhere: impl FnMut(
+        &mut dyn FnMut() -> bool,
+        Option<&libc::timespec>,
+    ) -> Option<Result<(), i32>>,
 ) -> Result<(), i32> {
     let any_done = || {
         list()
@@ -183,7 +204,8 @@ pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
         }
     }
     let deadline = timeout.map(sys::deadline_after);
-    QUEUE.wait_until(&KernelFutex, any_done, deadline.as_ref())
+    let d = deadline.as_ref();
+    QUEUE.wait_until(&KernelFutex, any_done, |done| elsewhere(done, d), d)
 }
 
 #[cfg(loom)]
@@ -191,6 +213,10 @@ pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
     _list: impl Fn() -> I,
     _timeout: Option<&libc::timespec>,
     _tracked: impl Fn(Aiocb) -> bool,
+    _elsewhere: impl FnMut(
+        &mut dyn FnMut() -> bool,
+        Option<&libc::timespec>,
+    ) -> Option<Result<(), i32>>,
 ) -> Result<(), i32> {
     Err(libc::ENOSYS)
 }

@@ -253,6 +253,55 @@ pub fn deadline_after(rel: &libc::timespec) -> libc::timespec {
     }
 }
 
+/// Time left until the absolute CLOCK_MONOTONIC `deadline`, as a relative
+/// timespec; `None` once it has passed.
+pub fn remaining(deadline: &libc::timespec) -> Option<libc::timespec> {
+    let now = monotonic_now();
+    let mut sec = deadline.tv_sec - now.tv_sec;
+    let mut nsec = deadline.tv_nsec - now.tv_nsec;
+    if nsec < 0 {
+        nsec += 1_000_000_000;
+        sec -= 1;
+    }
+    (sec > 0 || (sec == 0 && nsec > 0)).then_some(libc::timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    })
+}
+
+/// A non-blocking eventfd of paio's own, numbered from `min` up.
+pub fn eventfd(min: i32) -> Result<i32, i32> {
+    // SAFETY: plain syscall with flags.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    let fd = check(fd as libc::c_long)? as i32;
+    if min <= 0 || fd >= min {
+        return Ok(fd);
+    }
+    let high = dup_high(fd, min);
+    close(fd);
+    high
+}
+
+/// Add one to an eventfd (wakes its pollers).
+pub fn eventfd_signal(fd: i32) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a local.
+    unsafe { libc::write(fd, &one as *const u64 as *const libc::c_void, 8) };
+}
+
+/// Reset an eventfd to zero. It is checked to still be an eventfd (an
+/// anonymous inode), so a number the program reused is never read from.
+pub fn eventfd_drain(fd: i32) {
+    // SAFETY: fstat writes into a local struct of the right type.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != 0 {
+        return;
+    }
+    let mut v: u64 = 0;
+    // SAFETY: reads 8 bytes into a local; the descriptor is non-blocking.
+    unsafe { libc::read(fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
+}
+
 /// Queue `signo` with `si_code = SI_ASYNCIO` and `value` to this process, or,
 /// with `tid`, to that thread of it.
 pub fn queue_signal(signo: i32, value: usize, tid: Option<i32>) -> Result<(), i32> {

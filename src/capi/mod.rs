@@ -107,12 +107,20 @@ export! {
 
 export! {
     /// [`aio_error`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/aio_error.html):
-    /// no lock, no syscall; async-signal-safe.
+    /// one load; while the request is in progress, also takes the
+    /// completions waiting in kernel rings that no paio thread reaps (from
+    /// the mapped ring: no syscall, no lock waited for). Async-signal-safe.
     ///
     /// # Safety
     /// `cb` is NULL (→ -1/`EINVAL`) or a readable aiocb.
     fn aio_error / aio_error64 (cb: *const RawAiocb) -> libc::c_int {
-        to_c(unsafe { aiocb(cb) }.map(|cb| cb.error()))
+        to_c(unsafe { aiocb(cb) }.map(|cb| match cb.error() {
+            libc::EINPROGRESS => {
+                let took = engine::try_get().is_some_and(|e| e.kaio().is_some_and(|k| k.poll(e)));
+                if took { cb.error() } else { libc::EINPROGRESS }
+            }
+            e => e,
+        }))
     }
 }
 
@@ -141,7 +149,16 @@ export! {
             // SAFETY: a readable timespec by the caller's contract.
             let timeout = unsafe { timeout.as_ref() };
             let tracked = |cb: Aiocb| engine::try_get().is_some_and(|e| e.slab.lookup(cb.tag(), cb.addr()).is_some());
-            suspend::suspend(entries, timeout, tracked)
+            // Requests in kernel rings that no paio thread reaps: wait there.
+            let elsewhere = |done: &mut dyn FnMut() -> bool, deadline: Option<&libc::timespec>| {
+                let e = engine::try_get()?;
+                let pending = entries()
+                    .flatten()
+                    .filter(|cb| cb.error() == libc::EINPROGRESS)
+                    .filter_map(|cb| e.slab.lookup(cb.tag(), cb.addr()).map(|(_, slot)| slot));
+                e.kaio()?.wait(e, pending, done, deadline)
+            };
+            suspend::suspend(entries, timeout, tracked, elsewhere)
         }).map(|()| 0))
     }
 }
