@@ -9,10 +9,11 @@ pub trait Backend: Send + Sync {
     /// Shown in `PAIO_STATS` (`threads`, `kaio`, …).
     fn name(&self) -> &'static str;
 
-    /// True when the backend can accept work now (for the worker pool: at
-    /// least one thread runs or could be started). Checked before anything is
+    /// True when the backend can accept `job` now (for the worker pool: at
+    /// least one thread runs or could be started; for kernel AIO, a reaper
+    /// thread where the request needs one). Checked before anything is
     /// queued, so that a refusal can be reported as `EAGAIN` with nothing lost.
-    fn ready(&'static self, engine: &'static Engine) -> bool;
+    fn ready(&'static self, engine: &'static Engine, job: &Job) -> bool;
 
     /// Start executing slot `id`; the backend eventually calls
     /// [`Engine::execute`] (or completes it itself). `Err(id)` hands the
@@ -57,7 +58,7 @@ impl Backend for PoolBackend {
         "threads"
     }
 
-    fn ready(&'static self, engine: &'static Engine) -> bool {
+    fn ready(&'static self, engine: &'static Engine, _job: &Job) -> bool {
         self.workers.ensure_thread(engine)
     }
 
@@ -104,7 +105,7 @@ pub mod fake {
         fn name(&self) -> &'static str {
             "fake"
         }
-        fn ready(&'static self, _engine: &'static Engine) -> bool {
+        fn ready(&'static self, _engine: &'static Engine, _job: &Job) -> bool {
             true
         }
         fn dispatch(&'static self, _engine: &'static Engine, id: u32) -> Result<(), u32> {

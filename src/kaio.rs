@@ -239,18 +239,6 @@ impl KaioBackend {
         true
     }
 
-    /// A request that will need the reaper is about to be queued where a
-    /// program thread's `aio_error` may later send it to the kernel (an
-    /// `aio_fsync` behind its barrier): start the reapers now, in the
-    /// submitting call, rather than from there (it may be a signal handler).
-    pub fn prepare(&'static self, engine: &'static Engine, job: &Job) {
-        if needs_reaper(job) {
-            if let Some(k) = self.kernel(engine) {
-                self.ensure_reapers(engine, k);
-            }
-        }
-    }
-
     /// The iocb for a job, or `None` when the kernel should not get it.
     fn iocb(&self, id: u32, job: &Job) -> Option<Iocb> {
         let fd = if job.file >= 0 { job.file } else { job.fd };
@@ -666,14 +654,16 @@ impl Backend for KaioBackend {
         "kaio"
     }
 
-    /// The first request that leaves the submitting thread sets up the
-    /// kernel side (a program whose requests all complete inline never does).
-    /// Without it, the pool must have a thread for the request.
-    fn ready(&'static self, engine: &'static Engine) -> bool {
-        match self.kernel(engine) {
-            Some(_) => true,
-            None => self.pool.ready(engine),
+    /// The first request for the kernel sets up the kernel side (a program
+    /// whose requests complete inline or on the pool never does). One that
+    /// needs a reaper needs its thread now; one for the pool, a worker.
+    fn ready(&'static self, engine: &'static Engine, job: &Job) -> bool {
+        if self.iocb(0, job).is_some() {
+            if let Some(k) = self.kernel(engine) {
+                return !needs_reaper(job) || self.ensure_reapers(engine, k);
+            }
         }
+        self.pool.ready(engine, job)
     }
 
     fn dispatch(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32> {

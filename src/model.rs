@@ -55,7 +55,12 @@ fn completion_never_lost_by_suspend() {
                 q.wake(&*futex);
             })
         };
-        let r = q.wait_until(&*futex, || status.load(Acquire) != libc::EINPROGRESS, |_| None, None);
+        let r = q.wait_until(
+            &*futex,
+            || status.load(Acquire) != libc::EINPROGRESS,
+            |_| None,
+            None,
+        );
         assert_eq!(r, Ok(()));
         completer.join().unwrap();
     });
@@ -81,9 +86,64 @@ fn two_waiters_two_completions() {
             let (q, futex, b) = (q.clone(), futex.clone(), b.clone());
             thread::spawn(move || q.wait_until(&*futex, || b.load(Acquire) == 0, |_| None, None))
         };
-        assert_eq!(q.wait_until(&*futex, || a.load(Acquire) == 0, |_| None, None), Ok(()));
+        assert_eq!(
+            q.wait_until(&*futex, || a.load(Acquire) == 0, |_| None, None),
+            Ok(())
+        );
         assert_eq!(waiter.join().unwrap(), Ok(()));
         hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+}
+
+/// A waiter sleeping in a kernel ring (`kaio::KaioBackend::sleep_on`, the
+/// sleep modelled as a futex on the ring's bell) and a completion elsewhere
+/// (the pool): the completion either sees `sleeping` and rings the bell, or
+/// the waiter sees the status before it sleeps (as in `suspend::wake_waiters`).
+#[test]
+fn completion_elsewhere_rings_the_bell() {
+    use loom::sync::atomic::{fence, AtomicBool};
+    loom::model(|| {
+        let q = Arc::new(WaitQueue::new());
+        let futex = Arc::new(ModelFutex::default());
+        let bells = Arc::new(ModelFutex::default());
+        let bell = Arc::new(AtomicU32::new(0));
+        let sleeping = Arc::new(AtomicBool::new(false));
+        let status = Arc::new(AtomicI32::new(libc::EINPROGRESS));
+        let completer = {
+            let (q, futex, bells, bell, sleeping, status) = (
+                q.clone(),
+                futex.clone(),
+                bells.clone(),
+                bell.clone(),
+                sleeping.clone(),
+                status.clone(),
+            );
+            thread::spawn(move || {
+                status.store(0, Release);
+                if q.wake(&*futex) && sleeping.load(SeqCst) {
+                    bell.store(1, SeqCst);
+                    bells.wake_all(&bell);
+                }
+            })
+        };
+        let in_ring = |done: &mut dyn FnMut() -> bool| {
+            sleeping.store(true, SeqCst);
+            fence(SeqCst);
+            if !done() {
+                let _ = bells.wait(&bell, 0, None);
+                bell.store(0, SeqCst);
+            }
+            sleeping.store(false, Relaxed);
+            Some(Ok(()))
+        };
+        let r = q.wait_until(
+            &*futex,
+            || status.load(Acquire) != libc::EINPROGRESS,
+            in_ring,
+            None,
+        );
+        assert_eq!(r, Ok(()));
+        completer.join().unwrap();
     });
 }
 

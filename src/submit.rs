@@ -156,14 +156,14 @@ fn submit(
         if flags & HINT_APPEND != 0 || engine.kaio().is_none() {
             return enqueue(engine, cb, job, None);
         }
-        if !engine.backend.ready(engine) {
+        job.direct = true;
+        if !engine.backend.ready(engine, &job) {
             return refuse(engine, cb, job.group, libc::EAGAIN);
         }
         if engine.kaio().is_none() {
             // Kernel AIO turned out to be unavailable: the pool.
             return enqueue(engine, cb, job, None);
         }
-        job.direct = true;
         if op == Op::Write {
             job.epoch = Some(st.order.lock().write_begin());
         }
@@ -270,22 +270,15 @@ fn enqueue(
     mut job: Job,
     stream: Option<bool>,
 ) -> Result<(), i32> {
-    if !engine.backend.ready(engine) {
-        return refuse(engine, cb, job.group, libc::EAGAIN);
-    }
-    // paio's own reference to the file: a close() and a reuse of the number
-    // by the program cannot redirect this request (sourceware bug 14942).
-    job.file = match engine.take_file(job.fd) {
+    let flags = match sys::status_flags(job.fd) {
         Ok(f) => f,
-        Err(libc::EBADF) => return complete_inline(engine, job, Err(libc::EBADF)),
-        Err(_) => return refuse(engine, cb, job.group, libc::EAGAIN),
+        Err(e) => return complete_inline(engine, job, Err(e)),
     };
     let st = engine.fds.get(job.fd);
-    let flags = sys::status_flags(job.file).unwrap_or(0);
     st.refresh(flags);
     job.direct = flags & libc::O_DIRECT != 0 && job.done == 0;
     job.nonblocking = flags & libc::O_NONBLOCK != 0;
-    job.stream = stream.unwrap_or_else(|| sys::is_stream(job.file));
+    job.stream = stream.unwrap_or_else(|| sys::is_stream(job.fd));
     job.lane = match job.op {
         _ if job.stream => Some(if job.op == Op::Read {
             Lane::Read
@@ -298,6 +291,16 @@ fn enqueue(
         // drains them in order instead of waking a thread per write.
         Op::Write if !job.direct => Some(Lane::Write),
         _ => None,
+    };
+    if !engine.backend.ready(engine, &job) {
+        return refuse(engine, cb, job.group, libc::EAGAIN);
+    }
+    // paio's own reference to the file: a close() and a reuse of the number
+    // by the program cannot redirect this request (sourceware bug 14942).
+    job.file = match engine.take_file(job.fd) {
+        Ok(f) => f,
+        Err(libc::EBADF) => return complete_inline(engine, job, Err(libc::EBADF)),
+        Err(_) => return refuse(engine, cb, job.group, libc::EAGAIN),
     };
     if job.op == Op::Write {
         job.epoch = Some(st.order.lock().write_begin());
@@ -358,27 +361,24 @@ pub fn submit_fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Resul
     };
     engine.stats.add(Counter::Requests, 1);
     engine.stats.add(Counter::Fsync, 1);
-    if !engine.backend.ready(engine) {
+    let mut job = Job {
+        aiocb: cb.addr(),
+        op: Op::Fsync { data_only },
+        fd: cb.fd(),
+        notify,
+        report: engine.completions.enabled(),
+        ..Job::EMPTY
+    };
+    // Also starts the reapers now if its completion needs one, rather than
+    // where its barrier is met (that may be a signal handler's `aio_error`).
+    if !engine.backend.ready(engine, &job) {
         return refuse(engine, cb, 0, libc::EAGAIN);
     }
-    let file = match engine.take_file(cb.fd()) {
+    job.file = match engine.take_file(cb.fd()) {
         Ok(f) => f,
         Err(libc::EBADF) => return Err(libc::EBADF),
         Err(_) => return refuse(engine, cb, 0, libc::EAGAIN),
     };
-    let report = engine.completions.enabled();
-    let job = Job {
-        aiocb: cb.addr(),
-        op: Op::Fsync { data_only },
-        fd: cb.fd(),
-        file,
-        notify,
-        report,
-        ..Job::EMPTY
-    };
-    if let Some(k) = engine.kaio() {
-        k.prepare(engine, &job);
-    }
     let st = engine.fds.get(cb.fd());
     queue(engine, cb, job, st, |order, id| order.fsync_submit(id))
 }

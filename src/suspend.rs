@@ -213,10 +213,7 @@ pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
     _list: impl Fn() -> I,
     _timeout: Option<&libc::timespec>,
     _tracked: impl Fn(Aiocb) -> bool,
-    _elsewhere: impl FnMut(
-        &mut dyn FnMut() -> bool,
-        Option<&libc::timespec>,
-    ) -> Option<Result<(), i32>>,
+    _elsewhere: impl FnMut(&mut dyn FnMut() -> bool, Option<&libc::timespec>) -> Option<Result<(), i32>>,
 ) -> Result<(), i32> {
     Err(libc::ENOSYS)
 }

@@ -47,8 +47,10 @@ use paio_ctests::scenarios;
 scenarios! {
     completion_fd_basic,
     epoll_loop,
+    kernel_no_thread,
     lio_vectored,
     readv_file,
+    reap_in_signal_handler,
     stats_basic,
     stats_size,
     vec_count_invalid,
