@@ -240,11 +240,16 @@ memcheck! {
     fd_reuse_close,
 }
 
+// Not `fork_child`: ASan's own allocator (gcc 12) has no fork handler, so a
+// child forked while one of the parent's threads is inside it (a paio worker
+// that is just starting, in ASan's thread set-up) finds its lock held forever
+// and hangs in its own first thread start (seen in about 1 run in 10, with
+// every thread of the child waiting in `SizeClassAllocator64::GetFromAllocator`).
+// Memcheck runs it above.
 asan! {
     read_basic,
     lio_nowait_signal,
     notify_thread,
     cancel_queued,
     pipe_ordered,
-    fork_child,
 }
