@@ -94,6 +94,30 @@ static UNUSED struct paio_stats stats_now(void)
 	return s;
 }
 
+/* aio_suspend over cbs[0..n) (those still in progress) until every one is
+ * done; fails the scenario after WAIT_MS. */
+static UNUSED void suspend_all(struct aiocb *cbs, int n)
+{
+	const struct aiocb **list = calloc(n, sizeof *list);
+	CHECK(list != NULL);
+	long long deadline = now_ms() + WAIT_MS;
+	for (;;) {
+		int left = 0;
+		for (int i = 0; i < n; i++) {
+			list[i] = aio_error(&cbs[i]) == EINPROGRESS ? &cbs[i] : NULL;
+			left += list[i] != NULL;
+		}
+		if (left == 0)
+			break;
+		if (now_ms() > deadline)
+			FAIL("%d of %d requests still in progress", left, n);
+		struct timespec ts = { 0, 100 * 1000000L };
+		if (aio_suspend(list, n, &ts) != 0 && errno != EAGAIN && errno != EINTR)
+			FAIL("aio_suspend: %s", strerror(errno));
+	}
+	free(list);
+}
+
 /* PAIO_BACKEND=threads (the worker pool only) is set for this run. */
 static UNUSED int backend_is_threads(void)
 {

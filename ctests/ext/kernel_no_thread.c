@@ -46,29 +46,6 @@ static void check_blocks(struct aiocb *cbs, int n)
 	}
 }
 
-/* aio_suspend over the whole list until every request is done. */
-static void suspend_all(struct aiocb *cbs, int n)
-{
-	const struct aiocb **list = calloc(n, sizeof *list);
-	CHECK(list != NULL);
-	long long deadline = now_ms() + WAIT_MS;
-	for (;;) {
-		int left = 0;
-		for (int i = 0; i < n; i++) {
-			list[i] = aio_error(&cbs[i]) == EINPROGRESS ? &cbs[i] : NULL;
-			left += list[i] != NULL;
-		}
-		if (left == 0)
-			break;
-		if (now_ms() > deadline)
-			FAIL("%d of %d requests still in progress", left, n);
-		struct timespec ts = { 1, 0 };
-		if (aio_suspend(list, n, &ts) != 0 && errno != EAGAIN && errno != EINTR)
-			FAIL("aio_suspend: %s", strerror(errno));
-	}
-	free(list);
-}
-
 struct reader {
 	pthread_t thread;
 	unsigned char *buf;

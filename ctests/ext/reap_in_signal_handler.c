@@ -54,26 +54,6 @@ static void *pinger_main(void *arg)
 	return NULL;
 }
 
-static void wait_all(int n)
-{
-	const struct aiocb *list[NREQ + 1];
-	long long deadline = now_ms() + WAIT_MS;
-	for (;;) {
-		int left = 0;
-		for (int i = 0; i < n; i++) {
-			list[i] = aio_error(&cbs[i]) == EINPROGRESS ? &cbs[i] : NULL;
-			left += list[i] != NULL;
-		}
-		if (left == 0)
-			return;
-		if (now_ms() > deadline)
-			FAIL("%d requests still in progress", left);
-		struct timespec ts = { 0, 100 * 1000000L };
-		if (aio_suspend(list, n, &ts) != 0 && errno != EAGAIN && errno != EINTR)
-			FAIL("aio_suspend: %s", strerror(errno));
-	}
-}
-
 int main(void)
 {
 	char path[PATH_MAX];
@@ -107,14 +87,14 @@ int main(void)
 		for (int i = 0; i < NREQ; i++)
 			EXPECT_OK(aio_write(&cbs[i]));
 		EXPECT_OK(aio_fsync(O_DSYNC, &cbs[NREQ]));
-		wait_all(NREQ + 1);
+		suspend_all(cbs, NREQ + 1);
 		for (int i = 0; i <= NREQ; i++)
 			EXPECT_EQ(aio_return(&cbs[i]), i < NREQ ? BLK : 0);
 		for (int i = 0; i < NREQ; i++) {
 			prep(&cbs[i], fd, back + i * BLK, BLK, (off_t)i * BLK, LIO_READ);
 			EXPECT_OK(aio_read(&cbs[i]));
 		}
-		wait_all(NREQ);
+		suspend_all(cbs, NREQ);
 		atomic_store(&in_flight, 0);
 		for (int i = 0; i < NREQ; i++) {
 			EXPECT_EQ(aio_return(&cbs[i]), BLK);
