@@ -224,21 +224,24 @@ impl Engine {
         if job.group != 0 {
             lio::member_done(self, std::mem::take(&mut job.group), result.is_err());
         }
+        // The file reference first: no lock may be held while the barrier
+        // dispatches what it released (that may take a file reference).
         let st = self.fds.get(job.fd);
+        let Locks { order, files } = locks;
+        if job.file >= 0 {
+            let file = std::mem::replace(&mut job.file, -1);
+            let mut files = files.unwrap_or_else(|| st.files.lock());
+            if files.release(file) {
+                sys::close(file);
+            }
+        }
         if let Some(epoch) = job.epoch.take() {
             let mut ready = Vec::new();
-            let mut order = locks.order.unwrap_or_else(|| st.order.lock());
+            let mut order = order.unwrap_or_else(|| st.order.lock());
             order.write_end(epoch, &mut ready);
             drop(order);
             for id in ready {
                 self.dispatch(id);
-            }
-        }
-        if job.file >= 0 {
-            let file = std::mem::replace(&mut job.file, -1);
-            let mut files = locks.files.unwrap_or_else(|| st.files.lock());
-            if files.release(file) {
-                sys::close(file);
             }
         }
     }
