@@ -122,6 +122,11 @@ fn memcheck(name: &str) {
             "--errors-for-leak-kinds=definite",
             "--show-leak-kinds=definite",
             "--vgdb=no",
+            // Valgrind runs one thread at a time; its default hand-over is
+            // unfair, and a scenario that polls `aio_error` in a loop (as
+            // `fsync_barrier` does) can then starve the worker it waits for
+            // for seconds. Fair scheduling hands the CPU over in turn.
+            "--fair-sched=yes",
         ])
         .arg(format!("--suppressions={}", supp.display()))
         .arg(&bin)
