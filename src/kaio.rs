@@ -30,7 +30,7 @@ use crate::backend::{Backend, PoolBackend};
 use crate::engine::Engine;
 use crate::kaio_sys::{self as k, Context, IoEvent, Iocb};
 use crate::notify::{self, Delivery};
-use crate::slots::{Job, Op, Slot, State};
+use crate::slots::{Job, Op, Slot, RING_BARRIER};
 use crate::stats::Counter;
 use crate::suspend;
 use crate::sys;
@@ -465,16 +465,17 @@ impl KaioBackend {
             return None;
         }
         let mut want = 0u32;
-        let mut queued = false;
+        let mut barrier = false;
         for slot in pending {
             match slot.ring.load(Acquire) {
-                0 => queued |= slot.state() == State::Queued,
+                0 => {}
+                RING_BARRIER => barrier = true,
                 r => want |= 1 << (r - 1),
             }
         }
-        if queued {
-            // Queued in user space: it may wait for a request in any ring
-            // (an fsync for the writes before it).
+        if barrier {
+            // An fsync behind its barrier: the writes it waits for may be
+            // in any ring.
             for (i, ring) in k.rings.iter().enumerate() {
                 if ring.inflight.load(SeqCst) > 0 || !ring.handoff.is_empty() {
                     want |= 1 << i;

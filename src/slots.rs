@@ -112,6 +112,10 @@ pub enum State {
     Done = 5,
 }
 
+/// `Slot::ring` of an `aio_fsync` not yet dispatched: it may be waiting for
+/// writes in any kernel ring.
+pub const RING_BARRIER: u8 = u8::MAX;
+
 pub struct Slot {
     /// A [`State`]; transitions out of `Queued` are CAS so exactly one of the
     /// executor and the canceller owns the job.
@@ -122,8 +126,8 @@ pub struct Slot {
     pub fd: AtomicI32,
     /// The caller's aiocb address, for `aio_cancel(fd, aiocb)`.
     pub aiocb: AtomicUsize,
-    /// The kernel ring the request went to (index + 1), 0 when none: tells
-    /// `aio_suspend` where its completion will show.
+    /// The kernel ring the request went to (index + 1), 0 when none, or
+    /// [`RING_BARRIER`]: tells `aio_suspend` where its completion will show.
     pub ring: AtomicU8,
     job: UnsafeCell<Job>,
 }

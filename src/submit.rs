@@ -336,6 +336,12 @@ fn queue(
         }
         return refuse(engine, cb, job.group, libc::EAGAIN);
     };
+    if matches!(job.op, Op::Fsync { .. }) {
+        if let Some(slot) = engine.slab.get(id) {
+            // Until dispatched it may wait for writes in any kernel ring.
+            slot.ring.store(slots::RING_BARRIER, Ordering::Release);
+        }
+    }
     cb.begin(slots::tag(id, gen));
     let run_now = place(&mut st.order.lock(), id);
     if run_now {
