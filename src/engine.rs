@@ -2,7 +2,7 @@
 //! time), replaced by a fresh one in a forked child, and the place where every
 //! request is completed exactly once.
 
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::MutexGuard;
 
@@ -15,6 +15,8 @@ use crate::io;
 use crate::kaio::KaioBackend;
 use crate::lio;
 use crate::notify::{self, Callback, Delivery};
+#[cfg(not(loom))]
+use crate::once::StartOnce;
 use crate::slots::{Job, Slab, State};
 use crate::stats::{Counter, Stats};
 use crate::suspend;
@@ -434,15 +436,22 @@ pub struct Locks<'a> {
     files: Option<MutexGuard<'a, FileRefs>>,
 }
 
-static ENGINE: AtomicPtr<Engine> = AtomicPtr::new(std::ptr::null_mut());
-static STARTING: AtomicU32 = AtomicU32::new(0);
+#[cfg(not(loom))]
+static ENGINE: StartOnce = StartOnce::new();
 static HOOKS_INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// The engine, if a previous AIO call started it.
+#[cfg(not(loom))]
 pub fn try_get() -> Option<&'static Engine> {
-    let p = ENGINE.load(Ordering::Acquire);
+    let p = ENGINE.get() as *const Engine;
     // SAFETY: engines are leaked, never freed.
     (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// Under loom the engine is not modelled (its start is: `StartOnce`).
+#[cfg(loom)]
+pub fn try_get() -> Option<&'static Engine> {
+    None
 }
 
 /// The engine, started on first use.
@@ -454,31 +463,27 @@ pub fn get() -> &'static Engine {
 }
 
 #[cold]
+#[cfg(not(loom))]
 fn start() -> &'static Engine {
-    loop {
-        if let Some(e) = try_get() {
-            return e;
+    let p = ENGINE.get_or_start(|| {
+        let config = Config::load();
+        let engine: &'static Engine = Box::leak(Box::new(Engine::new(config)));
+        if !HOOKS_INSTALLED.swap(true, Ordering::AcqRel) {
+            // SAFETY: registering plain extern "C" functions without arguments.
+            unsafe {
+                libc::pthread_atfork(None, None, Some(after_fork_in_child));
+                libc::atexit(at_exit);
+            }
         }
-        if STARTING
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            break;
-        }
-        std::thread::yield_now();
-    }
-    let config = Config::load();
-    let engine: &'static Engine = Box::leak(Box::new(Engine::new(config)));
-    if !HOOKS_INSTALLED.swap(true, Ordering::AcqRel) {
-        // SAFETY: registering plain extern "C" functions without arguments.
-        unsafe {
-            libc::pthread_atfork(None, None, Some(after_fork_in_child));
-            libc::atexit(at_exit);
-        }
-    }
-    ENGINE.store(engine as *const Engine as *mut Engine, Ordering::Release);
-    STARTING.store(0, Ordering::Release);
-    engine
+        engine as *const Engine as usize
+    });
+    // SAFETY: the value is a leaked engine, never freed.
+    unsafe { &*(p as *const Engine) }
+}
+
+#[cfg(loom)]
+fn start() -> &'static Engine {
+    unreachable!("the engine is not modelled under loom")
 }
 
 /// The child of `fork` starts clean: the parent's engine (its threads do not
@@ -488,8 +493,8 @@ extern "C" fn after_fork_in_child() {
     if let Some(old) = try_get() {
         old.close_inherited_files();
     }
-    ENGINE.store(std::ptr::null_mut(), Ordering::Release);
-    STARTING.store(0, Ordering::Release);
+    #[cfg(not(loom))]
+    ENGINE.reset();
     suspend::reset_after_fork();
 }
 

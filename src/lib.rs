@@ -29,6 +29,7 @@ pub mod kaio;
 pub mod kaio_sys;
 pub mod lio;
 pub mod notify;
+pub mod once;
 pub mod slots;
 pub mod stats;
 pub mod submit;

@@ -147,6 +147,25 @@ fn completion_elsewhere_rings_the_bell() {
     });
 }
 
+/// Two threads whose first AIO calls race: exactly one engine is made and
+/// both get it (a thread claiming the start just after the other finished
+/// it must not make a second one).
+#[test]
+fn one_engine_however_first_calls_race() {
+    use crate::once::StartOnce;
+    loom::model(|| {
+        let once = Arc::new(StartOnce::new());
+        let made = Arc::new(AtomicUsize::new(0));
+        let racer = {
+            let (once, made) = (once.clone(), made.clone());
+            thread::spawn(move || once.get_or_start(|| made.fetch_add(1, SeqCst) + 1))
+        };
+        let mine = once.get_or_start(|| made.fetch_add(1, SeqCst) + 1);
+        assert_eq!(racer.join().unwrap(), mine);
+        assert_eq!(made.load(SeqCst), 1);
+    });
+}
+
 /// Executor vs `aio_cancel` on one queued request: exactly one of them
 /// completes it, and the slot ends in the matching state.
 #[test]
