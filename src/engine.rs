@@ -382,6 +382,7 @@ impl Engine {
 
     /// A forked child inherits paio's duplicate descriptors of requests that
     /// were queued in the parent; close them (plain memory reads, no locks).
+    #[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it
     fn close_inherited_files(&self) {
         for id in 0..self.slab.allocated() {
             if let Some(slot) = self.slab.get(id) {
@@ -438,6 +439,7 @@ pub struct Locks<'a> {
 
 #[cfg(not(loom))]
 static ENGINE: StartOnce = StartOnce::new();
+#[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it
 static HOOKS_INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// The engine, if a previous AIO call started it.
@@ -489,6 +491,7 @@ fn start() -> &'static Engine {
 /// The child of `fork` starts clean: the parent's engine (its threads do not
 /// exist here, its locks may be held forever) is abandoned, and the next AIO
 /// call starts a new one.
+#[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it
 extern "C" fn after_fork_in_child() {
     if let Some(old) = try_get() {
         old.close_inherited_files();
@@ -498,6 +501,7 @@ extern "C" fn after_fork_in_child() {
     suspend::reset_after_fork();
 }
 
+#[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it
 extern "C" fn at_exit() {
     let Some(e) = try_get() else { return };
     let backend = match e.kaio_error.load(Ordering::Relaxed) {

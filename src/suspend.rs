@@ -14,6 +14,7 @@
 
 use crate::aiocb::Aiocb;
 use crate::sync::{fence, AtomicU32, Ordering::SeqCst};
+#[cfg(not(loom))]
 use crate::sys;
 
 /// Sleeping on a word: the kernel's futex, or a model of it under loom.
