@@ -468,6 +468,10 @@ pub fn listio(
         _ => Notify::None,
     };
     let group = lio::Group::new(list_notify);
+    // Members report to the group only where someone waits for it: without
+    // that, a list is just its requests (and needs no completion thread).
+    let grouped = mode == LIO_WAIT || !matches!(list_notify, Notify::None);
+    let member = || if grouped { group.add_member() } else { 0 };
     let mut refused = None;
     // One io_submit per kernel context for the whole list.
     let kaio = engine.kaio();
@@ -483,7 +487,7 @@ pub fn listio(
             crate::aiocb::LIO_WRITEV => (Op::Write, true),
             _ => {
                 // An unknown opcode fails that entry alone, through aio_error.
-                let member = group.add_member();
+                let member = member();
                 let notify = Notify::from_raw(&cb.sigevent())
                     .filter(Notify::is_valid)
                     .unwrap_or(Notify::None);
@@ -500,7 +504,7 @@ pub fn listio(
                 continue;
             }
         };
-        if let Err(e) = submit(engine, *cb, op, vectored, group.add_member()) {
+        if let Err(e) = submit(engine, *cb, op, vectored, member()) {
             refused = Some(e);
         }
     }

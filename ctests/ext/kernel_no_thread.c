@@ -1,7 +1,8 @@
 /* Requests that go to kernel AIO without a notification need no paio thread:
  * the program's own aio_error takes their completions from the kernel's ring
  * and aio_suspend sleeps in the ring. Covered, with data checked each time:
- * - 64 O_DIRECT reads waited for with aio_suspend over the whole list;
+ * - 64 O_DIRECT reads waited for with aio_suspend over the whole list, then
+ *   64 more from one lio_listio(LIO_NOWAIT) without a list notification;
  * - 32 O_DIRECT reads waited for with aio_error alone (a busy poll);
  * - 64 O_DIRECT writes and an aio_fsync behind them, waited for with
  *   aio_suspend on the fsync alone (it waits in user space for writes whose
@@ -141,6 +142,18 @@ int main(void)
 	suspend_all(cbs, NREAD);
 	check_blocks(cbs, NREAD);
 	printf("%d O_DIRECT reads waited for with aio_suspend\n", NREAD);
+
+	/* A list without a list notification is just its requests. */
+	struct aiocb *lio[NREAD];
+	for (int i = 0; i < NREAD; i++) {
+		int b = (29 + i * 3) % FILE_BLOCKS;
+		prep(&cbs[i], fd, mem + (size_t)i * BLK, BLK, (off_t)b * BLK, LIO_READ);
+		lio[i] = &cbs[i];
+	}
+	EXPECT_OK(lio_listio(LIO_NOWAIT, lio, NREAD, NULL));
+	suspend_all(cbs, NREAD);
+	check_blocks(cbs, NREAD);
+	printf("lio_listio(LIO_NOWAIT) of %d O_DIRECT reads\n", NREAD);
 	show_threads("suspend");
 
 	read_blocks(cbs, 32, 11);
