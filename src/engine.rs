@@ -384,6 +384,9 @@ impl Engine {
     /// were queued in the parent; close them (plain memory reads, no locks).
     #[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it
     fn close_inherited_files(&self) {
+        if let Some(k) = self.kaio {
+            k.close_inherited();
+        }
         for id in 0..self.slab.allocated() {
             if let Some(slot) = self.slab.get(id) {
                 if matches!(slot.state(), State::Queued | State::Running) {

@@ -7,20 +7,27 @@
 //! park no thread. Everything else, and anything the kernel refuses, goes to
 //! the worker pool.
 //!
-//! Who takes completions from a context's ring: whoever holds its token.
-//! Until a request needs more, that is the program's own threads, and paio
-//! runs no thread of its own: `aio_error` takes what the mapped ring holds
-//! (no syscall), and `aio_suspend` sleeps in `io_getevents` on the ring its
-//! requests went to — a completion elsewhere (the pool, another ring) wakes
-//! it through the ring's *bell*, an eventfd whose readiness poll sits in the
-//! ring. A request whose completion must be acted on without the program
-//! asking (a signal or thread notification, an `lio_listio` group, a pipe or
-//! socket transfer, `aio_waitcomplete`'s queue) first starts one reaper
-//! thread per context, which then owns its ring for good.
+//! Who takes completions from the rings the kernel maps: any thread, at any
+//! time, without a lock — each event is copied, then claimed with a 64-bit
+//! compare-and-swap ([`k::RingMap`]), so a thread interrupted while taking
+//! (by a signal handler that takes too, or for good by `siglongjmp`) never
+//! holds anything up. Every request is submitted with `IOCB_FLAG_RESFD`, so
+//! each completion also counts up one eventfd of the process, the *wake*.
+//!
+//! Until a request needs more, the program's own threads take completions
+//! and paio runs no thread of its own: `aio_error` takes what the mapped
+//! rings hold (no syscall), and `aio_suspend` sleeps in `ppoll` on the wake,
+//! which the kernel signals for its completions and paio for every other one
+//! (the pool's) while someone sleeps there. A request whose completion must
+//! be acted on without the program asking — a signal or thread
+//! notification, an `lio_listio` list that is waited for or notified, a pipe
+//! or socket transfer, `aio_waitcomplete`'s queue, an `aio_fsync` queued
+//! behind writes (its barrier is released by a completion) — first starts
+//! one reaper thread, which from then on takes every completion.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicUsize};
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize};
 
 use crossbeam_queue::{ArrayQueue, SegQueue};
 use once_cell::sync::OnceCell;
@@ -28,11 +35,10 @@ use parking_lot::Mutex;
 
 use crate::backend::{Backend, PoolBackend};
 use crate::engine::Engine;
-use crate::kaio_sys::{self as k, Context, IoEvent, Iocb};
+use crate::kaio_sys::{self as k, Context, IoEvent, Iocb, RingMap};
 use crate::notify::{self, Delivery};
-use crate::slots::{Job, Op, Slot, RING_BARRIER};
+use crate::slots::{Job, Op};
 use crate::stats::Counter;
-use crate::suspend;
 use crate::sys;
 
 /// Events per kernel context. Each context is charged against the
@@ -41,96 +47,36 @@ use crate::sys;
 /// a ring waits in user space (polls) or goes to the pool (transfers).
 const CONTEXT_EVENTS: u32 = 256;
 const MAX_CONTEXTS: usize = 8;
-const REAP_BATCH: usize = 128;
-/// Events taken at once by a program thread: its stack may be a signal
-/// handler's.
-const TAKE_BATCH: usize = 16;
-/// `aio_data` of a ring's bell poll.
-const BELL: u64 = u64::MAX;
 
-/// One kernel context and who consumes its ring.
+/// One kernel context and its mapped ring.
 struct Ring {
     ctx: Context,
-    /// 1 while a thread consumes the ring (a program thread in `aio_error`
-    /// or `aio_suspend`, or the reaper, which never gives it back); 0 when
-    /// free. The reaper sleeps on it (futex) until a program thread is done.
-    token: AtomicU32,
-    /// A reaper thread owns the ring (set once, by the reaper).
-    reaper: AtomicBool,
-    /// Requests submitted to the ring whose event nobody took yet.
-    inflight: AtomicU32,
-    /// The token holder sleeps in `io_getevents`: completions elsewhere ring
-    /// the bell.
-    sleeping: AtomicBool,
-    /// The bell's eventfd, -1 until a thread first sleeps here.
-    bell: AtomicI32,
-    /// A readiness poll of the bell is in the ring (only the token holder
-    /// arms it or sees it fire).
-    bell_armed: AtomicBool,
-    /// Events a program thread took but may not complete there (the request
-    /// needs the reaper, or a descriptor lock was busy: the thread may be a
-    /// signal handler that interrupted the lock's holder). Only the token
-    /// holder touches it.
+    map: RingMap,
+    /// Events taken from the ring so far (see [`RingMap::take`]).
+    claim: AtomicU64,
+    /// Events a program thread took but may not act on there: the request
+    /// needs the reaper, or a descriptor lock was busy (the thread may be a
+    /// signal handler that interrupted the lock's holder). The reaper, or
+    /// the next taker, acts on them.
     handoff: ArrayQueue<IoEvent>,
     /// Readiness polls the kernel refused because the ring was full. They
-    /// wait here, claimed, until the reaper frees ring slots — never on a
+    /// wait here, claimed, until the reaper resubmits them — never on a
     /// pool thread.
     overflow: SegQueue<Iocb>,
-}
-
-impl Ring {
-    fn new(ctx: Context) -> Ring {
-        Ring {
-            ctx,
-            token: AtomicU32::new(0),
-            reaper: AtomicBool::new(false),
-            inflight: AtomicU32::new(0),
-            sleeping: AtomicBool::new(false),
-            bell: AtomicI32::new(-1),
-            bell_armed: AtomicBool::new(false),
-            handoff: ArrayQueue::new(4 * CONTEXT_EVENTS as usize),
-            overflow: SegQueue::new(),
-        }
-    }
-
-    /// Consume the ring in the calling thread; never once a reaper owns it.
-    fn try_take(&self) -> bool {
-        !self.reaper.load(SeqCst) && self.token.compare_exchange(0, 1, Acquire, Relaxed).is_ok()
-    }
-
-    /// Done consuming: a reaper waiting for the ring gets it, and waiters
-    /// that found it taken look again.
-    fn give_back(&self) {
-        self.token.store(0, SeqCst);
-        if self.reaper.load(SeqCst) {
-            sys::futex_wake(&self.token, 1);
-        }
-        suspend::wake_waiters();
-    }
-
-    /// Anything for the token holder to take? Plain loads.
-    fn has_events(&self) -> bool {
-        !self.handoff.is_empty() || k::ring_pending(self.ctx)
-    }
-
-    /// The bell's poll fired: empty the eventfd so that the next poll waits
-    /// for the next ring.
-    fn bell_rung(&self) {
-        self.bell_armed.store(false, Relaxed);
-        let fd = self.bell.load(Relaxed);
-        if fd >= 0 {
-            sys::eventfd_drain(fd);
-        }
-    }
 }
 
 /// The kernel side, set up by the first request that needs it.
 struct Contexts {
     rings: Box<[Ring]>,
-    /// How many rings have a reaper thread started (a cold path).
-    reapers: Mutex<usize>,
-    /// Every ring has one: program threads no longer take completions.
-    all_reaped: AtomicBool,
+    /// The eventfd every request signals when it completes (`IOCB_FLAG_RESFD`)
+    /// and paio signals for other completions while program threads sleep on it.
+    wake: i32,
+    /// Program threads sleeping on `wake` in `aio_suspend`.
+    sleepers: AtomicU32,
+    /// The reaper thread was started (under the lock: a cold path).
+    reaper: Mutex<bool>,
+    /// The reaper runs: program threads leave completions to it.
+    reaped: AtomicBool,
 }
 
 pub struct KaioBackend {
@@ -139,7 +85,7 @@ pub struct KaioBackend {
     /// exit). `Err(errno)` once `io_setup` failed.
     kernel: OnceCell<Result<Contexts, i32>>,
     pool: &'static PoolBackend,
-    /// Where paio's own descriptors (the bells) start.
+    /// Where paio's own descriptors (the wake) start.
     dup_floor: AtomicI32,
 }
 
@@ -155,7 +101,7 @@ thread_local! {
 static NEXT_RING: AtomicUsize = AtomicUsize::new(0);
 
 /// Must the completion of this request be acted on without the program
-/// asking (so a reaper thread must exist before it goes to the kernel)?
+/// asking (so the reaper must run before it goes to the kernel)?
 fn needs_reaper(job: &Job) -> bool {
     job.stream
         || job.group != 0
@@ -182,11 +128,12 @@ impl KaioBackend {
     /// The contexts, set up on first use: one per CPU (at most
     /// `MAX_CONTEXTS`). `None` when `io_setup` fails — no kernel AIO
     /// (`ENOSYS`), a seccomp policy (`EPERM`), `fs.aio-max-nr` exhausted
-    /// (`EAGAIN`); the engine records why and uses the pool from then on.
+    /// (`EAGAIN`) — or no eventfd can be made; the engine records why and
+    /// uses the pool from then on.
     fn kernel(&'static self, engine: &'static Engine) -> Option<&'static Contexts> {
         let r = self.kernel.get_or_init(|| {
             self.dup_floor.store(engine.dup_floor, Relaxed);
-            let r = setup();
+            let r = setup(engine.dup_floor);
             if let Err(e) = r {
                 engine.kaio_error.store(e, Relaxed);
             }
@@ -203,8 +150,8 @@ impl KaioBackend {
         }
     }
 
-    /// This thread's ring. Each thread keeps one, so that `aio_suspend` over
-    /// its own requests can sleep in a single `io_getevents`.
+    /// This thread's ring: each thread keeps one (chosen round robin), so
+    /// threads on different CPUs use different contexts.
     fn ring_index(&self, k: &Contexts) -> usize {
         MY_RING.with(|m| {
             if m.get() == usize::MAX {
@@ -214,29 +161,39 @@ impl KaioBackend {
         })
     }
 
-    /// Start one reaper per ring (once): from now on completions are acted
-    /// on without the program asking. False when a thread cannot be made.
-    fn ensure_reapers(&'static self, engine: &'static Engine, k: &'static Contexts) -> bool {
-        if k.all_reaped.load(Acquire) {
+    /// Start the reaper (once): from now on completions are acted on
+    /// without the program asking. False when its thread cannot be made.
+    fn ensure_reaper(&'static self, engine: &'static Engine, k: &'static Contexts) -> bool {
+        if k.reaped.load(Acquire) {
             return true;
         }
-        let mut started = k.reapers.lock();
-        while *started < k.rings.len() {
-            let ring: &'static Ring = &k.rings[*started];
+        let mut started = k.reaper.lock();
+        if !*started {
             let old = sys::block_all_signals();
             let r = std::thread::Builder::new()
                 .name("paio-reap".into())
                 .stack_size(256 << 10)
-                .spawn(move || reap(engine, ring));
+                .spawn(move || reap(engine, self, k));
             sys::restore_signals(&old);
             if r.is_err() {
                 return false;
             }
             engine.stats.add(Counter::Threads, 1);
-            *started += 1;
+            *started = true;
         }
-        k.all_reaped.store(true, Release);
+        k.reaped.store(true, Release);
         true
+    }
+
+    /// An `aio_fsync` is being queued behind writes of its descriptor: the
+    /// completion that releases it may be a kernel one, taken by a program
+    /// thread maybe in a signal handler, which must not dispatch it. Start
+    /// the reaper now, in the submitting call. False when it cannot start.
+    pub fn expect_barrier(&'static self, engine: &'static Engine) -> bool {
+        match self.kernel.get() {
+            Some(Ok(k)) => self.ensure_reaper(engine, k),
+            _ => true,
+        }
     }
 
     /// The iocb for a job, or `None` when the kernel should not get it.
@@ -293,7 +250,6 @@ impl KaioBackend {
     /// to the file there.
     fn to_pool(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32> {
         if let Some(slot) = engine.slab.get(id) {
-            slot.ring.store(0, Relaxed);
             // SAFETY: the dispatching thread owns a queued job until it is
             // handed to an executor.
             let job = unsafe { slot.job() };
@@ -334,13 +290,18 @@ impl KaioBackend {
     }
 
     /// `io_submit` a set of iocbs of claimed jobs to ring `i`; whatever the
+
+    /// `io_submit` a set of iocbs of claimed jobs to ring `i`; whatever the
     /// kernel does not take goes to the pool (polls wait for room).
     fn submit(&'static self, engine: &'static Engine, i: usize, cbs: &mut [Iocb]) {
         let Some(kernel) = self.rings() else {
             return;
         };
         let ring = &kernel.rings[i];
-        ring.inflight.fetch_add(cbs.len() as u32, SeqCst);
+        for cb in cbs.iter_mut() {
+            cb.aio_flags |= k::IOCB_FLAG_RESFD;
+            cb.aio_resfd = kernel.wake as u32;
+        }
         // Pointers in chunks on the stack: no allocation per submission.
         let mut refused_from = cbs.len();
         let mut ring_full = false;
@@ -359,12 +320,11 @@ impl KaioBackend {
                         refused_from = base + done;
                         break 'chunks;
                     }
-                    // The ring is full of events nobody took (no reaper, and
-                    // the program has not asked yet): take them here, once.
-                    Err(libc::EAGAIN) if !made_room && ring.try_take() => {
+                    // The ring is full of events nobody took (the program
+                    // has not asked yet): take them here, once.
+                    Err(libc::EAGAIN) if !made_room && !kernel.reaped.load(Relaxed) => {
                         made_room = true;
-                        take_here(engine, ring);
-                        ring.give_back();
+                        take(engine, kernel, ring, true);
                     }
                     Err(e) => {
                         refused_from = base + done;
@@ -376,16 +336,7 @@ impl KaioBackend {
             }
             base = end;
         }
-        let refused = (cbs.len() - refused_from) as u32;
-        if refused > 0 {
-            ring.inflight.fetch_sub(refused, SeqCst);
-        }
         engine.stats.add(Counter::Kernel, refused_from as u64);
-        if refused_from > 0 && !ring.reaper.load(Relaxed) {
-            // A waiter that saw one of these queued in user space must now
-            // look for it in this ring.
-            suspend::wake_waiters();
-        }
         for cb in &cbs[refused_from..] {
             let id = cb.aio_data as u32;
             if ring_full && cb.aio_lio_opcode == k::IOCB_CMD_POLL {
@@ -401,15 +352,14 @@ impl KaioBackend {
         }
     }
 
-    /// The reaper freed `freed` slots of ring `i`: resubmit polls that
-    /// waited for room.
-    fn resubmit_overflow(&'static self, engine: &'static Engine, i: usize, freed: usize) {
+    /// The reaper made room in ring `i`: resubmit polls that waited for it.
+    fn resubmit_overflow(&'static self, engine: &'static Engine, i: usize) {
         let Some(kernel) = self.rings() else {
             return;
         };
         let mut batch = [Iocb::default(); 64];
         let mut n = 0;
-        while n < freed.min(batch.len()) {
+        while n < batch.len() {
             match kernel.rings[i].overflow.pop() {
                 Some(cb) => {
                     batch[n] = cb;
@@ -423,135 +373,71 @@ impl KaioBackend {
         }
     }
 
-    /// `aio_error` found a request in progress: take what the rings that no
-    /// reaper owns hold, in the calling thread, without a syscall. True when
-    /// anything was taken.
+    /// `aio_error` found a request in progress: take what the rings hold,
+    /// in the calling thread, without a syscall. True when anything was
+    /// completed.
     pub fn poll(&'static self, engine: &'static Engine) -> bool {
         let Some(k) = self.rings() else {
             return false;
         };
-        if k.all_reaped.load(Relaxed) {
+        if k.reaped.load(Relaxed) {
             return false;
         }
         let mut any = false;
         for ring in k.rings.iter() {
-            if ring.reaper.load(Relaxed) || !ring.has_events() {
-                continue;
-            }
-            if ring.try_take() {
-                any |= take_here(engine, ring);
-                ring.give_back();
+            if ring.map.pending(&ring.claim) || !ring.handoff.is_empty() {
+                any |= take(engine, k, ring, true).completed;
             }
         }
         any
     }
 
-    /// `aio_suspend` found none of its requests done (`pending`: those in
-    /// progress). Where their completions would sit unseen in a ring that
-    /// no reaper owns, take them here: what is there already, then by
-    /// sleeping in `io_getevents` on that ring until an event, the bell, a
+    /// `aio_suspend` found none of its requests done. Unless the reaper
+    /// runs (then `None`: sleep on the futex, it wakes the waiters), take
+    /// what the rings hold, then sleep on the wake until a completion, a
     /// signal (`EINTR`) or the deadline (`ETIMEDOUT`). `Some(Ok)`: look
-    /// again. `None`: sleep on the futex instead — whoever completes the
-    /// requests will wake it.
-    pub fn wait<'a>(
+    /// again.
+    pub fn wait(
         &'static self,
         engine: &'static Engine,
-        pending: impl Iterator<Item = &'a Slot>,
         done: &mut dyn FnMut() -> bool,
         deadline: Option<&libc::timespec>,
     ) -> Option<Result<(), i32>> {
         let k: &'static Contexts = self.rings()?;
-        if k.all_reaped.load(Acquire) {
+        if k.reaped.load(Acquire) {
             return None;
         }
-        let mut want = 0u32;
-        let mut barrier = false;
-        for slot in pending {
-            match slot.ring.load(Acquire) {
-                0 => {}
-                RING_BARRIER => barrier = true,
-                r => want |= 1 << (r - 1),
-            }
+        // Reset the wake first: whatever completes after this counts it up
+        // again, and whatever completed before is in a ring, taken below.
+        sys::eventfd_drain(k.wake);
+        let mut took = Taken::default();
+        for ring in k.rings.iter() {
+            took.add(take(engine, k, ring, true));
         }
-        if barrier {
-            // An fsync behind its barrier: the writes it waits for may be
-            // in any ring.
-            for (i, ring) in k.rings.iter().enumerate() {
-                if ring.inflight.load(SeqCst) > 0 || !ring.handoff.is_empty() {
-                    want |= 1 << i;
-                }
-            }
-        }
-        let mut mine: Option<&Ring> = None;
-        let mut several = false;
-        let mut took = false;
-        for (i, ring) in k.rings.iter().enumerate() {
-            if want & (1 << i) == 0 || !ring.try_take() {
-                continue;
-            }
-            took |= take_here(engine, ring);
-            if mine.is_none() {
-                mine = Some(ring);
-            } else {
-                several = true;
-                ring.give_back();
-            }
-        }
-        let Some(ring) = mine else {
-            // Every ring that matters is taken by a thread that will wake
-            // this one when it gives it back.
-            return took.then_some(Ok(()));
-        };
-        if took {
-            ring.give_back();
+        if took.completed {
             return Some(Ok(()));
         }
-        let mut nap = false;
-        if several {
-            // One sleep cannot watch several rings: let reapers do it.
-            ring.give_back();
-            if self.ensure_reapers(engine, k) {
-                return None;
-            }
-            // No thread can be made: watch this ring, looking again often.
-            if !ring.try_take() {
-                return None;
-            }
-            nap = true;
-        }
-        let r = self.sleep_on(engine, ring, done, deadline, nap);
-        ring.give_back();
+        k.sleepers.fetch_add(1, SeqCst);
+        // Pairs with the fence in `suspend::wake_waiters`: either a
+        // completion elsewhere sees this sleeper and signals the wake, or
+        // this sees its status.
+        fence(SeqCst);
+        let r = if done() || k.reaped.load(SeqCst) {
+            Ok(())
+        } else {
+            // Events left for another taker (a busy descriptor lock): look
+            // again every millisecond until they are done.
+            self.sleep(k, deadline, took.handed_off)
+        };
+        k.sleepers.fetch_sub(1, SeqCst);
         Some(r)
     }
 
-    /// Sleep in `io_getevents` on a ring whose token this thread holds, and
-    /// act on what it returns. `nap`: wake every millisecond to look again
-    /// (also when the bell cannot be armed).
-    fn sleep_on(
-        &'static self,
-        engine: &'static Engine,
-        ring: &Ring,
-        done: &mut dyn FnMut() -> bool,
-        deadline: Option<&libc::timespec>,
-        nap: bool,
-    ) -> Result<(), i32> {
-        let nap = nap || !self.arm_bell(ring);
-        ring.sleeping.store(true, SeqCst);
-        // Pairs with the fence in `suspend::wake_waiters`: either the
-        // completion sees `sleeping` and rings, or this sees its status.
-        fence(SeqCst);
-        if done() || ring.reaper.load(SeqCst) {
-            ring.sleeping.store(false, Relaxed);
-            return Ok(());
-        }
+    /// `ppoll` on the wake until it is signalled, a signal, or the
+    /// deadline; `nap` caps the sleep at a millisecond.
+    fn sleep(&self, k: &Contexts, deadline: Option<&libc::timespec>, nap: bool) -> Result<(), i32> {
         let mut timeout = match deadline {
-            Some(d) => match sys::remaining(d) {
-                Some(t) => Some(t),
-                None => {
-                    ring.sleeping.store(false, Relaxed);
-                    return Err(libc::ETIMEDOUT);
-                }
-            },
+            Some(d) => Some(sys::remaining(d).ok_or(libc::ETIMEDOUT)?),
             None => None,
         };
         if nap {
@@ -564,17 +450,10 @@ impl KaioBackend {
                 _ => ms,
             });
         }
-        let mut events = [IoEvent::default(); TAKE_BATCH];
-        let r = k::io_getevents(ring.ctx, 1, &mut events, timeout.as_ref());
-        ring.sleeping.store(false, Relaxed);
-        match r {
-            Ok(n) => {
-                for ev in &events[..n] {
-                    take_one(engine, ring, *ev);
-                }
-                take_here(engine, ring);
+        match sys::poll_in(k.wake, timeout.as_ref()) {
+            Ok(_) => {
                 let expired = deadline.is_some_and(|d| sys::remaining(d).is_none());
-                if n == 0 && expired {
+                if expired {
                     Err(libc::ETIMEDOUT)
                 } else {
                     Ok(())
@@ -584,64 +463,52 @@ impl KaioBackend {
         }
     }
 
-    /// Put the bell's readiness poll in the ring (the token holder's job).
-    fn arm_bell(&self, ring: &Ring) -> bool {
-        if ring.bell_armed.load(Relaxed) {
-            return true;
-        }
-        let mut fd = ring.bell.load(Relaxed);
-        if fd < 0 {
-            match sys::eventfd(self.dup_floor.load(Relaxed)) {
-                Ok(f) => {
-                    fd = f;
-                    ring.bell.store(f, Relaxed);
-                }
-                Err(_) => return false,
+    /// A completion while threads wait (see `suspend::wake_waiters`): wake
+    /// those sleeping on the wake.
+    pub fn signal_wake(&self) {
+        if let Some(k) = self.rings() {
+            if k.sleepers.load(SeqCst) != 0 {
+                sys::eventfd_signal(k.wake);
             }
         }
-        let mut cb = Iocb {
-            aio_data: BELL,
-            aio_fildes: fd as u32,
-            aio_lio_opcode: k::IOCB_CMD_POLL,
-            aio_buf: libc::POLLIN as u64,
-            ..Iocb::default()
-        };
-        let ok = matches!(k::io_submit(ring.ctx, &mut [&mut cb as *mut Iocb]), Ok(1));
-        ring.bell_armed.store(ok, Relaxed);
-        ok
     }
 
-    /// A completion while threads wait (see `suspend::wake_waiters`): wake
-    /// those sleeping in `io_getevents`.
-    pub fn ring_bells(&self) {
-        let Some(k) = self.rings() else {
-            return;
-        };
-        for ring in k.rings.iter() {
-            if ring.sleeping.load(SeqCst) {
-                let fd = ring.bell.load(Relaxed);
-                if fd >= 0 {
-                    sys::eventfd_signal(fd);
-                }
-            }
+    /// In a forked child: the parent's wake is not this process's.
+    pub fn close_inherited(&self) {
+        if let Some(k) = self.rings() {
+            sys::close(k.wake);
         }
     }
 }
 
-fn setup() -> Result<Contexts, i32> {
+fn setup(dup_floor: i32) -> Result<Contexts, i32> {
     let n = sys::online_cpus().clamp(1, MAX_CONTEXTS);
     let mut rings = Vec::with_capacity(n);
     for _ in 0..n {
         match k::io_setup(CONTEXT_EVENTS) {
-            Ok(c) => rings.push(Ring::new(c)),
+            Ok(ctx) => {
+                // A ring whose layout this code does not know cannot be
+                // shared by takers: without it, the pool does everything.
+                let map = RingMap::of(ctx).ok_or(libc::ENOSYS)?;
+                rings.push(Ring {
+                    ctx,
+                    map,
+                    claim: AtomicU64::new(map.head()),
+                    handoff: ArrayQueue::new(4 * CONTEXT_EVENTS as usize),
+                    overflow: SegQueue::new(),
+                });
+            }
             Err(e) if rings.is_empty() => return Err(e),
             Err(_) => break, // fewer contexts than CPUs is fine
         }
     }
+    let wake = sys::eventfd(dup_floor)?;
     Ok(Contexts {
         rings: rings.into_boxed_slice(),
-        reapers: Mutex::new(0),
-        all_reaped: AtomicBool::new(false),
+        wake,
+        sleepers: AtomicU32::new(0),
+        reaper: Mutex::new(false),
+        reaped: AtomicBool::new(false),
     })
 }
 
@@ -657,11 +524,11 @@ impl Backend for KaioBackend {
 
     /// The first request for the kernel sets up the kernel side (a program
     /// whose requests complete inline or on the pool never does). One that
-    /// needs a reaper needs its thread now; one for the pool, a worker.
+    /// needs the reaper needs its thread now; one for the pool, a worker.
     fn ready(&'static self, engine: &'static Engine, job: &Job) -> bool {
         if self.iocb(0, job).is_some() {
             if let Some(k) = self.kernel(engine) {
-                return !needs_reaper(job) || self.ensure_reapers(engine, k);
+                return !needs_reaper(job) || self.ensure_reaper(engine, k);
             }
         }
         self.pool.ready(engine, job)
@@ -679,7 +546,7 @@ impl Backend for KaioBackend {
         let Some(kernel) = self.kernel(engine) else {
             return self.to_pool(engine, id);
         };
-        if needs_reaper(job) && !self.ensure_reapers(engine, kernel) {
+        if needs_reaper(job) && !self.ensure_reaper(engine, kernel) {
             // Nobody could act on its completion in time.
             return self.to_pool(engine, id);
         }
@@ -690,7 +557,6 @@ impl Backend for KaioBackend {
             return Ok(());
         }
         let ring = self.ring_index(kernel);
-        slot.ring.store(ring as u8 + 1, Release);
         let batched = BATCH.with(|b| match b.borrow_mut().as_mut() {
             Some(v) => {
                 v.push((ring, cb));
@@ -709,107 +575,88 @@ impl Backend for KaioBackend {
     }
 
     fn threads(&self) -> u32 {
-        let reapers = match self.rings() {
-            Some(k) => *k.reapers.lock() as u32,
+        let reaper = match self.rings() {
+            Some(k) => *k.reaper.lock() as u32,
             None => 0,
         };
-        self.pool.threads() + reapers
+        self.pool.threads() + reaper
     }
 }
 
-/// The reaper of one ring: it waits for a program thread to give the ring
-/// back, then owns it: ring first, `io_getevents` when it is empty.
-fn reap(engine: &'static Engine, ring: &'static Ring) {
-    ring.reaper.store(true, SeqCst);
-    while ring.token.compare_exchange(0, 1, Acquire, Relaxed).is_err() {
-        let _ = sys::futex_wait(&ring.token, 1, None);
-    }
-    let Some(kaio) = engine.kaio() else {
-        return;
-    };
-    let i = kaio
-        .rings()
-        .and_then(|k| k.rings.iter().position(|r| std::ptr::eq(r, ring)))
-        .unwrap_or(0);
-    let mut events = [IoEvent::default(); REAP_BATCH];
+/// The reaper: takes every ring's events (and what program threads handed
+/// off), resubmits polls that waited for room, and sleeps on the wake.
+fn reap(engine: &'static Engine, kaio: &'static KaioBackend, k: &'static Contexts) {
     loop {
-        while let Some(ev) = ring.handoff.pop() {
-            on_event(engine, ring, ev, false);
+        sys::eventfd_drain(k.wake);
+        for (i, ring) in k.rings.iter().enumerate() {
+            take(engine, k, ring, false);
+            if !ring.overflow.is_empty() {
+                kaio.resubmit_overflow(engine, i);
+            }
         }
-        let n = match k::ring_reap(ring.ctx, &mut events) {
-            Some(n) if n > 0 => n,
-            _ => match k::io_getevents(ring.ctx, 1, &mut events, None) {
-                Ok(n) => n,
-                Err(libc::EINTR) => 0,
-                Err(_) => return,
-            },
-        };
-        for ev in &events[..n] {
-            on_event(engine, ring, *ev, false);
-        }
-        kaio.resubmit_overflow(engine, i, n);
+        let _ = sys::poll_in(k.wake, None);
     }
 }
 
-/// Take what the ring holds now, in a program thread that holds its token.
-/// True when anything was taken.
-fn take_here(engine: &'static Engine, ring: &Ring) -> bool {
-    let mut any = false;
+/// What a [`take`] did.
+#[derive(Default, Clone, Copy)]
+struct Taken {
+    /// Some request was completed.
+    completed: bool,
+    /// Some event was left in the hand-off queue.
+    handed_off: bool,
+}
+
+impl Taken {
+    fn add(&mut self, o: Taken) {
+        self.completed |= o.completed;
+        self.handed_off |= o.handed_off;
+    }
+}
+
+/// Take and act on everything ring holds (first what was handed off).
+/// `here`: the caller is a program thread (see [`on_event`]).
+fn take(engine: &'static Engine, k: &Contexts, ring: &Ring, here: bool) -> Taken {
+    let mut t = Taken::default();
+    let act = |ev: IoEvent, t: &mut Taken| {
+        if on_event(engine, ev, here) {
+            t.completed = true;
+        } else {
+            t.handed_off = true;
+            if let Err(ev) = ring.handoff.push(ev) {
+                // Never lose it: act on it here after all.
+                on_event(engine, ev, false);
+                t.completed = true;
+            }
+        }
+    };
     for _ in 0..ring.handoff.len() {
-        let Some(ev) = ring.handoff.pop() else {
-            break;
-        };
-        any |= take_one(engine, ring, ev);
-    }
-    let mut events = [IoEvent::default(); TAKE_BATCH];
-    let zero = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    loop {
-        let n = match k::ring_reap(ring.ctx, &mut events) {
-            Some(n) => n,
-            None => k::io_getevents(ring.ctx, 0, &mut events, Some(&zero)).unwrap_or(0),
-        };
-        if n == 0 {
-            return any;
+        match ring.handoff.pop() {
+            Some(ev) => act(ev, &mut t),
+            None => break,
         }
-        for ev in &events[..n] {
-            take_one(engine, ring, *ev);
-        }
-        any = true;
     }
-}
-
-/// One event taken by a program thread: acted on here, or handed off.
-/// True when acted on.
-fn take_one(engine: &'static Engine, ring: &Ring, ev: IoEvent) -> bool {
-    if on_event(engine, ring, ev, true) {
-        return true;
+    while let Some(ev) = ring.map.take(&ring.claim) {
+        act(ev, &mut t);
     }
-    if let Err(ev) = ring.handoff.push(ev) {
-        // Never lose it: act on it here after all.
-        on_event(engine, ring, ev, false);
-        return true;
+    if t.handed_off && here {
+        // The reaper (or another waiter) acts on it: wake it.
+        sys::eventfd_signal(k.wake);
     }
-    false
+    t
 }
 
 /// Act on one event. `here`: the calling thread is a program thread (in
 /// `aio_error` or `aio_suspend`, maybe in a signal handler): it completes
 /// only requests that need no reaper, and only when the descriptor locks
-/// are free at once; false leaves the event to the ring's next consumer.
-fn on_event(engine: &'static Engine, ring: &Ring, ev: IoEvent, here: bool) -> bool {
-    if ev.data == BELL {
-        ring.bell_rung();
-        return true;
-    }
+/// are free at once; false leaves the event to another taker.
+fn on_event(engine: &'static Engine, ev: IoEvent, here: bool) -> bool {
     let id = ev.data as u32;
     let Some(slot) = engine.slab.get(id) else {
         return true;
     };
-    // SAFETY: the job was claimed before submission; the ring's consumer
-    // (this thread, holding the token) is now its only owner.
+    // SAFETY: the job was claimed before submission; the taker of its event
+    // (this thread, which won the claim) is now its only owner.
     let job = unsafe { slot.job() };
     let result = if ev.res < 0 {
         Err(-ev.res as i32)
@@ -823,13 +670,11 @@ fn on_event(engine: &'static Engine, ring: &Ring, ev: IoEvent, here: bool) -> bo
         let Some(locks) = engine.try_locks(job) else {
             return false;
         };
-        ring.inflight.fetch_sub(1, SeqCst);
         slot.mark_done();
         engine.complete_with(job, result, locks);
         engine.release_slot(id);
         return true;
     }
-    ring.inflight.fetch_sub(1, SeqCst);
     if job.stream && !matches!(job.op, Op::Fsync { .. }) {
         match result {
             Err(e) => finish(engine, id, job, Err(e)),
@@ -903,8 +748,5 @@ fn ready_stream(engine: &'static Engine, id: u32, job: &mut Job) {
         return engine.dispatch_to_pool(id);
     };
     let ring = kaio.ring_index(kernel);
-    if let Some(slot) = engine.slab.get(id) {
-        slot.ring.store(ring as u8 + 1, Release);
-    }
     kaio.submit(engine, ring, std::slice::from_mut(&mut cb));
 }

@@ -1,7 +1,7 @@
 //! The kernel AIO ABI (`<linux/aio_abi.h>`): `iocb`, `io_event`, the ring
 //! the kernel maps into the process, and the raw syscalls. No policy here.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 pub const IOCB_CMD_PREAD: u16 = 0;
 pub const IOCB_CMD_PWRITE: u16 = 1;
@@ -10,6 +10,8 @@ pub const IOCB_CMD_FDSYNC: u16 = 3;
 pub const IOCB_CMD_POLL: u16 = 5;
 pub const IOCB_CMD_PREADV: u16 = 7;
 pub const IOCB_CMD_PWRITEV: u16 = 8;
+/// `aio_flags`: signal the eventfd in `aio_resfd` when the request completes.
+pub const IOCB_FLAG_RESFD: u32 = 1;
 
 /// `struct iocb` (x86_64, little-endian field order).
 #[repr(C)]
@@ -97,84 +99,83 @@ pub fn io_submit(ctx: Context, iocbs: &mut [*mut Iocb]) -> Result<usize, i32> {
     }
 }
 
-/// Take up to `out.len()` events, waiting for at least `min_nr` of them
-/// until `timeout` (relative; `None`: no limit). `EINTR` when a signal
-/// arrives first.
-pub fn io_getevents(
-    ctx: Context,
-    min_nr: usize,
-    out: &mut [IoEvent],
-    timeout: Option<&libc::timespec>,
-) -> Result<usize, i32> {
-    let ts = timeout.map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `out` has room for `out.len()` events; `ts` is NULL or a live
-    // timespec that the kernel only reads.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_io_getevents,
-            ctx,
-            min_nr as libc::c_long,
-            out.len() as libc::c_long,
-            out.as_mut_ptr(),
-            ts,
-        )
-    };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r as usize)
-    }
+/// The completion ring the kernel maps for a context, when its layout is
+/// one this code knows. Events are taken by any number of threads at once
+/// (never with `io_getevents`, the kernel's own consumer, which does not
+/// synchronize with user space): each taker copies the next event, then
+/// claims it by advancing a 64-bit count of events taken; only then is the
+/// ring's head moved past it, so the kernel never reuses a slot before its
+/// copy is done, and a copy that lost the race is thrown away.
+#[derive(Clone, Copy)]
+pub struct RingMap {
+    nr: u64,
+    head: *const AtomicU32,
+    tail: *const AtomicU32,
+    events: *const IoEvent,
 }
 
-/// The ring's header, when its layout is one this code knows.
-fn header(ctx: Context) -> Option<*mut RingHeader> {
-    let hdr = ctx as *mut RingHeader;
-    // SAFETY: the context id is the address of the ring the kernel mapped
-    // for this process; it stays mapped until io_destroy, which paio never
-    // calls on a live context.
-    let known = unsafe { (*hdr).magic == AIO_RING_MAGIC && (*hdr).incompat_features == 0 };
-    known.then_some(hdr)
-}
+// SAFETY: the pointers name the ring the kernel mapped for this process,
+// which stays mapped until io_destroy (never called on a live context); its
+// words are only accessed atomically or by volatile copies.
+unsafe impl Send for RingMap {}
+unsafe impl Sync for RingMap {}
 
-/// Are there events in the ring? Two loads; true where the layout is
-/// unknown (then only `io_getevents` can tell).
-pub fn ring_pending(ctx: Context) -> bool {
-    let Some(hdr) = header(ctx) else {
-        return true;
-    };
-    // SAFETY: see `header`; head and tail are read as atomics.
-    unsafe {
-        let head = AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).head));
-        let tail = AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).tail));
-        head.load(Ordering::Relaxed) != tail.load(Ordering::Acquire)
-    }
-}
-
-/// Take completed events straight from the mapped ring, without a syscall.
-/// Only one thread at a time may consume a given ring, this way or with
-/// `io_getevents` (the kernel's own consumer does not synchronize with
-/// user space). `None` when the ring's layout is not one this code knows
-/// (then use `io_getevents`).
-pub fn ring_reap(ctx: Context, out: &mut [IoEvent]) -> Option<usize> {
-    let hdr = header(ctx)?;
-    // SAFETY: see `header`. Header fields are read as the kernel writes
-    // them (tail with release after the event; head is ours).
-    unsafe {
-        let nr = (*hdr).nr;
-        let head_a = AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).head));
-        let tail_a = AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).tail));
-        let mut head = head_a.load(Ordering::Acquire);
-        let tail = tail_a.load(Ordering::Acquire);
-        let events = (hdr as *mut u8).add((*hdr).header_length as usize) as *const IoEvent;
-        let mut n = 0;
-        while head != tail && n < out.len() {
-            out[n] = events.add(head as usize % nr as usize).read_volatile();
-            head = (head + 1) % nr;
-            n += 1;
+impl RingMap {
+    /// The ring of `ctx` (the context id is its address).
+    pub fn of(ctx: Context) -> Option<RingMap> {
+        let hdr = ctx as *mut RingHeader;
+        // SAFETY: see the type's comment; the header is read once here.
+        unsafe {
+            if (*hdr).magic != AIO_RING_MAGIC || (*hdr).incompat_features != 0 || (*hdr).nr == 0 {
+                return None;
+            }
+            Some(RingMap {
+                nr: (*hdr).nr as u64,
+                head: AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).head)),
+                tail: AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).tail)),
+                events: (hdr as *const u8).add((*hdr).header_length as usize) as *const IoEvent,
+            })
         }
-        if n > 0 {
-            head_a.store(head, Ordering::Release);
+    }
+
+    /// The count of events taken so far, to start `claim` from.
+    pub fn head(&self) -> u64 {
+        // SAFETY: see the type's comment.
+        unsafe { (*self.head).load(Ordering::Acquire) as u64 }
+    }
+
+    /// Is there an event that `claim` has not taken? Two loads.
+    pub fn pending(&self, claim: &AtomicU64) -> bool {
+        let at = claim.load(Ordering::Acquire) % self.nr;
+        // SAFETY: see the type's comment.
+        at != unsafe { (*self.tail).load(Ordering::Acquire) } as u64
+    }
+
+    /// Take the next event, if any.
+    pub fn take(&self, claim: &AtomicU64) -> Option<IoEvent> {
+        loop {
+            let c = claim.load(Ordering::Acquire);
+            let at = c % self.nr;
+            // SAFETY: see the type's comment. The kernel writes an event,
+            // then (after a write barrier) the tail: a slot below the tail
+            // read with acquire holds a whole event.
+            unsafe {
+                if at == (*self.tail).load(Ordering::Acquire) as u64 {
+                    return None;
+                }
+                let ev = self.events.add(at as usize).read_volatile();
+                if claim
+                    .compare_exchange(c, c + 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    // Every event before the claim is copied already, so any
+                    // claim is a safe head. Racing takers may store theirs
+                    // out of order; an older head only makes the kernel
+                    // count fewer free slots until the next take.
+                    (*self.head).store(((c + 1) % self.nr) as u32, Ordering::Release);
+                    return Some(ev);
+                }
+            }
         }
-        Some(n)
     }
 }

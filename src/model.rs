@@ -95,51 +95,52 @@ fn two_waiters_two_completions() {
     });
 }
 
-/// A waiter sleeping in a kernel ring (`kaio::KaioBackend::sleep_on`, the
-/// sleep modelled as a futex on the ring's bell) and a completion elsewhere
-/// (the pool): the completion either sees `sleeping` and rings the bell, or
-/// the waiter sees the status before it sleeps (as in `suspend::wake_waiters`).
+/// A waiter sleeping on the kernel backend's wake (`KaioBackend::wait`;
+/// the `ppoll` on the eventfd modelled as a futex on its count) and a
+/// completion elsewhere (the pool): the completion either sees the sleeper
+/// and signals the wake, or the waiter sees the status before it sleeps (as
+/// in `suspend::wake_waiters`).
 #[test]
-fn completion_elsewhere_rings_the_bell() {
-    use loom::sync::atomic::{fence, AtomicBool};
+fn completion_elsewhere_signals_the_wake() {
+    use loom::sync::atomic::fence;
     loom::model(|| {
         let q = Arc::new(WaitQueue::new());
         let futex = Arc::new(ModelFutex::default());
-        let bells = Arc::new(ModelFutex::default());
-        let bell = Arc::new(AtomicU32::new(0));
-        let sleeping = Arc::new(AtomicBool::new(false));
+        let wakes = Arc::new(ModelFutex::default());
+        let wake = Arc::new(AtomicU32::new(0));
+        let sleepers = Arc::new(AtomicU32::new(0));
         let status = Arc::new(AtomicI32::new(libc::EINPROGRESS));
         let completer = {
-            let (q, futex, bells, bell, sleeping, status) = (
+            let (q, futex, wakes, wake, sleepers, status) = (
                 q.clone(),
                 futex.clone(),
-                bells.clone(),
-                bell.clone(),
-                sleeping.clone(),
+                wakes.clone(),
+                wake.clone(),
+                sleepers.clone(),
                 status.clone(),
             );
             thread::spawn(move || {
                 status.store(0, Release);
-                if q.wake(&*futex) && sleeping.load(SeqCst) {
-                    bell.store(1, SeqCst);
-                    bells.wake_all(&bell);
+                if q.wake(&*futex) && sleepers.load(SeqCst) != 0 {
+                    wake.fetch_add(1, SeqCst);
+                    wakes.wake_all(&wake);
                 }
             })
         };
-        let in_ring = |done: &mut dyn FnMut() -> bool| {
-            sleeping.store(true, SeqCst);
+        let on_wake = |done: &mut dyn FnMut() -> bool| {
+            wake.store(0, SeqCst); // drained before looking
+            sleepers.fetch_add(1, SeqCst);
             fence(SeqCst);
             if !done() {
-                let _ = bells.wait(&bell, 0, None);
-                bell.store(0, SeqCst);
+                let _ = wakes.wait(&wake, 0, None);
             }
-            sleeping.store(false, Relaxed);
+            sleepers.fetch_sub(1, SeqCst);
             Some(Ok(()))
         };
         let r = q.wait_until(
             &*futex,
             || status.load(Acquire) != libc::EINPROGRESS,
-            in_ring,
+            on_wake,
             None,
         );
         assert_eq!(r, Ok(()));

@@ -10,7 +10,7 @@
 use std::cell::UnsafeCell;
 use std::sync::atomic::AtomicPtr;
 
-use crate::sync::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use crate::sync::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
 use crossbeam_queue::ArrayQueue;
 use parking_lot::Mutex;
@@ -112,10 +112,6 @@ pub enum State {
     Done = 5,
 }
 
-/// `Slot::ring` of an `aio_fsync` not yet dispatched: it may be waiting for
-/// writes in any kernel ring.
-pub const RING_BARRIER: u8 = u8::MAX;
-
 pub struct Slot {
     /// A [`State`]; transitions out of `Queued` are CAS so exactly one of the
     /// executor and the canceller owns the job.
@@ -126,9 +122,6 @@ pub struct Slot {
     pub fd: AtomicI32,
     /// The caller's aiocb address, for `aio_cancel(fd, aiocb)`.
     pub aiocb: AtomicUsize,
-    /// The kernel ring the request went to (index + 1), 0 when none, or
-    /// [`RING_BARRIER`]: tells `aio_suspend` where its completion will show.
-    pub ring: AtomicU8,
     job: UnsafeCell<Job>,
 }
 
@@ -143,7 +136,6 @@ impl Slot {
             gen: AtomicU32::new(0),
             fd: AtomicI32::new(-1),
             aiocb: AtomicUsize::new(0),
-            ring: AtomicU8::new(0),
             job: UnsafeCell::new(Job::EMPTY),
         }
     }
@@ -344,7 +336,6 @@ impl Slab {
         if let Some(slot) = self.get(id) {
             slot.fd.store(-1, Ordering::Relaxed);
             slot.aiocb.store(0, Ordering::Relaxed);
-            slot.ring.store(0, Ordering::Relaxed);
             slot.state.store(State::Free as u32, Ordering::Release);
             let _ = self.free.push(id);
         }

@@ -336,12 +336,6 @@ fn queue(
         }
         return refuse(engine, cb, job.group, libc::EAGAIN);
     };
-    if matches!(job.op, Op::Fsync { .. }) {
-        if let Some(slot) = engine.slab.get(id) {
-            // Until dispatched it may wait for writes in any kernel ring.
-            slot.ring.store(slots::RING_BARRIER, Ordering::Release);
-        }
-    }
     cb.begin(slots::tag(id, gen));
     let run_now = place(&mut st.order.lock(), id);
     if run_now {
@@ -380,12 +374,21 @@ pub fn submit_fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Resul
     if !engine.backend.ready(engine, &job) {
         return refuse(engine, cb, 0, libc::EAGAIN);
     }
+    let st = engine.fds.get(cb.fd());
+    if st.order.lock().writes_in_flight() > 0 {
+        // Its barrier will be released by a completion, which a program
+        // thread (maybe in a signal handler) may take: the reaper must run.
+        if let Some(k) = engine.kaio() {
+            if !k.expect_barrier(engine) {
+                return refuse(engine, cb, 0, libc::EAGAIN);
+            }
+        }
+    }
     job.file = match engine.take_file(cb.fd()) {
         Ok(f) => f,
         Err(libc::EBADF) => return Err(libc::EBADF),
         Err(_) => return refuse(engine, cb, 0, libc::EAGAIN),
     };
-    let st = engine.fds.get(cb.fd());
     queue(engine, cb, job, st, |order, id| order.fsync_submit(id))
 }
 

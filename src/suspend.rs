@@ -150,13 +150,13 @@ impl Futex for KernelFutex {
 #[cfg(not(loom))]
 static QUEUE: WaitQueue = WaitQueue::new();
 
-/// Called after a status was published; also wakes threads that wait in a
-/// kernel ring rather than on the futex (their bells).
+/// Called after a status was published; also wakes threads that sleep on
+/// the kernel backend's wake rather than on the futex.
 #[cfg(not(loom))]
 pub fn wake_waiters() {
     if QUEUE.wake(&KernelFutex) {
         if let Some(k) = crate::engine::try_get().and_then(|e| e.kaio()) {
-            k.ring_bells();
+            k.signal_wake();
         }
     }
 }

@@ -282,6 +282,20 @@ pub fn eventfd(min: i32) -> Result<i32, i32> {
     high
 }
 
+/// Wait until `fd` is readable, a signal arrives (`EINTR`, only when a
+/// handler ran), or `timeout` (relative) passes. True when readable.
+pub fn poll_in(fd: i32, timeout: Option<&libc::timespec>) -> Result<bool, i32> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ts = timeout.map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: one live pollfd; `ts` is NULL or a live timespec; no mask.
+    let r = unsafe { libc::ppoll(&mut p, 1, ts, std::ptr::null()) };
+    check(r as libc::c_long).map(|n| n > 0)
+}
+
 /// Add one to an eventfd (wakes its pollers).
 pub fn eventfd_signal(fd: i32) {
     let one: u64 = 1;
@@ -289,14 +303,8 @@ pub fn eventfd_signal(fd: i32) {
     unsafe { libc::write(fd, &one as *const u64 as *const libc::c_void, 8) };
 }
 
-/// Reset an eventfd to zero. It is checked to still be an eventfd (an
-/// anonymous inode), so a number the program reused is never read from.
+/// Reset an eventfd of paio's own to zero.
 pub fn eventfd_drain(fd: i32) {
-    // SAFETY: fstat writes into a local struct of the right type.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != 0 {
-        return;
-    }
     let mut v: u64 = 0;
     // SAFETY: reads 8 bytes into a local; the descriptor is non-blocking.
     unsafe { libc::read(fd, &mut v as *mut u64 as *mut libc::c_void, 8) };

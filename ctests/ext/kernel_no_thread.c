@@ -4,9 +4,6 @@
  * - 64 O_DIRECT reads waited for with aio_suspend over the whole list, then
  *   64 more from one lio_listio(LIO_NOWAIT) without a list notification;
  * - 32 O_DIRECT reads waited for with aio_error alone (a busy poll);
- * - 64 O_DIRECT writes and an aio_fsync behind them, waited for with
- *   aio_suspend on the fsync alone (it waits in user space for writes whose
- *   completions nobody else takes);
  * - 600 O_DIRECT reads submitted before any is reaped (more than a ring
  *   holds; what does not fit runs on the pool);
  * - one list mixing an O_DIRECT read with a large buffered write (the pool):
@@ -14,8 +11,10 @@
  * - two threads, each waiting for its own O_DIRECT reads;
  * - aio_suspend with a timeout on a request still in the kernel's hands.
  * On kernel AIO no completion thread ("paio-reap") exists after all that.
- * A request with SIGEV_SIGNAL then starts them (one per ring), and its
- * signal arrives.
+ * Then 64 O_DIRECT writes and an aio_fsync queued behind them, waited for
+ * with aio_suspend on the fsync alone: a completion releases its barrier, so
+ * the one completion thread starts. A request with SIGEV_SIGNAL then has its
+ * signal delivered by it.
  * Skipped where the filesystem refuses O_DIRECT. */
 #include "ext.h"
 #include <dirent.h>
@@ -166,31 +165,6 @@ int main(void)
 	printf("32 O_DIRECT reads waited for with aio_error alone\n");
 	show_threads("poll");
 
-	for (int i = 0; i < NREAD; i++) {
-		fill_pattern(mem + (size_t)i * BLK, BLK, 5, (long long)i * BLK);
-		prep(&cbs[i], fd, mem + (size_t)i * BLK, BLK, (off_t)i * BLK,
-		     LIO_WRITE);
-		EXPECT_OK(aio_write(&cbs[i]));
-	}
-	struct aiocb sync;
-	prep(&sync, fd, NULL, 0, 0, LIO_NOP);
-	EXPECT_OK(aio_fsync(O_SYNC, &sync));
-	const struct aiocb *one[1] = { &sync };
-	deadline = now_ms() + WAIT_MS;
-	while (aio_error(&sync) == EINPROGRESS) {
-		if (now_ms() > deadline)
-			FAIL("fsync behind 64 writes still in progress");
-		if (aio_suspend(one, 1, NULL) != 0 && errno != EINTR)
-			FAIL("aio_suspend(fsync): %s", strerror(errno));
-	}
-	EXPECT_EQ(aio_error(&sync), 0);
-	for (int i = 0; i < NREAD; i++) {
-		if (aio_error(&cbs[i]) != 0 || aio_return(&cbs[i]) != BLK)
-			FAIL("write %d not done when its fsync was (%s)", i,
-			     errname(aio_error(&cbs[i])));
-	}
-	printf("an fsync behind 64 O_DIRECT writes waited for alone\n");
-	show_threads("fsync");
 
 	read_blocks(cbs, NMANY, 17);
 	suspend_all(cbs, NMANY);
@@ -258,6 +232,36 @@ int main(void)
 		printf("~ kernel AIO not in use (fallback %d)\n", after.fallback_errno);
 	}
 
+	/* An fsync queued behind writes: its barrier is released by a
+	 * completion, so the completion thread takes over. */
+	for (int i = 0; i < NREAD; i++) {
+		fill_pattern(mem + (size_t)i * BLK, BLK, 5, (long long)i * BLK);
+		prep(&cbs[i], fd, mem + (size_t)i * BLK, BLK, (off_t)i * BLK,
+		     LIO_WRITE);
+		EXPECT_OK(aio_write(&cbs[i]));
+	}
+	struct aiocb sync;
+	prep(&sync, fd, NULL, 0, 0, LIO_NOP);
+	EXPECT_OK(aio_fsync(O_SYNC, &sync));
+	const struct aiocb *one[1] = { &sync };
+	deadline = now_ms() + WAIT_MS;
+	while (aio_error(&sync) == EINPROGRESS) {
+		if (now_ms() > deadline)
+			FAIL("fsync behind 64 writes still in progress");
+		if (aio_suspend(one, 1, NULL) != 0 && errno != EINTR)
+			FAIL("aio_suspend(fsync): %s", strerror(errno));
+	}
+	EXPECT_EQ(aio_error(&sync), 0);
+	for (int i = 0; i < NREAD; i++) {
+		if (aio_error(&cbs[i]) != 0 || aio_return(&cbs[i]) != BLK)
+			FAIL("write %d not done when its fsync was (%s)", i,
+			     errname(aio_error(&cbs[i])));
+	}
+	printf("an fsync behind 64 O_DIRECT writes waited for alone\n");
+	if (after.kernel_aio && threads_named("paio-reap") != 1)
+		FAIL("%d completion threads after an fsync queued behind kernel writes",
+		     threads_named("paio-reap"));
+
 	/* A notification needs someone to act on the completion. */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -277,8 +281,9 @@ int main(void)
 	suspend_all(cbs, 1);
 	check_blocks(cbs, 1);
 	struct paio_stats last = stats_now();
-	if (last.kernel_aio && threads_named("paio-reap") == 0)
-		FAIL("a signal notification on kernel AIO started no completion thread");
+	if (last.kernel_aio && threads_named("paio-reap") != 1)
+		FAIL("%d completion threads after a signal notification",
+		     threads_named("paio-reap"));
 	printf("SIGEV_SIGNAL on an O_DIRECT read delivered\n");
 	return 0;
 }

@@ -53,6 +53,7 @@ scenarios! {
     reap_in_signal_handler,
     stats_basic,
     stats_size,
+    suspend_nested_in_handler,
     vec_count_invalid,
     vec_efault,
     vec_odirect,

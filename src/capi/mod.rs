@@ -149,14 +149,11 @@ export! {
             // SAFETY: a readable timespec by the caller's contract.
             let timeout = unsafe { timeout.as_ref() };
             let tracked = |cb: Aiocb| engine::try_get().is_some_and(|e| e.slab.lookup(cb.tag(), cb.addr()).is_some());
-            // Requests in kernel rings that no paio thread reaps: wait there.
+            // Kernel completions that no paio thread takes: take them, and
+            // sleep where they are signalled.
             let elsewhere = |done: &mut dyn FnMut() -> bool, deadline: Option<&libc::timespec>| {
                 let e = engine::try_get()?;
-                let pending = entries()
-                    .flatten()
-                    .filter(|cb| cb.error() == libc::EINPROGRESS)
-                    .filter_map(|cb| e.slab.lookup(cb.tag(), cb.addr()).map(|(_, slot)| slot));
-                e.kaio()?.wait(e, pending, done, deadline)
+                e.kaio()?.wait(e, done, deadline)
             };
             suspend::suspend(entries, timeout, tracked, elsewhere)
         }).map(|()| 0))
