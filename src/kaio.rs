@@ -27,7 +27,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize};
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU32, AtomicUsize};
 
 use crossbeam_queue::{ArrayQueue, SegQueue};
 use once_cell::sync::OnceCell;
@@ -39,6 +39,7 @@ use crate::kaio_sys::{self as k, Context, IoEvent, Iocb, RingMap};
 use crate::notify::{self, Delivery};
 use crate::slots::{Job, Op};
 use crate::stats::Counter;
+use crate::sync::AtomicU64;
 use crate::sys;
 
 /// Events per kernel context. Each context is charged against the
@@ -288,8 +289,6 @@ impl KaioBackend {
             self.submit(engine, ring, &mut cbs);
         }
     }
-
-    /// `io_submit` a set of iocbs of claimed jobs to ring `i`; whatever the
 
     /// `io_submit` a set of iocbs of claimed jobs to ring `i`; whatever the
     /// kernel does not take goes to the pool (polls wait for room).

@@ -1,7 +1,9 @@
 //! The kernel AIO ABI (`<linux/aio_abi.h>`): `iocb`, `io_event`, the ring
 //! the kernel maps into the process, and the raw syscalls. No policy here.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU32;
+
+use crate::sync::{AtomicU64, Ordering};
 
 pub const IOCB_CMD_PREAD: u16 = 0;
 pub const IOCB_CMD_PWRITE: u16 = 1;
@@ -146,36 +148,71 @@ impl RingMap {
 
     /// Is there an event that `claim` has not taken? Two loads.
     pub fn pending(&self, claim: &AtomicU64) -> bool {
-        let at = claim.load(Ordering::Acquire) % self.nr;
-        // SAFETY: see the type's comment.
-        at != unsafe { (*self.tail).load(Ordering::Acquire) } as u64
+        claim.load(Ordering::Acquire) % self.nr != self.tail() as u64
     }
 
     /// Take the next event, if any.
     pub fn take(&self, claim: &AtomicU64) -> Option<IoEvent> {
-        loop {
-            let c = claim.load(Ordering::Acquire);
-            let at = c % self.nr;
-            // SAFETY: see the type's comment. The kernel writes an event,
-            // then (after a write barrier) the tail: a slot below the tail
-            // read with acquire holds a whole event.
-            unsafe {
-                if at == (*self.tail).load(Ordering::Acquire) as u64 {
-                    return None;
-                }
-                let ev = self.events.add(at as usize).read_volatile();
-                if claim
-                    .compare_exchange(c, c + 1, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    // Every event before the claim is copied already, so any
-                    // claim is a safe head. Racing takers may store theirs
-                    // out of order; an older head only makes the kernel
-                    // count fewer free slots until the next take.
-                    (*self.head).store(((c + 1) % self.nr) as u32, Ordering::Release);
-                    return Some(ev);
-                }
-            }
+        take_next(self, claim)
+    }
+}
+
+/// The words of a completion ring that takers touch: the kernel's mapped
+/// ring, or (under loom) a model of it.
+pub trait RingWords {
+    /// Slots in the ring.
+    fn nr(&self) -> u64;
+    /// Where the producer writes next (acquire: the events below it are
+    /// whole).
+    fn tail(&self) -> u32;
+    /// A copy of the event in slot `at` (it may be torn if the slot is being
+    /// rewritten: the claim then fails).
+    fn event(&self, at: u64) -> IoEvent;
+    /// Tell the producer that every slot before `head` may be reused.
+    fn set_head(&self, head: u32);
+}
+
+impl RingWords for RingMap {
+    fn nr(&self) -> u64 {
+        self.nr
+    }
+    fn tail(&self) -> u32 {
+        // SAFETY: see `RingMap`.
+        unsafe { (*self.tail).load(Ordering::Acquire) }
+    }
+    fn event(&self, at: u64) -> IoEvent {
+        // SAFETY: see `RingMap`; `at` < nr.
+        unsafe { self.events.add(at as usize).read_volatile() }
+    }
+    fn set_head(&self, head: u32) {
+        // SAFETY: see `RingMap`.
+        unsafe { (*self.head).store(head, Ordering::Release) }
+    }
+}
+
+/// Take the next event of `ring`, if any, racing any number of takers:
+/// copy the event `claim` points at, then claim it by moving `claim` on
+/// (compare-and-swap on 64 bits: no wrap-around can fool it); only then is
+/// the head moved past it, so the producer never rewrites a slot before its
+/// copy is done, and a copy that lost the race is thrown away.
+pub fn take_next(ring: &impl RingWords, claim: &AtomicU64) -> Option<IoEvent> {
+    loop {
+        let c = claim.load(Ordering::Acquire);
+        let at = c % ring.nr();
+        if at == ring.tail() as u64 {
+            return None;
+        }
+        let ev = ring.event(at);
+        if claim
+            .compare_exchange(c, c + 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // Every event before the claim is copied already, so any claim
+            // is a safe head. Racing takers may store theirs out of order;
+            // an older head only makes the producer count fewer free slots
+            // until the next take.
+            ring.set_head(((c + 1) % ring.nr()) as u32);
+            return Some(ev);
         }
     }
 }

@@ -10,7 +10,7 @@ use loom::thread;
 
 use crate::slots::{Slot, State};
 use crate::suspend::{Futex, WaitQueue};
-use crate::sync::{AtomicU32, AtomicUsize, Ordering::*};
+use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
 /// The kernel futex, modelled: the value check and the sleep are atomic with
 /// respect to a wake.
@@ -164,6 +164,88 @@ fn one_engine_however_first_calls_race() {
         let mine = once.get_or_start(|| made.fetch_add(1, SeqCst) + 1);
         assert_eq!(racer.join().unwrap(), mine);
         assert_eq!(made.load(SeqCst), 1);
+    });
+}
+
+/// A completion ring of 2 slots (so it wraps) in loom atomics, produced
+/// into as the kernel does (event, then tail; a slot is rewritten only once
+/// the head has moved past it).
+struct ModelRing {
+    slots: [AtomicU64; 2],
+    tail: AtomicU32,
+    head: AtomicU32,
+}
+
+impl crate::kaio_sys::RingWords for ModelRing {
+    fn nr(&self) -> u64 {
+        2
+    }
+    fn tail(&self) -> u32 {
+        self.tail.load(Acquire)
+    }
+    fn event(&self, at: u64) -> crate::kaio_sys::IoEvent {
+        crate::kaio_sys::IoEvent {
+            data: self.slots[at as usize].load(Relaxed),
+            ..Default::default()
+        }
+    }
+    fn set_head(&self, head: u32) {
+        self.head.store(head, Release);
+    }
+}
+
+/// Two threads take events from one ring while the producer wraps around
+/// it: every event is taken exactly once, with the data it was produced
+/// with (`kaio_sys::take_next`: copy, then claim, then move the head).
+#[test]
+fn ring_events_taken_once_by_racing_takers() {
+    use crate::kaio_sys::take_next;
+    const EVENTS: u64 = 3;
+    loom::model(|| {
+        let ring = Arc::new(ModelRing {
+            slots: [AtomicU64::new(0), AtomicU64::new(0)],
+            tail: AtomicU32::new(0),
+            head: AtomicU32::new(0),
+        });
+        let claim = Arc::new(AtomicU64::new(0));
+        let producer = {
+            let ring = ring.clone();
+            thread::spawn(move || {
+                for id in 1..=EVENTS {
+                    let t = ring.tail.load(Relaxed);
+                    // At most nr - 1 events wait in the ring.
+                    while (t + 1) % 2 == ring.head.load(Acquire) {
+                        thread::yield_now();
+                    }
+                    ring.slots[t as usize].store(id, Relaxed);
+                    ring.tail.store((t + 1) % 2, Release);
+                }
+            })
+        };
+        // Two takers race a bounded number of takes each; this thread then
+        // takes what is left (the producer waits for room meanwhile).
+        let takers: Vec<_> = (0..2)
+            .map(|_| {
+                let (ring, claim) = (ring.clone(), claim.clone());
+                thread::spawn(move || {
+                    (0..2)
+                        .filter_map(|_| take_next(&*ring, &claim))
+                        .map(|ev| ev.data)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<u64> = takers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        while all.len() < EVENTS as usize {
+            match take_next(&*ring, &claim) {
+                Some(ev) => all.push(ev.data),
+                None => thread::yield_now(),
+            }
+        }
+        producer.join().unwrap();
+        assert!(take_next(&*ring, &claim).is_none());
+        all.sort_unstable();
+        assert_eq!(all, (1..=EVENTS).collect::<Vec<_>>());
     });
 }
 
