@@ -140,6 +140,12 @@ impl Slot {
         }
     }
 
+    /// The submitter has marked the aiocb in progress: from now on
+    /// `aio_cancel(fd, NULL)` may cancel the request.
+    pub fn expose(&self, fd: i32) {
+        self.fd.store(fd, Ordering::Release);
+    }
+
     pub fn state(&self) -> State {
         match self.state.load(Ordering::Acquire) {
             0 => State::Free,
@@ -295,7 +301,11 @@ impl Slab {
 
     /// Take a free slot and mark it `Queued` with a fresh generation; `None`
     /// when `capacity` requests are in flight (the caller reports `EAGAIN`).
-    pub fn alloc(&self, fd: i32, aiocb: usize, job: Job) -> Option<(u32, u32)> {
+    /// `aio_cancel(fd, NULL)` does not see it until [`Slot::expose`], once
+    /// the submitter has marked the aiocb in progress: a cancel before that
+    /// would publish `ECANCELED`, which the marking would then overwrite,
+    /// leaving the aiocb in progress forever.
+    pub fn alloc(&self, aiocb: usize, job: Job) -> Option<(u32, u32)> {
         let id = match self.free.pop() {
             Some(id) => id,
             None => self.grow()?,
@@ -303,9 +313,8 @@ impl Slab {
         let slot = self.get(id)?;
         // SAFETY: a free slot is owned by whoever popped it from the free list.
         unsafe { *slot.job() = job };
-        slot.fd.store(fd, Ordering::Relaxed);
         slot.aiocb.store(aiocb, Ordering::Relaxed);
-        // Release: whoever reads the new generation also sees the new fd.
+        // Release: whoever reads the new generation also sees the new aiocb.
         let gen = slot.gen.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
         slot.state.store(State::Queued as u32, Ordering::Release);
         Some((id, gen))
@@ -357,15 +366,15 @@ mod tests {
     fn alloc_release_reuses_without_growth() {
         let slab = Slab::new(10);
         assert_eq!(slab.capacity(), CHUNK as u32);
-        let (a, g1) = slab.alloc(3, 0x1000, Job::EMPTY).unwrap();
+        let (a, g1) = slab.alloc(0x1000, Job::EMPTY).unwrap();
         assert_eq!(slab.get(a).unwrap().state(), State::Queued);
         slab.release(a);
         for _ in 0..10_000 {
-            let (b, _) = slab.alloc(3, 0x1000, Job::EMPTY).unwrap();
+            let (b, _) = slab.alloc(0x1000, Job::EMPTY).unwrap();
             slab.release(b);
         }
         assert_eq!(slab.allocated(), CHUNK as u32, "steady state must not grow");
-        let (c, g2) = slab.alloc(4, 0x2000, Job::EMPTY).unwrap();
+        let (c, g2) = slab.alloc(0x2000, Job::EMPTY).unwrap();
         let _ = (c, g1, g2);
     }
 
@@ -373,24 +382,24 @@ mod tests {
     fn exhaustion_reports_none_then_recovers() {
         let slab = Slab::new(1);
         let ids: Vec<u32> = (0..CHUNK)
-            .map(|i| slab.alloc(1, i, Job::EMPTY).unwrap().0)
+            .map(|i| slab.alloc(i, Job::EMPTY).unwrap().0)
             .collect();
-        assert!(slab.alloc(1, 0, Job::EMPTY).is_none());
+        assert!(slab.alloc(0, Job::EMPTY).is_none());
         slab.release(ids[7]);
-        assert_eq!(slab.alloc(1, 0, Job::EMPTY).unwrap().0, ids[7]);
+        assert_eq!(slab.alloc(0, Job::EMPTY).unwrap().0, ids[7]);
     }
 
     #[test]
     fn stale_tags_do_not_match() {
         let slab = Slab::new(1);
-        let (id, gen) = slab.alloc(5, 0xabc, Job::EMPTY).unwrap();
+        let (id, gen) = slab.alloc(0xabc, Job::EMPTY).unwrap();
         let t = tag(id, gen);
         assert!(slab.lookup(t, 0xabc).is_some());
         assert!(slab.lookup(t, 0xabd).is_none());
         slab.release(id);
         // The free list is FIFO: cycle until the same slot comes back.
         let (id2, gen2) = loop {
-            let (i, g) = slab.alloc(5, 0xabc, Job::EMPTY).unwrap();
+            let (i, g) = slab.alloc(0xabc, Job::EMPTY).unwrap();
             if i == id {
                 break (i, g);
             }
@@ -403,14 +412,14 @@ mod tests {
     #[test]
     fn claim_and_cancel_are_exclusive() {
         let slab = Slab::new(1);
-        let (id, _) = slab.alloc(5, 1, Job::EMPTY).unwrap();
+        let (id, _) = slab.alloc(1, Job::EMPTY).unwrap();
         let s = slab.get(id).unwrap();
         assert!(s.begin_cancel());
         assert!(!s.claim());
         s.end_cancel();
         assert_eq!(s.state(), State::Cancelled);
         slab.release(id);
-        let (id, _) = slab.alloc(5, 1, Job::EMPTY).unwrap();
+        let (id, _) = slab.alloc(1, Job::EMPTY).unwrap();
         let s = slab.get(id).unwrap();
         assert!(s.claim());
         assert!(!s.begin_cancel());
@@ -420,7 +429,7 @@ mod tests {
     fn claim_vs_cancel_race_has_one_winner() {
         let slab = std::sync::Arc::new(Slab::new(1));
         for _ in 0..200 {
-            let (id, _) = slab.alloc(5, 1, Job::EMPTY).unwrap();
+            let (id, _) = slab.alloc(1, Job::EMPTY).unwrap();
             let s2 = slab.clone();
             let t = std::thread::spawn(move || s2.get(id).unwrap().claim());
             let cancelled = slab.get(id).unwrap().begin_cancel();

@@ -324,7 +324,7 @@ fn queue(
     st: &FdState,
     place: impl FnOnce(&mut crate::fdstate::Order, u32) -> bool,
 ) -> Result<(), i32> {
-    let Some((id, gen)) = engine.slab.alloc(job.fd, job.aiocb, job) else {
+    let Some((id, gen)) = engine.slab.alloc(job.aiocb, job) else {
         // Out of request slots: undo, report EAGAIN, lose nothing.
         if let Some(epoch) = job.epoch.take() {
             let mut ready = Vec::new();
@@ -337,6 +337,9 @@ fn queue(
         return refuse(engine, cb, job.group, libc::EAGAIN);
     };
     cb.begin(slots::tag(id, gen));
+    if let Some(slot) = engine.slab.get(id) {
+        slot.expose(job.fd);
+    }
     let run_now = place(&mut st.order.lock(), id);
     if run_now {
         engine.dispatch(id);
