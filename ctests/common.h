@@ -438,12 +438,14 @@ static UNUSED void install_siginfo_handler(int signo,
 	CHECK(sigaction(signo, &sa, NULL) == 0);
 }
 
-/* A thread that sends `signo` to `target` every 20 ms until stopped: the
- * target cannot miss it by entering its blocking call late. */
+/* A thread that sends `signo` to `target` every `period_us` (20 ms unless
+ * started with interrupter_start_every) until stopped: the target cannot
+ * miss it by entering its blocking call late. */
 struct interrupter {
 	pthread_t thread;
 	pthread_t target;
 	int signo;
+	long period_us;
 	atomic_int stop;
 };
 
@@ -454,19 +456,28 @@ static void *interrupter_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	while (!atomic_load(&it->stop)) {
-		sleep_ms(20);
+		struct timespec ts = { it->period_us / 1000000,
+				       (it->period_us % 1000000) * 1000 };
+		nanosleep(&ts, NULL);
 		if (!atomic_load(&it->stop))
 			pthread_kill(it->target, it->signo);
 	}
 	return NULL;
 }
 
-static UNUSED void interrupter_start(struct interrupter *it, int signo)
+static UNUSED void interrupter_start_every(struct interrupter *it, int signo,
+					   long period_us)
 {
 	it->target = pthread_self();
 	it->signo = signo;
+	it->period_us = period_us;
 	atomic_store(&it->stop, 0);
 	CHECK(pthread_create(&it->thread, NULL, interrupter_main, it) == 0);
+}
+
+static UNUSED void interrupter_start(struct interrupter *it, int signo)
+{
+	interrupter_start_every(it, signo, 20 * 1000);
 }
 
 static UNUSED void interrupter_stop(struct interrupter *it)

@@ -232,10 +232,7 @@ impl Engine {
         let Locks { order, files } = locks;
         if job.file >= 0 {
             let file = std::mem::replace(&mut job.file, -1);
-            let mut files = files.unwrap_or_else(|| st.files.lock());
-            if files.release(file) {
-                sys::close(file);
-            }
+            release_file(files.unwrap_or_else(|| st.files.lock()), file);
         }
         if let Some(epoch) = job.epoch.take() {
             let mut ready = Vec::new();
@@ -274,9 +271,7 @@ impl Engine {
 
     /// A request is done with the reference `take_file` gave it.
     pub fn drop_file(&self, fd: i32, file: i32) {
-        if self.fds.get(fd).files.lock().release(file) {
-            sys::close(file);
-        }
+        release_file(self.fds.get(fd).files.lock(), file);
     }
 
     /// The slot's container (a queue or a lane) is done with it: advance its
@@ -429,6 +424,13 @@ impl Serve<Callback> for Engine {
     }
     fn thread_started(&self) {
         self.stats.add(Counter::Threads, 1);
+    }
+}
+
+/// Give back one reference to paio's duplicate `file`, closing it with the last.
+fn release_file(mut files: MutexGuard<'_, FileRefs>, file: i32) {
+    if files.release(file) {
+        sys::close(file);
     }
 }
 

@@ -34,26 +34,6 @@ static void on_signal(int signo)
 	errno = saved;
 }
 
-struct pinger {
-	pthread_t thread;
-	pthread_t target;
-	atomic_int stop;
-};
-
-static void *pinger_main(void *arg)
-{
-	struct pinger *p = arg;
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	while (!atomic_load(&p->stop)) {
-		struct timespec ts = { 0, 50 * 1000 };
-		nanosleep(&ts, NULL);
-		pthread_kill(p->target, SIGUSR2);
-	}
-	return NULL;
-}
-
 int main(void)
 {
 	char path[PATH_MAX];
@@ -71,8 +51,8 @@ int main(void)
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	CHECK(sigaction(SIGUSR2, &sa, NULL) == 0);
-	struct pinger p = { .target = pthread_self() };
-	CHECK(pthread_create(&p.thread, NULL, pinger_main, &p) == 0);
+	struct interrupter it;
+	interrupter_start_every(&it, SIGUSR2, 50);
 
 	long rounds = 0;
 	long long end = now_ms() + SECONDS * 1000;
@@ -102,8 +82,7 @@ int main(void)
 		}
 		rounds++;
 	}
-	atomic_store(&p.stop, 1);
-	CHECK(pthread_join(p.thread, NULL) == 0);
+	interrupter_stop(&it);
 	if (rounds < 1 || atomic_load(&handled) < 1)
 		FAIL("%ld rounds, %ld signals handled", rounds, atomic_load(&handled));
 	printf("writes, fsyncs and reads correct while a handler polls them\n");
