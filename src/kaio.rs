@@ -406,6 +406,9 @@ impl KaioBackend {
         if k.reaped.load(Acquire) {
             return None;
         }
+        // Reset the wake first: whatever completes after this counts it up
+        // again, and whatever completed before is in a ring, taken below.
+        sys::eventfd_drain(k.wake);
         let mut took = Taken::default();
         for ring in k.rings.iter() {
             took.add(take(engine, k, ring, true));
@@ -446,8 +449,8 @@ impl KaioBackend {
                 _ => ms,
             });
         }
-        match wait_for_wake(k, timeout.as_ref()) {
-            Ok(()) => {
+        match sys::poll_in(k.wake, timeout.as_ref()) {
+            Ok(_) => {
                 let expired = deadline.is_some_and(|d| sys::remaining(d).is_none());
                 if expired {
                     Err(libc::ETIMEDOUT)
@@ -583,26 +586,15 @@ impl Backend for KaioBackend {
 /// off), resubmits polls that waited for room, and sleeps on the wake.
 fn reap(engine: &'static Engine, kaio: &'static KaioBackend, k: &'static Contexts) {
     loop {
+        sys::eventfd_drain(k.wake);
         for (i, ring) in k.rings.iter().enumerate() {
             take(engine, k, ring, false);
             if !ring.overflow.is_empty() {
                 kaio.resubmit_overflow(engine, i);
             }
         }
-        let _ = wait_for_wake(k, None);
+        let _ = sys::poll_in(k.wake, None);
     }
-}
-
-/// Sleep until the wake is signalled (or a signal, or `timeout`), and reset
-/// it once it was: the caller then takes what the rings hold, which covers
-/// every completion counted before the reset. A wake left over from events
-/// already taken only costs one more look; no syscall is spent on the wake
-/// when the rings hold something when a thread looks.
-fn wait_for_wake(k: &Contexts, timeout: Option<&libc::timespec>) -> Result<(), i32> {
-    if sys::poll_in(k.wake, timeout)? {
-        sys::eventfd_drain(k.wake);
-    }
-    Ok(())
 }
 
 /// What a [`take`] did.
