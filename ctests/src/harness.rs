@@ -286,12 +286,20 @@ pub struct Launch<'a> {
     /// its lines (empty when the run wrote none); otherwise `PAIO_STATS` is
     /// removed from the environment and [`Run::stats`] is `None`.
     pub stats: bool,
+    /// Arguments given to the binary.
+    pub args: &'a [&'a str],
+    /// Run as this user and group, without supplementary groups (the test
+    /// process must be root): for setuid programs run by an unprivileged user.
+    pub user: Option<(u32, u32)>,
+    /// This run's hard limit instead of [`run_timeout`].
+    pub timeout: Option<Duration>,
 }
 
 /// The name of the `PAIO_STATS` file in a run's directory.
 pub const STATS_FILE: &str = "paio-stats";
 
-/// Run one binary with a hard timeout ([`run_timeout`]) in its own process
+/// Run one binary with a hard timeout ([`run_timeout`], or the launch's own)
+/// in its own process
 /// group and its own directory `scratch/run-NAME-LABEL` (its cwd and
 /// `TMPDIR`), with `LD_PRELOAD` and the `PAIO_*` knobs cleared before `env` is
 /// applied; stdout/stderr go to files there so a chatty child cannot block.
@@ -322,6 +330,11 @@ pub fn run_binary(
         }
         None => Command::new(bin),
     };
+    cmd.args(launch.args);
+    if let Some((uid, gid)) = launch.user {
+        // std drops the supplementary groups when root sets a uid.
+        cmd.uid(uid).gid(gid);
+    }
     cmd.current_dir(&dir)
         .env("TMPDIR", &dir)
         .env_remove("LD_PRELOAD")
@@ -342,7 +355,7 @@ pub fn run_binary(
     let status = match cmd.spawn() {
         Err(e) => Status::Failed(format!("cannot start {}: {e}", bin.display())),
         Ok(mut child) => {
-            let limit = run_timeout();
+            let limit = launch.timeout.unwrap_or_else(run_timeout);
             loop {
                 match child.try_wait() {
                     Ok(Some(st)) => {

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub mod harness;
+pub mod stats;
 
 /// The workspace root (the directory holding the `paio` crate).
 pub fn workspace_root() -> PathBuf {

@@ -256,6 +256,7 @@ fn run_binary(name: &str, label: &str, bin: &Path, env: &[(&str, &str)]) -> Run 
     let launch = Launch {
         wrapper: None,
         stats: true,
+        ..Launch::default()
     };
     paio_ctests::harness::run_binary(scratch(), STYLE, name, label, bin, env, launch)
 }

@@ -55,9 +55,13 @@ use std::time::Duration;
 
 use paio_ctests::harness::{
     assert_listed, assert_no_failures, backends, check_needed_order, clean_up, compared, describe,
-    diff, engine_fields, env_list, gcc, stats_fields, Launch, Run, Status, Style, CFLAGS,
+    diff, env_list, gcc, Launch, Run, Status, Style, CFLAGS,
 };
 use paio_ctests::scenarios;
+use paio_ctests::stats::{
+    aio_budget, aio_budget_exhausted, check_stats, check_stats_present, made_requests, EngineSeen,
+    AIO_BUDGET_RERUNS,
+};
 
 /// Scenarios where paio deliberately differs from glibc 2.36, with the reason.
 /// Their paio runs must pass (the scenario asserts paio's behaviour itself);
@@ -374,6 +378,7 @@ fn run_scenario(name: &str) {
                         let launch = Launch {
                             wrapper: None,
                             stats: true,
+                            ..Launch::default()
                         };
                         let mut run = run_binary(name, &label, &bin, &env, launch);
                         // fs.aio-max-nr is one budget for the whole machine:
@@ -407,6 +412,7 @@ fn run_scenario(name: &str) {
                             let launch = Launch {
                                 wrapper: Some(wrapper),
                                 stats: true,
+                                ..Launch::default()
                             };
                             let run = run_binary(name, "preload-noaio", &plain, &env, launch);
                             let _ = writeln!(report, "{}", run.summary());
@@ -416,7 +422,7 @@ fn run_scenario(name: &str) {
                         }
                     }
                 }
-                check_stats_present(name, &runs[1..], &mut failures);
+                check_stats_present(!NO_REQUESTS.contains(&name), &runs[1..], &mut failures);
             }
         }
     }
@@ -452,143 +458,6 @@ fn check_paio_run(run: &Run, glibc: &Run, intentional: Option<&str>, failures: &
             }
         }
         (Status::Passed, _) => {}
-    }
-}
-
-// ---------------------------------------------------------------- engines
-
-/// Which of paio's engines a run's `PAIO_STATS` lines must show.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum EngineSeen {
-    /// Default backend: kernel AIO, and no fallback.
-    Kaio,
-    /// `PAIO_BACKEND=threads`: the pool, by choice (no fallback).
-    Threads,
-    /// `io_setup` denied: the pool, after `fallback=io_setup:1` (EPERM).
-    Fallback,
-    /// A backend named in `PAIO_CTESTS_BACKENDS` that this harness does not
-    /// know what to expect of.
-    Unchecked,
-}
-
-/// Every exit line of a run names the engine its mode asks for. A run that
-/// wrote no line is judged by [`check_stats_present`].
-fn check_stats(run: &Run, expect: EngineSeen, failures: &mut Vec<String>) {
-    if matches!(run.status, Status::Failed(_)) || expect == EngineSeen::Unchecked {
-        return;
-    }
-    let Some(stats) = &run.stats else { return };
-    for line in stats.lines() {
-        let (backend, fallback) = match engine_fields(run, line) {
-            Ok(fields) => fields,
-            Err(e) => {
-                failures.push(e);
-                continue;
-            }
-        };
-        let ok = match expect {
-            EngineSeen::Kaio => backend == Some("kaio") && fallback.is_none(),
-            EngineSeen::Threads => backend == Some("threads") && fallback.is_none(),
-            // Kernel AIO is set up by the first request that needs it; a run
-            // that never needed it never tried io_setup, and must then show
-            // that nothing went to the kernel.
-            EngineSeen::Fallback => {
-                (backend == Some("threads") && fallback == Some("io_setup:1"))
-                    || (backend == Some("kaio")
-                        && fallback.is_none()
-                        && stats_fields(line)
-                            .is_some_and(|f| f.iter().any(|&(k, v)| k == "kernel" && v == "0")))
-            }
-            EngineSeen::Unchecked => true,
-        };
-        if !ok {
-            let want = match expect {
-                EngineSeen::Kaio => "backend=kaio without fallback",
-                EngineSeen::Threads => "backend=threads without fallback",
-                _ => "backend=threads fallback=io_setup:1 (EPERM from the seccomp filter), or backend=kaio kernel=0 for a run that never needed the kernel",
-            };
-            let budget = if line.contains(" fallback=io_setup:11 ") {
-                format!(
-                    " ({}; {AIO_BUDGET_RERUNS} reruns fell back too)",
-                    aio_budget()
-                )
-            } else {
-                String::new()
-            };
-            failures.push(format!(
-                "{}: paio ran another engine than this mode tests: {want} expected{budget}, PAIO_STATS says\n  {line}\n{}",
-                run.label,
-                run.details()
-            ));
-        }
-    }
-}
-
-/// How often a default-backend run is repeated when `io_setup` failed with
-/// `EAGAIN` (see [`aio_budget_exhausted`]).
-const AIO_BUDGET_RERUNS: usize = 2;
-
-/// True when paio fell back because `io_setup` failed with `EAGAIN`: the
-/// system-wide `fs.aio-max-nr` was used up, by this run or by any other
-/// process on the machine (each paio process takes 1024 events per CPU).
-fn aio_budget_exhausted(run: &Run) -> bool {
-    run.stats
-        .iter()
-        .flat_map(|s| s.lines())
-        .any(|l| l.contains(" fallback=io_setup:11 "))
-}
-
-/// `fs.aio-nr of fs.aio-max-nr` now, for the report.
-fn aio_budget() -> String {
-    let read = |f: &str| {
-        fs::read_to_string(format!("/proc/sys/fs/{f}"))
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|_| "?".into())
-    };
-    format!(
-        "fs.aio-nr now {} of fs.aio-max-nr {}",
-        read("aio-nr"),
-        read("aio-max-nr")
-    )
-}
-
-/// True when one of the run's processes made AIO requests, by its exit line.
-fn made_requests(run: &Run) -> bool {
-    run.stats.iter().flat_map(|s| s.lines()).any(|line| {
-        stats_fields(line).is_some_and(|f| {
-            f.iter()
-                .any(|(k, v)| *k == "requests" && v.parse::<u64>().is_ok_and(|n| n > 0))
-        })
-    })
-}
-
-/// Every paio run that passed must have written an exit line counting
-/// requests, unless the scenario makes none ([`NO_REQUESTS`]); otherwise paio
-/// was not what served it (a preload that did not take, an exit line never
-/// written) and the engine check above proved nothing.
-fn check_stats_present(name: &str, paio_runs: &[Run], failures: &mut Vec<String>) {
-    let Some(witness) = paio_runs.iter().find(|r| made_requests(r)) else {
-        let passed = paio_runs
-            .iter()
-            .find(|r| matches!(r.status, Status::Passed) && r.stats.is_some());
-        if let (Some(run), false) = (passed, NO_REQUESTS.contains(&name)) {
-            failures.push(format!(
-                "no paio run wrote a PAIO_STATS line with requests > 0: did paio serve them? \
-                 (a scenario that makes no request belongs in NO_REQUESTS)\n{}",
-                run.details()
-            ));
-        }
-        return;
-    };
-    for run in paio_runs {
-        if matches!(run.status, Status::Passed) && run.stats.is_some() && !made_requests(run) {
-            failures.push(format!(
-                "{}: no PAIO_STATS line with requests > 0, although {} wrote one: did paio serve this run?\n{}",
-                run.label,
-                witness.label,
-                run.details()
-            ));
-        }
     }
 }
 
@@ -708,10 +577,10 @@ fn stats_lines_are_read() {
     check_stats(&run("garbage\n"), EngineSeen::Kaio, &mut failures);
     assert_eq!(failures.len(), 3, "{failures:?}");
     let mut failures = Vec::new();
-    check_stats_present("read_basic", &[run(fallback), run(idle)], &mut failures);
+    check_stats_present(true, &[run(fallback), run(idle)], &mut failures);
     assert_eq!(failures.len(), 1, "{failures:?}");
-    check_stats_present("read_basic", &[run(idle)], &mut failures);
+    check_stats_present(true, &[run(idle)], &mut failures);
     assert_eq!(failures.len(), 2, "{failures:?}");
-    check_stats_present("zeroed_error", &[run(idle)], &mut failures);
+    check_stats_present(false, &[run(idle)], &mut failures);
     assert_eq!(failures.len(), 2, "{failures:?}");
 }
