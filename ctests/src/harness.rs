@@ -137,6 +137,30 @@ pub fn gcc<S: AsRef<str> + AsRef<OsStr>>(args: &[S], out: &Path) -> Result<(), S
     }
 }
 
+/// Compile one C program with [`CFLAGS`], `-lrt -ldl`: for glibc's AIO
+/// (`paio_dir` None), or linked with `-lpaio` from `paio_dir` (with an rpath
+/// there, and checked to name libpaio before libc).
+pub fn compile_c(src: &Path, out: &Path, paio_dir: Option<&Path>) -> Result<(), String> {
+    let src = src.to_str().expect("utf-8 path");
+    let mut args: Vec<String> = CFLAGS.iter().map(|s| s.to_string()).collect();
+    args.push(src.to_owned());
+    if let Some(dir) = paio_dir {
+        let dir = dir.to_str().expect("utf-8 path");
+        args.extend([
+            "-Wl,--no-as-needed".to_owned(),
+            format!("-L{dir}"),
+            "-lpaio".to_owned(),
+            format!("-Wl,-rpath,{dir}"),
+        ]);
+    }
+    args.extend(["-lrt".to_owned(), "-ldl".to_owned()]);
+    gcc(&args, out)?;
+    if paio_dir.is_some() {
+        check_needed_order(out)?;
+    }
+    Ok(())
+}
+
 /// The `DT_NEEDED` entries of `bin`, in order (from `readelf -d`).
 pub fn needed(bin: &Path) -> Result<Vec<String>, String> {
     let out = Command::new("readelf")

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 pub mod harness;
 pub mod stats;
+pub mod system;
 
 /// The workspace root (the directory holding the `paio` crate).
 pub fn workspace_root() -> PathBuf {

@@ -32,6 +32,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use paio_ctests::system::{is_root, sh, Undo};
 use paio_ctests::{paio_so, scratch_dir, workspace_root};
 
 /// Serialises the tests of this file (sysctl, mounts, loop devices).
@@ -169,41 +170,8 @@ fn label(name: &str, backend: Option<&str>) -> String {
     format!("{name} (backend {})", backend.unwrap_or("default"))
 }
 
-fn is_root() -> bool {
-    extern "C" {
-        fn geteuid() -> u32;
-    }
-    // SAFETY: geteuid takes no arguments and cannot fail.
-    unsafe { geteuid() == 0 }
-}
-
 fn skip(test: &str, why: &str) {
     println!("SKIP {test}: {why}");
-}
-
-fn sh(prog: &str, args: &[&str]) -> Result<String, String> {
-    let o = Command::new(prog)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{prog}: {e}"))?;
-    if o.status.success() {
-        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
-    } else {
-        Err(format!(
-            "{prog} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ))
-    }
-}
-
-/// Runs its closure when dropped: every change to the machine is undone,
-/// whether the test passes, fails or panics.
-struct Undo<F: FnMut()>(F);
-impl<F: FnMut()> Drop for Undo<F> {
-    fn drop(&mut self) {
-        (self.0)()
-    }
 }
 
 // ------------------------------------------------------------ the tests

@@ -54,8 +54,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use paio_ctests::harness::{
-    assert_listed, assert_no_failures, backends, check_needed_order, clean_up, compared, describe,
-    diff, env_list, gcc, Launch, Run, Status, Style, CFLAGS,
+    assert_listed, assert_no_failures, backends, clean_up, compared, compile_c, describe, diff,
+    env_list, gcc, Launch, Run, Status, Style,
 };
 use paio_ctests::scenarios;
 use paio_ctests::stats::{
@@ -256,34 +256,14 @@ fn scratch() -> &'static Path {
 }
 
 fn compile_plain(name: &str) -> Result<PathBuf, String> {
-    let src = ctests_dir().join(format!("{name}.c"));
     let out = scratch().join(format!("{name}.glibc"));
-    let src = src.to_str().expect("utf-8 path");
-    let mut args: Vec<&str> = CFLAGS.to_vec();
-    args.extend([src, "-lrt", "-ldl"]);
-    gcc(&args, &out)?;
+    compile_c(&ctests_dir().join(format!("{name}.c")), &out, None)?;
     Ok(out)
 }
 
 fn compile_linked(name: &str, lib_dir: &Path) -> Result<PathBuf, String> {
-    let src = ctests_dir().join(format!("{name}.c"));
     let out = scratch().join(format!("{name}.paio"));
-    let src = src.to_str().expect("utf-8 path");
-    let dir = lib_dir.to_str().expect("utf-8 path");
-    let l_dir = format!("-L{dir}");
-    let rpath = format!("-Wl,-rpath,{dir}");
-    let mut args: Vec<&str> = CFLAGS.to_vec();
-    args.extend([
-        src,
-        "-Wl,--no-as-needed",
-        &l_dir,
-        "-lpaio",
-        &rpath,
-        "-lrt",
-        "-ldl",
-    ]);
-    gcc(&args, &out)?;
-    check_needed_order(&out)?;
+    compile_c(&ctests_dir().join(format!("{name}.c")), &out, Some(lib_dir))?;
     Ok(out)
 }
 
