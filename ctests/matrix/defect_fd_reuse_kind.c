@@ -30,6 +30,16 @@
 static const char *dir;
 static int direct_ok; /* this filesystem accepts O_DIRECT */
 static const char *current; /* name of the running case, for messages */
+static int wrong; /* a request of this case gave a wrong result */
+
+/* Note a wrong result: the case goes on, and its child exits 1. */
+static void judge(int ok, const char *what)
+{
+	if (!ok) {
+		wrong = 1;
+		fprintf(stderr, "%s: %s: wrong result (see stdout)\n", current, what);
+	}
+}
 
 /* A new file DIR/tag-PID-n, unlinked at once; extra: O_DIRECT or 0. */
 static int scratch_file(const char *tag, int extra)
@@ -94,6 +104,7 @@ static void positional_read(const char *what, int fd, int direct, unsigned seed)
 	printf("%s: %s: aio_read %zu at %lld -> %s %zd, data %s, position %lld\n",
 	       current, what, len, (long long)off, errname(e), got,
 	       bad == -1 ? "ok" : "WRONG", (long long)pos);
+	judge(bad == -1 && pos == 0, what);
 	free(mem);
 }
 
@@ -117,10 +128,12 @@ static void stream_reads(const char *what, int rfd, int wfd, unsigned seed)
 	must_write(wfd, data, sizeof data);
 	int e = wait_done(&cb);
 	ssize_t got = aio_return(&cb);
+	int ok = e == 0 && got == (ssize_t)sizeof buf &&
+		 memcmp(buf, data, sizeof buf) == 0;
 	printf("%s: %s: aio_read before data: pending %s, then %s %zd, data %s\n",
 	       current, what, pending ? "yes" : "no", errname(e), got,
-	       e == 0 && got == (ssize_t)sizeof buf &&
-			       memcmp(buf, data, sizeof buf) == 0 ? "ok" : "WRONG");
+	       ok ? "ok" : "WRONG");
+	judge(ok && pending, what);
 
 	fill_pattern(data, sizeof data, seed + 1, 0);
 	memset(buf, 0, sizeof buf);
@@ -133,10 +146,11 @@ static void stream_reads(const char *what, int rfd, int wfd, unsigned seed)
 		     what, r, errname(errno));
 	e = wait_done(&cb);
 	got = aio_return(&cb);
+	ok = e == 0 && got == (ssize_t)sizeof buf &&
+	     memcmp(buf, data, sizeof buf) == 0;
 	printf("%s: %s: aio_read after data: %s %zd, data %s\n", current, what,
-	       errname(e), got,
-	       e == 0 && got == (ssize_t)sizeof buf &&
-			       memcmp(buf, data, sizeof buf) == 0 ? "ok" : "WRONG");
+	       errname(e), got, ok ? "ok" : "WRONG");
+	judge(ok, what);
 }
 
 enum stream_kind { PIPE, SOCKET, FIFO };
@@ -298,7 +312,7 @@ int main(int argc, char **argv)
 			alarm(CASE_SECONDS);
 			cases[i].body();
 			fflush(NULL);
-			_exit(0);
+			_exit(wrong);
 		}
 		/* The parent's watchdog, re-armed per case: the child's fires first. */
 		alarm(CASE_SECONDS + 5);
