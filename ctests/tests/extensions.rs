@@ -65,6 +65,7 @@ scenarios! {
     waitcomplete_eintr,
     waitcomplete_einval,
     waitcomplete_error,
+    waitcomplete_once,
     waitcomplete_timeout,
     waitcomplete_with_aio_return,
     writev_file,
