@@ -98,4 +98,28 @@ static UNUSED void block_all_signals(void)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 }
 
+/* A signal's name: "USR1", "RTMIN+2". */
+static UNUSED const char *signame(int sig)
+{
+	static char buf[16];
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+		snprintf(buf, sizeof buf, "RTMIN+%d", sig - SIGRTMIN);
+		return buf;
+	}
+	const char *n = sigabbrev_np(sig);
+	return n != NULL ? n : "?";
+}
+
+/* si_code in words, for the codes a program sees here. */
+static UNUSED const char *codename(int code)
+{
+	switch (code) {
+	case SI_USER: return "SI_USER";
+	case SI_QUEUE: return "SI_QUEUE";
+	case SI_ASYNCIO: return "SI_ASYNCIO";
+	case SI_TKILL: return "SI_TKILL";
+	default: return "other";
+	}
+}
+
 #endif
