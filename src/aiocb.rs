@@ -1,6 +1,7 @@
 //! The one owner of the C `struct aiocb`: its layout (glibc's, asserted at
 //! compile time), reads of the caller's fields, and the fields paio keeps its
-//! per-request state in (`__error_code`, `__return_value`, `__next_prio`).
+//! per-request state in (`__error_code`, `__return_value`, `__next_prio`,
+//! the start of `__glibc_reserved`).
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
@@ -38,7 +39,10 @@ pub struct RawAiocb {
     /// `__return_value`: written before `error_code` is published.
     return_value: isize,
     pub offset: i64,
-    reserved: [u8; 32],
+    /// `__glibc_reserved`: the first 8 bytes hold the claim ticket of a
+    /// result queued for `aio_waitcomplete` (0: none).
+    ticket: u64,
+    reserved: [u8; 24],
 }
 
 const _: () = {
@@ -62,7 +66,7 @@ const _: () = {
     assert!(offset_of!(RawAiocb, error_code) == 112);
     assert!(offset_of!(RawAiocb, return_value) == 120);
     assert!(offset_of!(RawAiocb, offset) == 128);
-    assert!(offset_of!(RawAiocb, reserved) == 136);
+    assert!(offset_of!(RawAiocb, ticket) == 136);
 };
 
 /// `aio_lio_opcode` values of glibc's `<aio.h>`.
@@ -229,6 +233,17 @@ impl Aiocb {
             .store(libc::EINPROGRESS, Ordering::Release);
     }
 
+    fn ticket_word(self) -> &'static AtomicU64 {
+        // SAFETY: the ticket is an aligned 8-byte field of a live aiocb.
+        unsafe { AtomicU64::from_ptr(std::ptr::addr_of_mut!((*self.0.as_ptr()).ticket)) }
+    }
+
+    /// The claim ticket of the result queued for `aio_waitcomplete` (0 when
+    /// none), for `aio_return` to claim it.
+    pub fn ticket(self) -> u64 {
+        self.ticket_word().load(Ordering::Relaxed)
+    }
+
     /// The slot tag stored by `begin` (0 when none).
     pub fn tag(self) -> u64 {
         self.tag_word().load(Ordering::Acquire)
@@ -237,11 +252,14 @@ impl Aiocb {
     /// Publish the result: `__return_value` first, then `__error_code` with
     /// release ordering. After this the caller owns the aiocb again: paio must
     /// not touch it any more.
-    pub fn publish(self, result: Result<usize, i32>) {
+    /// `ticket`: the claim ticket of its result in `aio_waitcomplete`'s
+    /// queue, or 0.
+    pub fn publish(self, result: Result<usize, i32>, ticket: u64) {
         let (ret, err) = match result {
             Ok(n) => (n as isize, 0),
             Err(e) => (-1, e),
         };
+        self.ticket_word().store(ticket, Ordering::Relaxed);
         // SAFETY: paio still owns the aiocb until the store below.
         unsafe { std::ptr::addr_of_mut!((*self.0.as_ptr()).return_value).write_volatile(ret) };
         self.error_word().store(err, Ordering::Release);
@@ -272,10 +290,13 @@ mod tests {
         cb.begin(77);
         assert_eq!(cb.error(), libc::EINPROGRESS);
         assert_eq!(cb.tag(), 77);
-        cb.publish(Ok(4096));
-        assert_eq!((cb.error(), cb.return_value()), (0, 4096));
-        cb.publish(Err(libc::EBADF));
-        assert_eq!((cb.error(), cb.return_value()), (libc::EBADF, -1));
+        cb.publish(Ok(4096), 5);
+        assert_eq!((cb.error(), cb.return_value(), cb.ticket()), (0, 4096, 5));
+        cb.publish(Err(libc::EBADF), 0);
+        assert_eq!(
+            (cb.error(), cb.return_value(), cb.ticket()),
+            (libc::EBADF, -1, 0)
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ const WORKER_STACK: usize = 256 << 10;
 impl PoolBackend {
     pub fn new() -> Self {
         PoolBackend {
-            workers: Workers::new("paio-io", WORKER_STACK, false),
+            workers: Workers::new("paio-io", WORKER_STACK),
         }
     }
 }

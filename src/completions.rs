@@ -3,14 +3,18 @@
 //!
 //! It is off until a program first calls `aio_waitcomplete` or
 //! `paio_completion_fd`; from then on, every request submitted is queued
-//! once, when it completes, with its result. A queued result is returned by
-//! exactly one `aio_waitcomplete`, whether or not the program also called
-//! `aio_error` or `aio_return` on that request (the result is copied into the
-//! queue, so the aiocb may be reused after `aio_return`; it is only handed
-//! back as a pointer). Requests submitted before the queue was turned on are
-//! not queued.
+//! once, when it completes, with its result. Requests submitted before the
+//! queue was turned on are not queued.
+//!
+//! A request is handed to the program once (FreeBSD's rule): by
+//! `aio_return` or by `aio_waitcomplete`, whichever comes first. Each queued
+//! result has a claim word ([`Claims`]) whose ticket is left in the aiocb;
+//! `aio_return` claims it, and `aio_waitcomplete` passes over claimed
+//! results. The claim lives in paio's memory, never in the aiocb, so a
+//! program may free or reuse an aiocb after `aio_return` even while its
+//! result is still queued.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_queue::SegQueue;
 use parking_lot::Mutex;
@@ -23,6 +27,119 @@ use crate::sys;
 pub struct Done {
     pub aiocb: usize,
     pub result: Result<usize, i32>,
+    /// Its claim ticket (0: none could be had; it cannot be claimed).
+    pub ticket: u64,
+}
+
+/// Claim words of queued results, in chunks that are never freed: a ticket
+/// read from a stale or reused aiocb only fails to match.
+///
+/// A word is `gen << 2 | state`, state `QUEUED` or `QUEUED | CLAIMED`
+/// (or 0, free). A ticket is `gen << 32 | index + 1`. `aio_return` sets
+/// `CLAIMED` if the generation still matches; `aio_waitcomplete` takes the
+/// word back (next generation) and returns the result unless it was claimed.
+pub struct Claims {
+    chunks: Box<[AtomicPtr<AtomicU64>]>,
+    next: AtomicU32,
+    free: SegQueue<u32>,
+}
+
+const CLAIM_CHUNK: usize = 4096;
+const CLAIM_CHUNKS: usize = 1024;
+const QUEUED: u64 = 1;
+const CLAIMED: u64 = 2;
+
+impl Default for Claims {
+    fn default() -> Self {
+        Claims {
+            chunks: (0..CLAIM_CHUNKS)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+            next: AtomicU32::new(0),
+            free: SegQueue::new(),
+        }
+    }
+}
+
+impl Claims {
+    fn word(&self, index: u32) -> Option<&AtomicU64> {
+        let i = index as usize;
+        let p = self.chunks.get(i / CLAIM_CHUNK)?.load(Ordering::Acquire);
+        // SAFETY: a published chunk holds CLAIM_CHUNK words and is never freed.
+        (!p.is_null()).then(|| unsafe { &*p.add(i % CLAIM_CHUNK) })
+    }
+
+    fn grow(&self, index: u32) -> Option<&AtomicU64> {
+        let slot = self.chunks.get(index as usize / CLAIM_CHUNK)?;
+        if slot.load(Ordering::Acquire).is_null() {
+            let fresh: Box<[AtomicU64]> = (0..CLAIM_CHUNK).map(|_| AtomicU64::new(0)).collect();
+            let fresh = Box::into_raw(fresh) as *mut AtomicU64;
+            if slot
+                .compare_exchange(
+                    std::ptr::null_mut(),
+                    fresh,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_err()
+            {
+                // SAFETY: `fresh` was never shared; rebuild the box to free it.
+                drop(unsafe {
+                    Box::from_raw(std::ptr::slice_from_raw_parts_mut(fresh, CLAIM_CHUNK))
+                });
+            }
+        }
+        self.word(index)
+    }
+
+    /// A claim word for a result about to be queued; 0 when every word is
+    /// in use (the result is then queued unclaimable).
+    fn issue(&self) -> u64 {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                let i = self.next.fetch_add(1, Ordering::Relaxed);
+                if i as usize >= CLAIM_CHUNK * CLAIM_CHUNKS {
+                    self.next.fetch_sub(1, Ordering::Relaxed);
+                    return 0;
+                }
+                i
+            }
+        };
+        let Some(w) = self.grow(index) else { return 0 };
+        let gen = (w.load(Ordering::Relaxed) >> 2).wrapping_add(1) & 0x3fff_ffff;
+        w.store(gen << 2 | QUEUED, Ordering::Release);
+        gen << 32 | (index as u64 + 1)
+    }
+
+    fn parse(&self, ticket: u64) -> Option<(&AtomicU64, u32, u64)> {
+        let index = (ticket as u32).checked_sub(1)?;
+        Some((self.word(index)?, index, ticket >> 32))
+    }
+
+    /// `aio_return` took the result: `aio_waitcomplete` must not.
+    /// Async-signal-safe: one compare-and-swap.
+    pub fn claim(&self, ticket: u64) {
+        if let Some((w, _, gen)) = self.parse(ticket) {
+            let _ = w.compare_exchange(
+                gen << 2 | QUEUED,
+                gen << 2 | QUEUED | CLAIMED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// `aio_waitcomplete` popped the result: true when it is the program's
+    /// first sight of it. The word is free again either way.
+    fn take(&self, ticket: u64) -> bool {
+        let Some((w, index, gen)) = self.parse(ticket) else {
+            return true;
+        };
+        let old = w.swap(gen << 2, Ordering::AcqRel);
+        self.free.push(index);
+        old == gen << 2 | QUEUED
+    }
 }
 
 pub struct Completions {
@@ -33,6 +150,7 @@ pub struct Completions {
     /// Taken only for requests that report here.
     publishing: Mutex<()>,
     queue: SegQueue<Done>,
+    pub claims: Claims,
     waiters: WaitQueue,
     /// The eventfd of `paio_completion_fd`, or -1.
     eventfd: AtomicI32,
@@ -44,6 +162,7 @@ impl Default for Completions {
             on: AtomicBool::new(false),
             publishing: Mutex::new(()),
             queue: SegQueue::new(),
+            claims: Claims::default(),
             waiters: WaitQueue::new(),
             eventfd: AtomicI32::new(-1),
         }
@@ -93,12 +212,33 @@ impl Completions {
         }
     }
 
-    /// Publish a result through `publish` and queue it, as one step.
-    pub fn publish_and_push(&self, done: Done, publish: impl FnOnce()) {
+    /// Publish a result through `publish` (given its claim ticket) and
+    /// queue it, as one step.
+    pub fn publish_and_push(
+        &self,
+        aiocb: usize,
+        result: Result<usize, i32>,
+        publish: impl FnOnce(u64),
+    ) {
         let guard = self.publishing.lock();
-        publish();
-        self.push(done);
+        let ticket = self.claims.issue();
+        publish(ticket);
+        self.push(Done {
+            aiocb,
+            result,
+            ticket,
+        });
         drop(guard);
+    }
+
+    /// The next queued result the program has not taken with `aio_return`.
+    fn pop(&self) -> Option<Done> {
+        while let Some(d) = self.queue.pop() {
+            if self.claims.take(d.ticket) {
+                return Some(d);
+            }
+        }
+        None
     }
 
     pub fn push(&self, done: Done) {
@@ -117,12 +257,12 @@ impl Completions {
         if timeout.is_some_and(|t| t.tv_nsec < 0 || t.tv_nsec >= 1_000_000_000 || t.tv_sec < 0) {
             return Err(libc::EINVAL);
         }
-        if let Some(d) = self.queue.pop() {
+        if let Some(d) = self.pop() {
             return Ok(d);
         }
         // A completion may be between its publication and its queueing.
         drop(self.publishing.lock());
-        if let Some(d) = self.queue.pop() {
+        if let Some(d) = self.pop() {
             return Ok(d);
         }
         let deadline = match timeout {
@@ -134,7 +274,7 @@ impl Completions {
         self.waiters.wait_until(
             &crate::suspend::KernelFutex,
             || {
-                got = self.queue.pop();
+                got = self.pop();
                 got.is_some()
             },
             // Reported requests always have a reaper (see `kaio`).
@@ -155,6 +295,14 @@ fn signal(fd: i32) {
 mod tests {
     use super::*;
 
+    fn done(aiocb: usize, result: Result<usize, i32>) -> Done {
+        Done {
+            aiocb,
+            result,
+            ticket: 0,
+        }
+    }
+
     #[test]
     fn fifo_once_each_with_timeouts() {
         let c = Completions::default();
@@ -164,28 +312,10 @@ mod tests {
         };
         assert_eq!(c.wait(Some(&zero)), Err(libc::EAGAIN));
         assert!(c.enabled());
-        c.push(Done {
-            aiocb: 1,
-            result: Ok(10),
-        });
-        c.push(Done {
-            aiocb: 2,
-            result: Err(libc::EIO),
-        });
-        assert_eq!(
-            c.wait(None),
-            Ok(Done {
-                aiocb: 1,
-                result: Ok(10)
-            })
-        );
-        assert_eq!(
-            c.wait(Some(&zero)),
-            Ok(Done {
-                aiocb: 2,
-                result: Err(libc::EIO)
-            })
-        );
+        c.push(done(1, Ok(10)));
+        c.push(done(2, Err(libc::EIO)));
+        assert_eq!(c.wait(None), Ok(done(1, Ok(10))));
+        assert_eq!(c.wait(Some(&zero)), Ok(done(2, Err(libc::EIO))));
         let short = libc::timespec {
             tv_sec: 0,
             tv_nsec: 20_000_000,
@@ -203,10 +333,7 @@ mod tests {
         let c = Completions::default();
         let fd = c.eventfd().unwrap();
         assert_eq!(c.eventfd().unwrap(), fd);
-        c.push(Done {
-            aiocb: 3,
-            result: Ok(0),
-        });
+        c.push(done(3, Ok(0)));
         let mut v: u64 = 0;
         assert_eq!(
             unsafe { libc::read(fd, &mut v as *mut u64 as *mut _, 8) },
@@ -222,16 +349,35 @@ mod tests {
         c.enable();
         let t = std::thread::spawn(move || c.wait(None));
         std::thread::sleep(std::time::Duration::from_millis(30));
-        c.push(Done {
-            aiocb: 9,
-            result: Ok(1),
-        });
-        assert_eq!(
-            t.join().unwrap(),
-            Ok(Done {
-                aiocb: 9,
-                result: Ok(1)
-            })
-        );
+        c.push(done(9, Ok(1)));
+        assert_eq!(t.join().unwrap(), Ok(done(9, Ok(1))));
+    }
+
+    #[test]
+    fn a_result_taken_by_aio_return_is_not_returned_again() {
+        let c = Completions::default();
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let mut tickets = Vec::new();
+        for aiocb in 1..=3 {
+            c.publish_and_push(aiocb, Ok(aiocb), |t| tickets.push(t));
+        }
+        assert!(tickets.iter().all(|&t| t != 0));
+        c.claims.claim(tickets[0]);
+        c.claims.claim(tickets[2]);
+        c.claims.claim(tickets[2]);
+        let got = c.wait(Some(&zero)).unwrap();
+        assert_eq!((got.aiocb, got.result), (2, Ok(2)));
+        assert_eq!(c.wait(Some(&zero)), Err(libc::EAGAIN));
+        // A ticket of a result already popped (a stale aiocb) claims nothing
+        // of the result that reuses its word.
+        c.claims.claim(tickets[1]);
+        c.publish_and_push(4, Ok(4), |_| {});
+        assert_eq!(c.wait(Some(&zero)).map(|d| d.aiocb), Ok(4));
+        // Garbage tickets are harmless.
+        c.claims.claim(u64::MAX);
+        c.claims.claim(1 << 40 | 1_000_000);
     }
 }

@@ -70,8 +70,24 @@ static PENDING_THREADS: AtomicU32 = AtomicU32::new(0);
 static PENDING_IDLE_MS: AtomicU32 = AtomicU32::new(0);
 static PENDING_NUM: AtomicU32 = AtomicU32::new(0);
 
+/// A `PAIO_*` variable, as glibc's `secure_getenv` reads one: in a program
+/// run with more privilege than its caller (setuid, setgid, file
+/// capabilities: `AT_SECURE`), paio ignores its whole environment, since
+/// the caller chose it.
+fn env(name: &str) -> Option<std::ffi::OsString> {
+    if secure_execution() {
+        return None;
+    }
+    std::env::var_os(name)
+}
+
+pub fn secure_execution() -> bool {
+    // SAFETY: getauxval takes an integer and reads the process's own vector.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
 fn env_u32(name: &str) -> Option<u32> {
-    std::env::var(name).ok()?.trim().parse().ok()
+    env(name)?.to_str()?.trim().parse().ok()
 }
 
 impl Config {
@@ -92,12 +108,12 @@ impl Config {
         let notify_threads = env_u32("PAIO_NOTIFY_THREADS")
             .filter(|&v| v > 0)
             .unwrap_or(DEFAULT_NOTIFY_THREADS);
-        let backend = match std::env::var("PAIO_BACKEND").as_deref() {
-            Ok("threads") | Ok("pool") => BackendChoice::Threads,
-            Ok("kaio") => BackendChoice::Kaio,
+        let backend = match env("PAIO_BACKEND").as_ref().and_then(|v| v.to_str()) {
+            Some("threads") | Some("pool") => BackendChoice::Threads,
+            Some("kaio") => BackendChoice::Kaio,
             _ => BackendChoice::Auto,
         };
-        let stats = match std::env::var_os("PAIO_STATS") {
+        let stats = match env("PAIO_STATS") {
             None => StatsSink::Off,
             Some(v) if v.is_empty() || v == "0" => StatsSink::Off,
             Some(v) if v == "1" => StatsSink::Stderr,
@@ -127,13 +143,13 @@ impl Config {
 /// `aio_init`: remember the values for a later start, and apply them to a
 /// running engine. The environment still wins, as documented.
 pub fn apply_aio_init(init: &AioInit, live: Option<&Limits>) {
-    if init.aio_threads > 0 && std::env::var_os("PAIO_THREADS").is_none() {
+    if init.aio_threads > 0 && env("PAIO_THREADS").is_none() {
         PENDING_THREADS.store(init.aio_threads as u32, Ordering::Relaxed);
         if let Some(l) = live {
             l.threads.store(init.aio_threads as u32, Ordering::Relaxed);
         }
     }
-    if init.aio_idle_time > 0 && std::env::var_os("PAIO_IDLE_MS").is_none() {
+    if init.aio_idle_time > 0 && env("PAIO_IDLE_MS").is_none() {
         let ms = (init.aio_idle_time as u32).saturating_mul(1000);
         PENDING_IDLE_MS.store(ms, Ordering::Relaxed);
         if let Some(l) = live {

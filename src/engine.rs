@@ -8,7 +8,7 @@ use parking_lot::MutexGuard;
 
 use crate::aiocb::{Aiocb, Notify};
 use crate::backend::{Backend, PoolBackend};
-use crate::completions::{Completions, Done};
+use crate::completions::Completions;
 use crate::config::{BackendChoice, Config, StatsSink};
 use crate::fdstate::{FdTable, FileRefs, Order};
 use crate::io;
@@ -103,7 +103,7 @@ impl Engine {
             pool,
             kaio,
             kaio_error: std::sync::atomic::AtomicI32::new(0),
-            notifiers: Workers::new("paio-notify", 0, true),
+            notifiers: Workers::new("paio-notify", 0),
             inline,
             dup_floor,
             share_files: std::sync::atomic::AtomicBool::new(true),
@@ -205,21 +205,16 @@ impl Engine {
         if result.is_err() {
             self.stats.add(Counter::Errors, 1);
         }
-        let publish = || {
+        let publish = |ticket| {
             if let Some(cb) = cb {
-                cb.publish(result);
+                cb.publish(result, ticket);
             }
         };
         if job.report {
-            self.completions.publish_and_push(
-                Done {
-                    aiocb: job.aiocb,
-                    result,
-                },
-                publish,
-            );
+            self.completions
+                .publish_and_push(job.aiocb, result, publish);
         } else {
-            publish();
+            publish(0);
         }
         suspend::wake_waiters();
         self.notify(job.notify);
@@ -250,7 +245,23 @@ impl Engine {
     /// program cannot redirect it (sourceware bug 14942). Requests on the
     /// same open file share one duplicate (checked with `kcmp`), so queued
     /// requests do not use up the descriptor limit.
+    ///
+    /// The reference is a safety margin, never a reason to refuse: where no
+    /// descriptor can be spared (`EMFILE` under a program's tight
+    /// `RLIMIT_NOFILE`, `ENFILE`), the request runs on the program's own
+    /// descriptor, as on glibc (`-1`; counted as `own_fd`). `Err` only when
+    /// `fd` is not open.
     pub fn take_file(&self, fd: i32) -> Result<i32, i32> {
+        match self.share_or_dup(fd) {
+            Err(e) if e != libc::EBADF => {
+                self.stats.add(Counter::OwnFd, 1);
+                Ok(-1)
+            }
+            r => r,
+        }
+    }
+
+    fn share_or_dup(&self, fd: i32) -> Result<i32, i32> {
         let dup = || sys::dup_high(fd, self.dup_floor);
         if !self.share_files.load(Ordering::Relaxed) {
             return dup();
@@ -413,8 +424,14 @@ impl Serve<u32> for Engine {
 }
 
 impl Serve<Callback> for Engine {
+    /// The program's callback runs with every signal unblocked, the mask
+    /// glibc's notifier threads give it; the thread blocks them all again
+    /// before it waits for the next one, so between callbacks no signal
+    /// meant for the program can land here.
     fn serve(&'static self, cb: Callback) {
-        cb.call()
+        sys::unblock_all_signals();
+        cb.call();
+        sys::block_all_signals();
     }
     fn max_threads(&self) -> u32 {
         self.config.notify_threads
@@ -521,21 +538,53 @@ extern "C" fn at_exit() {
             unsafe { libc::write(2, line.as_ptr() as *const _, line.len()) };
         }
         StatsSink::File(path) => {
-            // SAFETY: a NUL-terminated path; the fd is closed below.
-            let fd = unsafe {
-                libc::open(
-                    path.as_ptr(),
-                    libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
-                    0o644,
-                )
-            };
-            if fd >= 0 {
+            if let Some(fd) = open_stats_file(path) {
                 // SAFETY: writing a local buffer to a descriptor we opened.
-                unsafe {
-                    libc::write(fd, line.as_ptr() as *const _, line.len());
-                    libc::close(fd);
+                unsafe { libc::write(fd, line.as_ptr() as *const _, line.len()) };
+                sys::close(fd);
+            }
+        }
+    }
+}
+
+/// The `PAIO_STATS` file, opened to append a line: never through a
+/// symbolic link (`O_NOFOLLOW`), only a regular file (a FIFO could block the
+/// exit), and created only in a directory the user who runs the program may
+/// write to (`access` checks the real ids).
+fn open_stats_file(path: &std::ffi::CStr) -> Option<i32> {
+    let flags = libc::O_WRONLY
+        | libc::O_APPEND
+        | libc::O_CLOEXEC
+        | libc::O_NOFOLLOW
+        | libc::O_NONBLOCK
+        | libc::O_NOCTTY;
+    // SAFETY: a NUL-terminated path.
+    let mut fd = unsafe { libc::open(path.as_ptr(), flags) };
+    if fd < 0 && sys::errno() == libc::ENOENT {
+        let bytes = path.to_bytes();
+        let dir = match bytes.iter().rposition(|&b| b == b'/') {
+            Some(0) => c"/".to_owned(),
+            Some(i) => std::ffi::CString::new(&bytes[..i]).ok()?,
+            None => c".".to_owned(),
+        };
+        // SAFETY: NUL-terminated paths; the descriptor is checked below.
+        unsafe {
+            if libc::access(dir.as_ptr(), libc::W_OK) == 0 {
+                fd = libc::open(path.as_ptr(), flags | libc::O_CREAT | libc::O_EXCL, 0o644);
+                if fd < 0 && sys::errno() == libc::EEXIST {
+                    fd = libc::open(path.as_ptr(), flags);
                 }
             }
         }
     }
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fstat writes into a local struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        sys::close(fd);
+        return None;
+    }
+    Some(fd)
 }

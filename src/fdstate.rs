@@ -11,33 +11,98 @@
 //!
 //! The state is keyed by descriptor number in a lock-free two-level table; the
 //! per-descriptor mutex is taken only by requests that left the inline path.
-//! A number reused by a new file can inherit a stale entry: that only delays,
-//! never reorders or loses, a request.
+//! A number reused by a new file can inherit a stale entry: its ordering
+//! state only delays, never reorders or loses, a request; its hints carry the
+//! identity of the file they were learnt from ([`Hints`]), and are checked
+//! against the file behind the number wherever they could steer a request
+//! wrongly.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
 use crate::slots::Lane;
 
-/// Hints about what `RWF_NOWAIT` cannot do on this descriptor.
+/// Hints about what `RWF_NOWAIT` cannot do on this file.
 pub const HINT_NO_NOWAIT_READ: u32 = 1;
 pub const HINT_NO_NOWAIT_WRITE: u32 = 2;
-/// The bits below were read from the file's status flags.
+/// The bits below were read from the file (status flags and kind).
 pub const HINT_KNOWN: u32 = 4;
 pub const HINT_DIRECT: u32 = 8;
 pub const HINT_APPEND: u32 = 16;
+/// A regular file or a block device: kernel AIO may take its `O_DIRECT`
+/// I/O at an offset.
+pub const HINT_KERNEL_FILE: u32 = 32;
 
-fn flag_hints(flags: i32) -> u32 {
-    let mut h = HINT_KNOWN;
-    if flags & libc::O_DIRECT != 0 {
-        h |= HINT_DIRECT;
+const HINT_BITS: u32 = 8;
+const HINT_MASK: u64 = (1 << HINT_BITS) - 1;
+const NOWAIT_HINTS: u64 = (HINT_NO_NOWAIT_READ | HINT_NO_NOWAIT_WRITE) as u64;
+
+/// A fresh look at the file behind a descriptor number: what steers a
+/// request, read from the kernel now.
+#[derive(Clone, Copy, Debug)]
+pub struct FileView {
+    /// Status flags (`F_GETFL`).
+    pub flags: i32,
+    /// `S_IFMT` bits.
+    pub kind: u32,
+    /// See [`crate::sys::file_identity`].
+    pub ident: u64,
+}
+
+impl FileView {
+    pub fn read(fd: i32) -> Result<FileView, i32> {
+        let flags = crate::sys::status_flags(fd)?;
+        let (kind, ident) = crate::sys::file_identity(fd)?;
+        Ok(FileView { flags, kind, ident })
     }
-    if flags & libc::O_APPEND != 0 {
-        h |= HINT_APPEND;
+
+    /// Only FIFOs and sockets are streams: every other file (regular, block
+    /// and character devices, `/proc`, `/sys`) is read at the offset, and
+    /// only `ESPIPE` turns a request on one into a stream transfer.
+    pub fn is_stream(&self) -> bool {
+        self.kind == libc::S_IFIFO || self.kind == libc::S_IFSOCK
     }
-    h
+
+    /// Open with `O_DIRECT` and of a kind kernel AIO reads at an offset.
+    pub fn kernel_direct(&self) -> bool {
+        self.flags & libc::O_DIRECT != 0
+            && (self.kind == libc::S_IFREG || self.kind == libc::S_IFBLK)
+    }
+
+    fn hints(&self) -> u32 {
+        let mut h = HINT_KNOWN;
+        if self.flags & libc::O_DIRECT != 0 {
+            h |= HINT_DIRECT;
+        }
+        if self.flags & libc::O_APPEND != 0 {
+            h |= HINT_APPEND;
+        }
+        if self.kind == libc::S_IFREG || self.kind == libc::S_IFBLK {
+            h |= HINT_KERNEL_FILE;
+        }
+        h
+    }
+}
+
+/// What is remembered about a descriptor number, with the identity of the
+/// file it was learnt from (one word, so the two never disagree).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hints(u64);
+
+impl Hints {
+    pub fn has(self, h: u32) -> bool {
+        self.0 & h as u64 != 0
+    }
+
+    fn ident(self) -> u64 {
+        self.0 >> HINT_BITS
+    }
+
+    fn of(view: &FileView) -> Hints {
+        Hints(view.ident << HINT_BITS | view.hints() as u64)
+    }
 }
 
 #[derive(Default)]
@@ -212,8 +277,8 @@ pub struct FdState {
     /// Requests of this descriptor waiting in or running from a lane, per
     /// lane; the inline path checks it without the lock.
     pub lane_load: [AtomicU32; 2],
-    /// `HINT_*` bits.
-    pub hints: AtomicU32,
+    /// [`Hints`]: `HINT_*` bits and the identity of the file they describe.
+    hints: AtomicU64,
     pub order: Mutex<Order>,
     pub files: Mutex<FileRefs>,
 }
@@ -222,44 +287,87 @@ impl FdState {
     fn new() -> FdState {
         FdState {
             lane_load: [AtomicU32::new(0), AtomicU32::new(0)],
-            hints: AtomicU32::new(0),
+            hints: AtomicU64::new(0),
             order: Mutex::new(Order::default()),
             files: Mutex::new(FileRefs::default()),
         }
     }
 
-    pub fn has_hint(&self, h: u32) -> bool {
-        self.hints.load(Ordering::Relaxed) & h != 0
-    }
-
-    pub fn set_hint(&self, h: u32) {
-        if !self.has_hint(h) {
-            self.hints.fetch_or(h, Ordering::Relaxed);
-        }
-    }
-
-    /// What is known of the descriptor's status flags, read once per number
-    /// (`F_GETFL`) and refreshed whenever a request takes the slow path. A
-    /// stale value only costs speed: it picks a slower route, never a wrong
-    /// result.
-    pub fn flags(&self, fd: i32) -> Result<u32, i32> {
-        let h = self.hints.load(Ordering::Relaxed);
-        if h & HINT_KNOWN != 0 {
+    /// What is known of the file behind `fd`, for the inline path: read once
+    /// per file (`F_GETFL`, `fstat`), then no syscall. It may describe a file
+    /// the number named before: the inline path only uses it where the
+    /// attempt itself, made on the descriptor, shows the truth (see
+    /// `submit`), and [`FdState::confirm`] checks it where it does not.
+    pub fn hints(&self, fd: i32) -> Result<Hints, i32> {
+        let h = Hints(self.hints.load(Ordering::Relaxed));
+        if h.has(HINT_KNOWN) {
             return Ok(h);
         }
-        let h = flag_hints(crate::sys::status_flags(fd)?);
-        self.hints.fetch_or(h, Ordering::Relaxed);
-        Ok(h | self.hints.load(Ordering::Relaxed))
+        self.observe(fd)?;
+        Ok(Hints(self.hints.load(Ordering::Relaxed)))
     }
 
-    /// Fresh status flags were read: if they differ from what was known, the
-    /// number now names another file and every hint is dropped.
-    pub fn refresh(&self, flags: i32) {
-        let want = flag_hints(flags);
-        let mask = HINT_KNOWN | HINT_DIRECT | HINT_APPEND;
-        let h = self.hints.load(Ordering::Relaxed);
-        if h & mask != want {
-            self.hints.store(want, Ordering::Relaxed);
+    /// One `fstat`: is the file behind `fd` the one the hints were learnt
+    /// from? If not, learn them again (`F_GETFL`). For the paths that hand
+    /// the program's descriptor to the kernel as it is.
+    pub fn confirm(&self, fd: i32) -> Result<Hints, i32> {
+        let (kind, ident) = crate::sys::file_identity(fd)?;
+        let h = Hints(self.hints.load(Ordering::Relaxed));
+        if h.has(HINT_KNOWN) && h.ident() == ident {
+            return Ok(h);
+        }
+        let flags = crate::sys::status_flags(fd)?;
+        self.learn(&FileView { flags, kind, ident });
+        Ok(Hints(self.hints.load(Ordering::Relaxed)))
+    }
+
+    /// A fresh look at the file behind `fd`, remembered for the next
+    /// requests.
+    pub fn observe(&self, fd: i32) -> Result<FileView, i32> {
+        let view = FileView::read(fd)?;
+        self.learn(&view);
+        Ok(view)
+    }
+
+    /// Remember `view`: what was learnt of `RWF_NOWAIT` stays only if it
+    /// was learnt of the same file.
+    fn learn(&self, view: &FileView) {
+        let fresh = Hints::of(view);
+        let mut cur = self.hints.load(Ordering::Relaxed);
+        loop {
+            let keep = if Hints(cur).ident() == view.ident {
+                cur & NOWAIT_HINTS
+            } else {
+                0
+            };
+            let new = fresh.0 | keep;
+            if new == cur {
+                return;
+            }
+            match self
+                .hints
+                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// `RWF_NOWAIT` cannot do `h` on the file that `seen` described: remember
+    /// it, unless the number has meanwhile been found to name another file.
+    pub fn learn_hint(&self, seen: Hints, h: u32) {
+        let mut cur = self.hints.load(Ordering::Relaxed);
+        while Hints(cur).ident() == seen.ident() && !Hints(cur).has(h) {
+            match self.hints.compare_exchange_weak(
+                cur,
+                cur | (h as u64 & HINT_MASK),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
         }
     }
 
@@ -425,14 +533,62 @@ mod tests {
     }
 
     #[test]
+    fn hints_follow_the_file_not_the_number() {
+        use std::os::fd::AsRawFd;
+        let t = FdTable::default();
+        let f = crate::io::temp_file();
+        let fd = f.as_raw_fd();
+        let st = t.get(fd);
+        let h = st.hints(fd).unwrap();
+        assert!(h.has(HINT_KNOWN) && h.has(HINT_KERNEL_FILE) && !h.has(HINT_DIRECT));
+        st.learn_hint(h, HINT_NO_NOWAIT_READ);
+        assert!(st.hints(fd).unwrap().has(HINT_NO_NOWAIT_READ));
+        assert_eq!(st.confirm(fd).unwrap(), st.hints(fd).unwrap(), "same file");
+        // The number now names a pipe.
+        let mut p = [0; 2];
+        // SAFETY: pipe and dup2 on descriptors this test owns.
+        unsafe {
+            assert_eq!(libc::pipe(p.as_mut_ptr()), 0);
+            assert_eq!(libc::dup2(p[0], fd), fd);
+        }
+        assert!(
+            st.hints(fd).unwrap().has(HINT_NO_NOWAIT_READ),
+            "the inline path does not look"
+        );
+        let c = st.confirm(fd).unwrap();
+        assert!(c.has(HINT_KNOWN));
+        assert!(!c.has(HINT_NO_NOWAIT_READ) && !c.has(HINT_KERNEL_FILE));
+        // What an attempt learnt of the old file is not taken over.
+        st.learn_hint(h, HINT_NO_NOWAIT_WRITE);
+        assert!(!st.hints(fd).unwrap().has(HINT_NO_NOWAIT_WRITE));
+        let v = st.observe(fd).unwrap();
+        assert!(v.is_stream() && !v.kernel_direct());
+        // SAFETY: closing the pipe's own ends.
+        unsafe {
+            libc::close(p[0]);
+            libc::close(p[1]);
+        }
+    }
+
+    #[test]
+    fn only_fifos_and_sockets_are_streams() {
+        for (path, stream) in [("/dev/null", false), ("/dev/zero", false)] {
+            let f = std::fs::File::open(path).unwrap();
+            use std::os::fd::AsRawFd;
+            assert_eq!(
+                FileView::read(f.as_raw_fd()).unwrap().is_stream(),
+                stream,
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
     fn table_entries_are_stable() {
         let t = FdTable::default();
         let a = t.get(7) as *const FdState;
         assert_eq!(a, t.get(7) as *const FdState);
         assert_ne!(a, t.get(8) as *const FdState);
-        t.get(7).set_hint(HINT_NO_NOWAIT_WRITE);
-        assert!(t.get(7).has_hint(HINT_NO_NOWAIT_WRITE));
-        assert!(!t.get(7).has_hint(HINT_NO_NOWAIT_READ));
         let _ = t.get(5_000_000); // aliases, never out of bounds
         let _ = t.get(-1);
     }

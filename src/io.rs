@@ -8,9 +8,7 @@ use crate::sys;
 
 pub fn run_blocking(job: &mut Job) -> Result<usize, i32> {
     match job.op {
-        Op::Fsync { data_only } => {
-            sys::fsync(if job.file >= 0 { job.file } else { job.fd }, data_only).map(|_| 0)
-        }
+        Op::Fsync { data_only } => sys::fsync(job.io_fd(), data_only).map(|_| 0),
         Op::Read | Op::Write => transfer(job),
     }
 }
@@ -21,7 +19,7 @@ pub const IOV_MAX: usize = 1024;
 /// One transfer of what remains of the job (`flags`: e.g. `RWF_NOWAIT`), on
 /// paio's own reference to the file when it has one.
 pub fn attempt(job: &Job, flags: i32) -> Result<usize, i32> {
-    let fd = if job.file >= 0 { job.file } else { job.fd };
+    let fd = job.io_fd();
     let offset = if job.stream {
         -1
     } else {

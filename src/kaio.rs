@@ -189,17 +189,16 @@ impl KaioBackend {
     /// An `aio_fsync` is being queued behind writes of its descriptor: the
     /// completion that releases it may be a kernel one, taken by a program
     /// thread maybe in a signal handler, which must not dispatch it. Start
-    /// the reaper now, in the submitting call. False when it cannot start.
-    pub fn expect_barrier(&'static self, engine: &'static Engine) -> bool {
-        match self.kernel.get() {
-            Some(Ok(k)) => self.ensure_reaper(engine, k),
-            _ => true,
+    /// the reaper now, in the submitting call, if its thread can be made.
+    pub fn expect_barrier(&'static self, engine: &'static Engine) {
+        if let Some(Ok(k)) = self.kernel.get() {
+            self.ensure_reaper(engine, k);
         }
     }
 
     /// The iocb for a job, or `None` when the kernel should not get it.
     fn iocb(&self, id: u32, job: &Job) -> Option<Iocb> {
-        let fd = if job.file >= 0 { job.file } else { job.fd };
+        let fd = job.io_fd();
         let mut cb = Iocb {
             aio_data: id as u64,
             aio_fildes: fd as u32,
@@ -524,10 +523,15 @@ impl Backend for KaioBackend {
     /// The first request for the kernel sets up the kernel side (a program
     /// whose requests complete inline or on the pool never does). One that
     /// needs the reaper needs its thread now; one for the pool, a worker.
+    /// A reaper that cannot start is no reason to refuse: `dispatch` then
+    /// sends the request to the pool, which is refused only where glibc's
+    /// would be too (no thread runs and none can be made).
     fn ready(&'static self, engine: &'static Engine, job: &Job) -> bool {
         if self.iocb(0, job).is_some() {
             if let Some(k) = self.kernel(engine) {
-                return !needs_reaper(job) || self.ensure_reaper(engine, k);
+                if !needs_reaper(job) || self.ensure_reaper(engine, k) {
+                    return true;
+                }
             }
         }
         self.pool.ready(engine, job)
@@ -731,7 +735,7 @@ fn ready_stream(engine: &'static Engine, id: u32, job: &mut Job) {
     };
     let mut cb = Iocb {
         aio_data: id as u64,
-        aio_fildes: job.file as u32,
+        aio_fildes: job.io_fd() as u32,
         aio_lio_opcode: k::IOCB_CMD_POLL,
         aio_buf: if job.op == Op::Read {
             libc::POLLIN as u64

@@ -51,7 +51,7 @@ pub struct Job {
     pub nonblocking: bool,
     /// paio's own reference to the file (a duplicate descriptor), or -1.
     pub file: i32,
-    /// No offsets: pipes, sockets, character devices.
+    /// No offsets: a FIFO or a socket, or a file that answered `ESPIPE`.
     pub stream: bool,
     /// The buffer; for a vectored request (`aio_readv`), the caller's iovec
     /// array, with `iovcnt` entries.
@@ -73,6 +73,16 @@ pub struct Job {
 }
 
 impl Job {
+    /// The descriptor the transfer uses: paio's own reference, or the
+    /// program's where paio could not take one.
+    pub fn io_fd(&self) -> i32 {
+        if self.file >= 0 {
+            self.file
+        } else {
+            self.fd
+        }
+    }
+
     pub const EMPTY: Job = Job {
         aiocb: 0,
         op: Op::Read,

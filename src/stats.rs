@@ -26,9 +26,14 @@ pub enum Counter {
     Cancelled,
     /// Threads paio created (I/O workers and notifiers).
     Threads,
+    /// Requests that waited on the program's own descriptor because paio
+    /// could not take a private reference to the file (no descriptor to
+    /// spare): as on glibc, a close and reuse of the number while they wait
+    /// would redirect them.
+    OwnFd,
 }
 
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "requests",
     "read",
     "write",
@@ -40,6 +45,7 @@ pub const NAMES: [&str; 11] = [
     "errors",
     "cancelled",
     "threads",
+    "own_fd",
 ];
 const N: usize = NAMES.len();
 const SHARDS: usize = 16;

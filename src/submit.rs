@@ -10,7 +10,8 @@ use std::sync::atomic::Ordering;
 use crate::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
 use crate::engine::Engine;
 use crate::fdstate::{
-    FdState, HINT_APPEND, HINT_DIRECT, HINT_NO_NOWAIT_READ, HINT_NO_NOWAIT_WRITE,
+    FdState, Hints, HINT_APPEND, HINT_DIRECT, HINT_KERNEL_FILE, HINT_NO_NOWAIT_READ,
+    HINT_NO_NOWAIT_WRITE,
 };
 use crate::io;
 use crate::lio;
@@ -26,7 +27,7 @@ pub const AIO_ALLDONE: i32 = 2;
 /// Refuse synchronously: the aiocb shows the error too (as glibc leaves it),
 /// so a program polling `aio_error` never waits on a request that never was.
 fn refuse(engine: &'static Engine, cb: Aiocb, group: usize, err: i32) -> Result<(), i32> {
-    cb.publish(Err(err));
+    cb.publish(Err(err), 0);
     if group != 0 {
         lio::member_done(engine, group, true);
     }
@@ -145,15 +146,23 @@ fn submit(
         return enqueue(engine, cb, job, None);
     }
     let st = engine.fds.get(fd);
-    let flags = match st.flags(fd) {
-        Ok(f) => f,
+    let mut hints = match st.hints(fd) {
+        Ok(h) => h,
         Err(e) => return complete_inline(engine, job, Err(e)),
     };
-    if flags & HINT_DIRECT != 0 {
+    if hints.has(HINT_DIRECT) {
+        // The program's descriptor goes to the kernel as it is: the number
+        // must still name the file the hint was learnt from (one fstat).
+        hints = match st.confirm(fd) {
+            Ok(h) => h,
+            Err(e) => return complete_inline(engine, job, Err(e)),
+        };
+    }
+    if hints.has(HINT_DIRECT) && hints.has(HINT_KERNEL_FILE) {
         // O_DIRECT: a non-blocking attempt here would wait for the device.
         // Truly asynchronous in the kernel; otherwise (no kernel AIO, or
         // O_APPEND, which needs the ordered lane) on the pool.
-        if flags & HINT_APPEND != 0 || engine.kaio().is_none() {
+        if hints.has(HINT_APPEND) || engine.kaio().is_none() {
             return enqueue(engine, cb, job, None);
         }
         job.direct = true;
@@ -177,10 +186,12 @@ fn submit(
         // Earlier requests of this descriptor wait in its ordered lane.
         return enqueue(engine, cb, job, None);
     }
-    if st.has_hint(hint) {
+    // A hint learnt of another file that had this number only sends the
+    // request the slow way, where `enqueue` looks at the file again.
+    if hints.has(hint) {
         return write_now_or_enqueue(engine, cb, job);
     }
-    try_inline(engine, cb, job, st, hint)
+    try_inline(engine, cb, job, st, hints, hint)
 }
 
 /// The non-blocking attempt in the submitting thread.
@@ -189,9 +200,18 @@ fn try_inline(
     cb: Aiocb,
     mut job: Job,
     st: &FdState,
+    seen: Hints,
     hint: u32,
 ) -> Result<(), i32> {
-    match io::attempt(&job, sys::RWF_NOWAIT) {
+    let started = sys::ticks();
+    let attempt = io::attempt(&job, sys::RWF_NOWAIT);
+    if sys::ticks().wrapping_sub(started) > sys::DEVICE_TICKS {
+        // As long as a device read: the number may now name an `O_DIRECT`
+        // file, which `RWF_NOWAIT` reads synchronously. Look again, so that
+        // a stale hint costs this one request and one syscall.
+        let _ = st.observe(job.fd);
+    }
+    match attempt {
         Ok(n) if n == job.len || (n == 0 && job.op == Op::Read) => {
             complete_inline(engine, job, Ok(n))
         }
@@ -206,7 +226,7 @@ fn try_inline(
             enqueue(engine, cb, job, Some(false))
         }
         Err(libc::EOPNOTSUPP) => {
-            st.set_hint(hint);
+            st.learn_hint(seen, hint);
             write_now_or_enqueue(engine, cb, job)
         }
         Err(libc::ESPIPE) => {
@@ -270,15 +290,17 @@ fn enqueue(
     mut job: Job,
     stream: Option<bool>,
 ) -> Result<(), i32> {
-    let flags = match sys::status_flags(job.fd) {
-        Ok(f) => f,
+    // A fresh look at the file: nothing remembered of the number steers a
+    // request that leaves the inline path.
+    let st = engine.fds.get(job.fd);
+    let view = match st.observe(job.fd) {
+        Ok(v) => v,
         Err(e) => return complete_inline(engine, job, Err(e)),
     };
-    let st = engine.fds.get(job.fd);
-    st.refresh(flags);
-    job.direct = flags & libc::O_DIRECT != 0 && job.done == 0;
+    let flags = view.flags;
+    job.direct = view.kernel_direct() && job.done == 0;
     job.nonblocking = flags & libc::O_NONBLOCK != 0;
-    job.stream = stream.unwrap_or_else(|| sys::is_stream(job.fd));
+    job.stream = stream.unwrap_or_else(|| view.is_stream());
     job.lane = match job.op {
         _ if job.stream => Some(if job.op == Op::Read {
             Lane::Read
@@ -299,8 +321,7 @@ fn enqueue(
     // by the program cannot redirect this request (sourceware bug 14942).
     job.file = match engine.take_file(job.fd) {
         Ok(f) => f,
-        Err(libc::EBADF) => return complete_inline(engine, job, Err(libc::EBADF)),
-        Err(_) => return refuse(engine, cb, job.group, libc::EAGAIN),
+        Err(e) => return complete_inline(engine, job, Err(e)),
     };
     if job.op == Op::Write {
         job.epoch = Some(st.order.lock().write_begin());
@@ -380,18 +401,14 @@ pub fn submit_fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Resul
     let st = engine.fds.get(cb.fd());
     if st.order.lock().writes_in_flight() > 0 {
         // Its barrier will be released by a completion, which a program
-        // thread (maybe in a signal handler) may take: the reaper must run.
+        // thread (maybe in a signal handler) may take: the reaper should
+        // run. If its thread cannot be made, the program's own calls
+        // release the barrier; a missing thread is no reason to refuse.
         if let Some(k) = engine.kaio() {
-            if !k.expect_barrier(engine) {
-                return refuse(engine, cb, 0, libc::EAGAIN);
-            }
+            k.expect_barrier(engine);
         }
     }
-    job.file = match engine.take_file(cb.fd()) {
-        Ok(f) => f,
-        Err(libc::EBADF) => return Err(libc::EBADF),
-        Err(_) => return refuse(engine, cb, 0, libc::EAGAIN),
-    };
+    job.file = engine.take_file(cb.fd())?;
     queue(engine, cb, job, st, |order, id| order.fsync_submit(id))
 }
 

@@ -24,9 +24,6 @@ pub struct Workers<T> {
     threads: AtomicU32,
     seq: AtomicU32,
     stack_size: usize,
-    /// Notifier threads run application code with signals unblocked, as
-    /// glibc's do; I/O workers block every signal.
-    unblock_signals: bool,
 }
 
 /// How a worker handles one item, and reads its live limits.
@@ -38,7 +35,11 @@ pub trait Serve<T>: Sync + 'static {
 }
 
 impl<T: Send + 'static> Workers<T> {
-    pub fn new(name: &'static str, stack_size: usize, unblock_signals: bool) -> Self {
+    /// Every thread of the group blocks every signal: a program that takes
+    /// its signals with `sigwait` in a thread of its own must never lose one
+    /// to paio. What a served item runs with is the server's business (the
+    /// `SIGEV_THREAD` notifiers unblock around the program's callback).
+    pub fn new(name: &'static str, stack_size: usize) -> Self {
         let n = sys::online_cpus().clamp(1, 256);
         Workers {
             name,
@@ -48,7 +49,6 @@ impl<T: Send + 'static> Workers<T> {
             threads: AtomicU32::new(0),
             seq: AtomicU32::new(0),
             stack_size,
-            unblock_signals,
         }
     }
 
@@ -130,19 +130,12 @@ impl<T: Send + 'static> Workers<T> {
                 Err(v) => n = v,
             }
         }
-        // The new thread inherits a fully blocked mask, so no signal can reach
-        // it before it chooses its own.
+        // The new thread inherits a fully blocked mask and keeps it.
         let old = sys::block_all_signals();
-        let unblock = self.unblock_signals;
         let spawned = std::thread::Builder::new()
             .name(self.name.into())
             .stack_size(self.stack_size)
-            .spawn(move || {
-                if unblock {
-                    sys::unblock_all_signals();
-                }
-                self.run(server)
-            });
+            .spawn(move || self.run(server));
         sys::restore_signals(&old);
         match spawned {
             Ok(_) => {
@@ -231,7 +224,7 @@ mod tests {
 
     #[test]
     fn serves_everything_bounded_and_idles_out() {
-        let w: &'static Workers<u64> = Box::leak(Box::new(Workers::new("t", 64 << 10, false)));
+        let w: &'static Workers<u64> = Box::leak(Box::new(Workers::new("t", 64 << 10)));
         let s: &'static Summer = Box::leak(Box::new(Summer {
             total: AtomicU64::new(0),
             count: AtomicU64::new(0),

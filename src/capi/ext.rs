@@ -68,11 +68,14 @@ pub unsafe extern "C" fn aio_writev(cb: *mut RawAiocb) -> libc::c_int {
 ///
 /// Which requests: the queue starts with the first call of
 /// `aio_waitcomplete` or `paio_completion_fd`; every request submitted after
-/// that is returned exactly once, in completion order, whether or not the
-/// program also called `aio_error`/`aio_return` on it. Requests submitted
-/// earlier are not returned. The result is kept by paio, so an aiocb may be
-/// reused after `aio_return` even before `aio_waitcomplete` returns it.
-/// O(1) per call, however many requests are in flight.
+/// that is returned at most once, in completion order. As on FreeBSD, a
+/// request is handed to the program once, by `aio_return` or by
+/// `aio_waitcomplete`, whichever comes first: one the program already took
+/// with `aio_return` (`aio_error` alone does not take it) is never returned
+/// here, so its aiocb may be freed or reused at once. Requests submitted
+/// earlier are not returned. `aio_return` on a request this call returned
+/// gives its value again (FreeBSD: `EINVAL`). O(1) per call, however many
+/// requests are in flight.
 ///
 /// # Safety
 /// `iocbp` is NULL or writable; `timeout` is NULL or a readable timespec.

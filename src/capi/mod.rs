@@ -126,12 +126,22 @@ export! {
 
 export! {
     /// [`aio_return`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/aio_return.html):
-    /// no lock, no syscall; async-signal-safe.
+    /// no lock, no syscall; async-signal-safe. A result queued for
+    /// `aio_waitcomplete` is claimed here (one compare-and-swap), so that
+    /// `aio_waitcomplete` does not return it again.
     ///
     /// # Safety
     /// `cb` is NULL (→ -1/`EINVAL`) or a readable aiocb.
     fn aio_return / aio_return64 (cb: *mut RawAiocb) -> libc::ssize_t {
-        to_c(unsafe { aiocb(cb) }.map(|cb| cb.return_value()))
+        to_c(unsafe { aiocb(cb) }.map(|cb| {
+            let ticket = cb.ticket();
+            if ticket != 0 {
+                if let Some(e) = engine::try_get() {
+                    e.completions.claims.claim(ticket);
+                }
+            }
+            cb.return_value()
+        }))
     }
 }
 
