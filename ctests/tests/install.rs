@@ -218,6 +218,38 @@ fn run_on_paio(bin: &Path, env: &[(&str, &Path)], scratch: &Path, what: &str) ->
     line
 }
 
+/// The keys of a `PAIO_STATS` line (`pid`, `backend`, `requests`, …), in
+/// order; `fallback`, part of `backend`'s value when `io_setup` failed, is
+/// left out.
+fn stats_keys(line: &str) -> Vec<String> {
+    line.split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.split_once('=').map(|(k, _)| k.to_owned()))
+        .filter(|k| k != "fallback")
+        .collect()
+}
+
+/// The statistics line paio writes and the one `paio(7)` shows have the same
+/// fields, and the page describes each.
+fn assert_paio7_documents_stats_line(line: &str) {
+    let page = fs::read_to_string(workspace_root().join("man/paio.7")).expect("read man/paio.7");
+    let example = page
+        .lines()
+        .find(|l| l.starts_with("paio: pid="))
+        .expect("man/paio.7 shows a statistics line");
+    assert_eq!(
+        stats_keys(example),
+        stats_keys(line),
+        "man/paio.7's statistics line and the one paio wrote differ:\n  {example}\n  {line}"
+    );
+    for key in stats_keys(line).iter().filter(|k| *k != "pid") {
+        assert!(
+            page.contains(&format!("\n.B {key}\n")) || page.contains(&format!("\n.BR {key} ")),
+            "man/paio.7 does not describe the statistics field {key}"
+        );
+    }
+}
+
 /// The `requests=` count of a `PAIO_STATS` line.
 fn requests(line: &str) -> u64 {
     line.split_whitespace()
@@ -338,6 +370,7 @@ fn make_install_pkg_config_static_and_uninstall() {
     );
     let line = run_on_paio(&bin, &[("LD_LIBRARY_PATH", &libdir)], &scratch, "shared");
     assert_eq!(requests(&line), 1, "{line}");
+    assert_paio7_documents_stats_line(&line);
 
     // Static: cc -static app.c $(pkg-config --static --cflags --libs paio).
     let bin = scratch.join("app-static");
