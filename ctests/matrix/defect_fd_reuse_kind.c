@@ -12,6 +12,9 @@
  *   return at once with the request pending (paio once sat in io_submit
  *   reading the pipe: a hang), and complete with the bytes written after;
  *   one submitted after data was written returns those bytes;
+ * - the same for writes: the stream's buffer is filled first, so an
+ *   aio_write must return with the request pending and complete once the
+ *   other end drains;
  * - a regular file: the read is positional (aio_offset honoured, the file
  *   position left at 0), buffered reads may be unaligned, O_DIRECT reads
  *   are aligned.
@@ -153,6 +156,78 @@ static void stream_reads(const char *what, int rfd, int wfd, unsigned seed)
 	judge(ok, what);
 }
 
+/* aio_write of one aligned block at 8192 (inside the file), waited
+ * for and read back; the position must stay 0. */
+static void positional_write(const char *what, int fd, unsigned seed)
+{
+	char *buf = aligned(BLK), *back = aligned(BLK);
+	fill_pattern(buf, BLK, seed, 2 * BLK);
+	struct aiocb cb;
+	prep(&cb, fd, buf, BLK, 2 * BLK, LIO_WRITE);
+	errno = 0;
+	int r = aio_write(&cb);
+	if (r != 0)
+		FAIL("%s: %s: aio_write returned %d (%s)", current, what, r,
+		     errname(errno));
+	int e = wait_done(&cb);
+	ssize_t done = aio_return(&cb);
+	must_pread(fd, back, BLK, 2 * BLK);
+	int ok = e == 0 && done == BLK && find_mismatch(back, BLK, seed, 2 * BLK) < 0;
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	printf("%s: %s: aio_write %d at %d -> %s %zd, data %s, position %lld\n",
+	       current, what, BLK, 2 * BLK, errname(e), done, ok ? "ok" : "WRONG",
+	       (long long)pos);
+	judge(ok && pos == 0, what);
+	free(buf);
+	free(back);
+}
+
+/* A stream write on wfd, drained through rfd: wfd's buffer is filled
+ * first, so the request must be pending when aio_write returns, and it
+ * completes once the reader drains. */
+static void stream_write(const char *what, int wfd, int rfd, unsigned seed)
+{
+	int fl = fcntl(wfd, F_GETFL);
+	CHECK(fl >= 0 && fcntl(wfd, F_SETFL, fl | O_NONBLOCK) == 0);
+	static char junk[65536];
+	size_t filled = 0;
+	for (size_t chunk = sizeof junk; chunk > 0; chunk /= 2) {
+		ssize_t w;
+		while ((w = write(wfd, junk, chunk)) > 0)
+			filled += (size_t)w;
+		CHECK(errno == EAGAIN);
+	}
+	CHECK(fcntl(wfd, F_SETFL, fl) == 0);
+
+	char data[64];
+	fill_pattern(data, sizeof data, seed, 0);
+	struct aiocb cb;
+	prep(&cb, wfd, data, sizeof data, 0, LIO_WRITE);
+	errno = 0;
+	int r = aio_write(&cb);
+	if (r != 0)
+		FAIL("%s: %s: aio_write (buffer full) returned %d (%s)", current, what,
+		     r, errname(errno));
+	int pending = aio_error(&cb) == EINPROGRESS;
+	size_t want = filled + sizeof data, got = 0;
+	char *all = malloc(want);
+	CHECK(all != NULL);
+	while (got < want) {
+		ssize_t n = read(rfd, all + got, want - got);
+		CHECK(n > 0);
+		got += (size_t)n;
+	}
+	int e = wait_done(&cb);
+	ssize_t done = aio_return(&cb);
+	int ok = e == 0 && done == (ssize_t)sizeof data &&
+		 memcmp(all + filled, data, sizeof data) == 0;
+	printf("%s: %s: aio_write with the buffer full: pending %s, then %s %zd, "
+	       "data %s\n", current, what, pending ? "yes" : "no", errname(e), done,
+	       ok ? "ok" : "WRONG");
+	judge(ok && pending, what);
+	free(all);
+}
+
 enum stream_kind { PIPE, SOCKET, FIFO };
 
 static const char *stream_name(enum stream_kind k)
@@ -246,6 +321,38 @@ static void dup2_over(void)
 	close(p[1]);
 }
 
+/* An O_DIRECT file written, then a socket or a pipe's writing end on its
+ * number, written. */
+static void direct_to_stream_write(enum stream_kind k)
+{
+	int hole = -1;
+	if (k == PIPE) {
+		/* pipe() gives the two lowest free numbers, reading end first:
+		 * keep one number below the file's free for the reading end. */
+		hole = open("/dev/null", O_RDONLY);
+		CHECK(hole >= 0);
+	}
+	int n = pattern_file(1, 51, 3, -1);
+	positional_write("O_DIRECT file", n, 51);
+	if (hole >= 0)
+		CHECK(close(hole) == 0);
+	CHECK(close(n) == 0);
+	int p[2];
+	if (k == PIPE)
+		CHECK(pipe(p) == 0);
+	else
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, p) == 0);
+	int w = k == PIPE ? p[1] : p[0], r = k == PIPE ? p[0] : p[1];
+	if (w != n)
+		FAIL("%s: the %s's writing end is fd %d, expected %d", current,
+		     stream_name(k), w, n);
+	stream_write(stream_name(k), w, r, 52);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void c_direct_socket_write(void) { direct_to_stream_write(SOCKET); }
+static void c_direct_pipe_write(void) { direct_to_stream_write(PIPE); }
 static void c_direct_pipe(void) { file_to_stream(1, PIPE); }
 static void c_direct_socket(void) { file_to_stream(1, SOCKET); }
 static void c_buffered_pipe(void) { file_to_stream(0, PIPE); }
@@ -277,6 +384,8 @@ static const struct {
 	{ "O_DIRECT file -> buffered file", c_direct_buffered, 1 },
 	{ "buffered file -> O_DIRECT file", c_buffered_direct, 1 },
 	{ "dup2 over a file, then over a pipe", dup2_over, 0 },
+	{ "O_DIRECT file -> socket, written", c_direct_socket_write, 1 },
+	{ "O_DIRECT file -> pipe, written", c_direct_pipe_write, 1 },
 };
 
 int main(int argc, char **argv)
