@@ -9,6 +9,12 @@
 #define PAIO_MATRIX_H
 
 #include "../common.h"
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 /* How long one request may take before the program reports a hang. */
 #define MATRIX_WAIT_MS 5000
@@ -98,10 +104,64 @@ static UNUSED void block_all_signals(void)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 }
 
+/* ------------------------------------------------------------ sandboxes */
+
+#if defined(__x86_64__)
+#define MATRIX_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define MATRIX_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "matrix.h: add this architecture's AUDIT_ARCH value"
+#endif
+
+/* One system call a sandbox refuses with errno `err`; with `arg0_mask`, only
+ * when the first argument has one of those bits (clone with CLONE_THREAD). */
+struct deny {
+	int nr;
+	int err;
+	unsigned arg0_mask;
+};
+
+/* Install a seccomp filter refusing `rules` in this thread and every thread
+ * and process it creates afterwards (PR_SET_NO_NEW_PRIVS first, so no
+ * privilege is needed); everything else, and other architectures, are
+ * allowed. Installed inside the program, so glibc and paio run in the same
+ * sandbox. Skips (exit 77) where seccomp is unavailable. */
+static UNUSED void sandbox(const struct deny *rules, int n)
+{
+	struct sock_filter f[4 + 5 * 16];
+	int k = 0;
+	if (n > 16)
+		FAIL("sandbox: %d rules, at most 16", n);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MATRIX_AUDIT_ARCH, 1, 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	for (int i = 0; i < n; i++) {
+		unsigned ret = SECCOMP_RET_ERRNO | ((unsigned)rules[i].err & SECCOMP_RET_DATA);
+		if (rules[i].arg0_mask == 0) {
+			f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)rules[i].nr, 0, 1);
+			f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, ret);
+		} else {
+			f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)rules[i].nr, 0, 3);
+			f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+			f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, rules[i].arg0_mask, 0, 1);
+			f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, ret);
+			f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+		}
+	}
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = { .len = (unsigned short)k, .filter = f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		skip("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+		skip("seccomp filter: %s", strerror(errno));
+}
+
 /* A signal's name: "USR1", "RTMIN+2". */
 static UNUSED const char *signame(int sig)
 {
-	static char buf[16];
+	static char buf[32];
 	if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
 		snprintf(buf, sizeof buf, "RTMIN+%d", sig - SIGRTMIN);
 		return buf;
