@@ -4,9 +4,9 @@
  * Whatever a library remembers about descriptor N (O_DIRECT, "a stream",
  * what RWF_NOWAIT supports) belongs to the open file, not to the number:
  * after close(N) and a pipe()/socketpair()/open()/dup2() that hands out N
- * again, an aio_read on N must behave as it does for the new file. Each case
+ * again, a request on N must behave as it does for the new file. Each case
  * completes a request on the first file, closes it (or dup2()s over it), makes
- * the lowest free number N refer to a file of another kind and reads it:
+ * the lowest free number N refer to a file of another kind and uses it:
  *
  * - a pipe or socket: an aio_read submitted before any data exists must
  *   return at once with the request pending (paio once sat in io_submit

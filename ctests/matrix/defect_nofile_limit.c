@@ -7,8 +7,9 @@
  * reading end of every pair while nothing has been written (all N pending at
  * once), then writes one byte to every pair and waits for all. glibc accepts
  * every request (20 threads read, the rest wait in its queue) and completes
- * each with its byte; paio once answered EAGAIN from the 10th request on,
- * because each waiting request held a private duplicate descriptor.
+ * each with its byte; paio once answered EAGAIN once about 16 requests were
+ * pending (the 16 spare descriptors), because each waiting request held a
+ * private duplicate descriptor.
  *
  * Two rounds in one process: 600 pairs, then 2,000 (the hard limit is raised
  * where it is lower, which needs root, as in CI; where that is refused the
