@@ -7,6 +7,8 @@
 //!   line); then `make uninstall` leaves no file behind;
 //! * the man pages render through `man -l` without a warning, and `paio(7)`
 //!   names every `PAIO_*` variable the library reads (taken from `src/`);
+//! * `libpaio.a`: scenarios linked `-static` with it pass and are served by
+//!   paio;
 //! * `make deb`: the package's fields and contents, installed into a scratch
 //!   root (`dpkg --root` as root, `dpkg -x` otherwise), a C scenario linked
 //!   to it and one preloaded from it; then `/etc/ld.so.preload` naming it,
@@ -395,6 +397,84 @@ fn make_install_pkg_config_static_and_uninstall() {
     make(&["uninstall", &format!("DESTDIR={}", dest.display())]);
     let left = tree(&dest);
     assert!(left.is_empty(), "make uninstall left {left:?}");
+    let _ = fs::remove_dir_all(&scratch);
+}
+
+/// Scenarios linked statically with `libpaio.a` (signals, thread and
+/// thread-id notification, fork, lists, cancel, fsync barriers, pipes,
+/// sockets, `O_DIRECT`): each passes (exit 0, or 77 for a skip) and is
+/// served by paio. `README.md` reports the whole `ctests/*.c` set run so.
+const STATIC_SCENARIOS: &[&str] = &[
+    "read_basic",
+    "write_basic",
+    "notify_signal",
+    "notify_thread",
+    "notify_thread_id",
+    "fork_child",
+    "lio_wait",
+    "lio_nowait_signal",
+    "suspend_basic",
+    "cancel_queued",
+    "fsync_barrier",
+    "pipe_ordered",
+    "socketpair_ordered",
+    "odirect_rw",
+];
+
+#[test]
+fn static_link_with_libpaio_a_runs_scenarios() {
+    make(&["all"]);
+    let archive = target_dir().join("release").join("libpaio.a");
+    let ctests = workspace_root().join("ctests");
+    let scratch = scratch_dir("static");
+    let include = format!("-I{}", ctests.display());
+    let mut problems = Vec::new();
+    for name in STATIC_SCENARIOS {
+        let bin = scratch.join(name);
+        let mut args: Vec<String> = paio_ctests::harness::CFLAGS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend([
+            "-static".to_string(),
+            include.clone(),
+            ctests.join(format!("{name}.c")).display().to_string(),
+            archive.display().to_string(),
+        ]);
+        if let Err(e) = paio_ctests::harness::gcc(&args, &bin) {
+            problems.push(format!("{name}: {e}"));
+            continue;
+        }
+        let stats = scratch.join(format!("{name}.stats"));
+        let tmp = scratch.join(format!("{name}.tmp"));
+        fs::create_dir_all(&tmp).expect("TMPDIR");
+        let out = Command::new("timeout")
+            .arg("60")
+            .arg(&bin)
+            .env_remove("LD_PRELOAD")
+            .env_remove("PAIO_BACKEND")
+            .env("PAIO_STATS", &stats)
+            .env("TMPDIR", &tmp)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run a static scenario");
+        let line = fs::read_to_string(&stats).unwrap_or_default();
+        match out.status.code() {
+            Some(0) if requests(&line) > 0 => println!("static {name}: {}", line.trim()),
+            Some(77) => println!("static {name}: skipped: {}", stdout(&out).trim()),
+            _ => problems.push(format!(
+                "{name}: {} (stats {line:?}):\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )),
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "static scenarios:\n{}",
+        problems.join("\n")
+    );
     let _ = fs::remove_dir_all(&scratch);
 }
 
