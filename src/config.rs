@@ -29,12 +29,17 @@ pub enum BackendChoice {
     Threads,
 }
 
-/// Where `PAIO_STATS` sends the exit line.
+/// Where `PAIO_STATS` sends the counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StatsSink {
     Off,
+    /// `1`: the exit line on stderr.
     Stderr,
+    /// A path that is not a directory: the exit line appended there.
     File(std::ffi::CString),
+    /// An existing directory: each process that starts an engine keeps its
+    /// counters, live, in a file of its own there (`paio-stat` reads them).
+    Dir(std::ffi::CString),
 }
 
 pub const DEFAULT_THREADS: u32 = 20;
@@ -119,8 +124,13 @@ impl Config {
             Some(v) if v == "1" => StatsSink::Stderr,
             Some(v) => {
                 use std::os::unix::ffi::OsStrExt;
+                let is_dir = std::fs::metadata(&v).is_ok_and(|m| m.is_dir());
                 std::ffi::CString::new(v.as_bytes())
-                    .map(StatsSink::File)
+                    .map(if is_dir {
+                        StatsSink::Dir
+                    } else {
+                        StatsSink::File
+                    })
                     .unwrap_or(StatsSink::Stderr)
             }
         };

@@ -9,7 +9,7 @@ use parking_lot::MutexGuard;
 use crate::aiocb::{Aiocb, Notify};
 use crate::backend::{Backend, PoolBackend};
 use crate::completions::Completions;
-use crate::config::{BackendChoice, Config, StatsSink};
+use crate::config::{BackendChoice, Config};
 use crate::fdstate::{FdTable, FileRefs, Order};
 use crate::io;
 use crate::kaio::KaioBackend;
@@ -41,7 +41,8 @@ pub struct Engine {
     kaio: Option<&'static KaioBackend>,
     /// Why kernel AIO is not in use, for the statistics (`io_setup` errno).
     /// Set by the kernel AIO backend when `io_setup` fails at its first use.
-    pub kaio_error: std::sync::atomic::AtomicI32,
+    /// It lives with the counters (in the statistics file, when there is one).
+    pub kaio_error: &'static std::sync::atomic::AtomicI32,
     notifiers: Workers<Callback>,
     /// Try `RWF_NOWAIT` in the submitting thread first.
     pub inline: bool,
@@ -94,15 +95,16 @@ impl Engine {
                 sys::close(fd);
             }
         }
+        let stats = Stats::new(&config.stats, backend.name());
         Engine {
             slab: Slab::new(config.max_requests),
-            stats: Stats::default(),
+            kaio_error: stats.fallback(),
+            stats,
             completions: Completions::default(),
             fds: FdTable::default(),
             backend,
             pool,
             kaio,
-            kaio_error: std::sync::atomic::AtomicI32::new(0),
             notifiers: Workers::new("paio-notify", 0),
             inline,
             dup_floor,
@@ -205,6 +207,7 @@ impl Engine {
         if result.is_err() {
             self.stats.add(Counter::Errors, 1);
         }
+        self.stats.add(Counter::Done, 1);
         let publish = |ticket| {
             if let Some(cb) = cb {
                 cb.publish(result, ticket);
@@ -517,6 +520,7 @@ fn start() -> &'static Engine {
 extern "C" fn after_fork_in_child() {
     if let Some(old) = try_get() {
         old.close_inherited_files();
+        old.stats.detach_after_fork();
     }
     #[cfg(not(loom))]
     ENGINE.reset();
@@ -525,66 +529,7 @@ extern "C" fn after_fork_in_child() {
 
 #[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it
 extern "C" fn at_exit() {
-    let Some(e) = try_get() else { return };
-    let backend = match e.kaio_error.load(Ordering::Relaxed) {
-        0 => e.backend_name().to_string(),
-        errno => format!("threads fallback=io_setup:{errno}"),
-    };
-    let line = e.stats.line(&backend);
-    match &e.config.stats {
-        StatsSink::Off => {}
-        StatsSink::Stderr => {
-            // SAFETY: writing a local buffer to fd 2.
-            unsafe { libc::write(2, line.as_ptr() as *const _, line.len()) };
-        }
-        StatsSink::File(path) => {
-            if let Some(fd) = open_stats_file(path) {
-                // SAFETY: writing a local buffer to a descriptor we opened.
-                unsafe { libc::write(fd, line.as_ptr() as *const _, line.len()) };
-                sys::close(fd);
-            }
-        }
+    if let Some(e) = try_get() {
+        e.stats.at_exit(&e.config.stats);
     }
-}
-
-/// The `PAIO_STATS` file, opened to append a line: never through a
-/// symbolic link (`O_NOFOLLOW`), only a regular file (a FIFO could block the
-/// exit), and created only in a directory the user who runs the program may
-/// write to (`access` checks the real ids).
-fn open_stats_file(path: &std::ffi::CStr) -> Option<i32> {
-    let flags = libc::O_WRONLY
-        | libc::O_APPEND
-        | libc::O_CLOEXEC
-        | libc::O_NOFOLLOW
-        | libc::O_NONBLOCK
-        | libc::O_NOCTTY;
-    // SAFETY: a NUL-terminated path.
-    let mut fd = unsafe { libc::open(path.as_ptr(), flags) };
-    if fd < 0 && sys::errno() == libc::ENOENT {
-        let bytes = path.to_bytes();
-        let dir = match bytes.iter().rposition(|&b| b == b'/') {
-            Some(0) => c"/".to_owned(),
-            Some(i) => std::ffi::CString::new(&bytes[..i]).ok()?,
-            None => c".".to_owned(),
-        };
-        // SAFETY: NUL-terminated paths; the descriptor is checked below.
-        unsafe {
-            if libc::access(dir.as_ptr(), libc::W_OK) == 0 {
-                fd = libc::open(path.as_ptr(), flags | libc::O_CREAT | libc::O_EXCL, 0o644);
-                if fd < 0 && sys::errno() == libc::EEXIST {
-                    fd = libc::open(path.as_ptr(), flags);
-                }
-            }
-        }
-    }
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: fstat writes into a local struct.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        sys::close(fd);
-        return None;
-    }
-    Some(fd)
 }
