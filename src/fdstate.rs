@@ -34,6 +34,10 @@ pub const HINT_APPEND: u32 = 16;
 /// A regular file or a block device: kernel AIO may take its `O_DIRECT`
 /// I/O at an offset.
 pub const HINT_KERNEL_FILE: u32 = 32;
+/// A file of a memory filesystem (tmpfs, ramfs): no transfer waits for a
+/// disk, so one the filesystem refuses to try with `RWF_NOWAIT` is done in
+/// the submitting thread (up to `PAIO_SYNC_WRITE_MAX` bytes).
+pub const HINT_MEMORY: u32 = 64;
 
 const HINT_BITS: u32 = 8;
 const HINT_MASK: u64 = (1 << HINT_BITS) - 1;
@@ -49,13 +53,25 @@ pub struct FileView {
     pub kind: u32,
     /// See [`crate::sys::file_identity`].
     pub ident: u64,
+    /// A regular file on tmpfs or ramfs.
+    pub memory: bool,
 }
 
 impl FileView {
     pub fn read(fd: i32) -> Result<FileView, i32> {
         let flags = crate::sys::status_flags(fd)?;
         let (kind, ident) = crate::sys::file_identity(fd)?;
-        Ok(FileView { flags, kind, ident })
+        Ok(FileView::of(fd, flags, kind, ident))
+    }
+
+    fn of(fd: i32, flags: i32, kind: u32, ident: u64) -> FileView {
+        let memory = kind == libc::S_IFREG && crate::sys::on_memory_fs(fd);
+        FileView {
+            flags,
+            kind,
+            ident,
+            memory,
+        }
     }
 
     /// Only FIFOs and sockets are streams: every other file (regular, block
@@ -81,6 +97,9 @@ impl FileView {
         }
         if self.kind == libc::S_IFREG || self.kind == libc::S_IFBLK {
             h |= HINT_KERNEL_FILE;
+        }
+        if self.memory {
+            h |= HINT_MEMORY;
         }
         h
     }
@@ -317,7 +336,7 @@ impl FdState {
             return Ok(h);
         }
         let flags = crate::sys::status_flags(fd)?;
-        self.learn(&FileView { flags, kind, ident });
+        self.learn(&FileView::of(fd, flags, kind, ident));
         Ok(Hints(self.hints.load(Ordering::Relaxed)))
     }
 
@@ -568,6 +587,23 @@ mod tests {
             libc::close(p[0]);
             libc::close(p[1]);
         }
+    }
+
+    #[test]
+    fn memory_filesystems_are_known() {
+        use std::os::fd::AsRawFd;
+        let disk = crate::io::temp_file();
+        let on_disk = FileView::read(disk.as_raw_fd()).unwrap().memory;
+        match std::fs::File::create("/dev/shm/paio-unit-memory-fs") {
+            Ok(f) => {
+                let _ = std::fs::remove_file("/dev/shm/paio-unit-memory-fs");
+                assert!(FileView::read(f.as_raw_fd()).unwrap().memory, "tmpfs");
+            }
+            Err(e) => eprintln!("no /dev/shm here ({e}): tmpfs not checked"),
+        }
+        // The temporary directory may itself be tmpfs; then both agree.
+        let tmp_is_memory = crate::sys::on_memory_fs(disk.as_raw_fd());
+        assert_eq!(on_disk, tmp_is_memory);
     }
 
     #[test]

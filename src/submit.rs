@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use crate::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
 use crate::engine::Engine;
 use crate::fdstate::{
-    FdState, Hints, HINT_APPEND, HINT_DIRECT, HINT_KERNEL_FILE, HINT_NO_NOWAIT_READ,
+    FdState, Hints, HINT_APPEND, HINT_DIRECT, HINT_KERNEL_FILE, HINT_MEMORY, HINT_NO_NOWAIT_READ,
     HINT_NO_NOWAIT_WRITE,
 };
 use crate::io;
@@ -189,9 +189,23 @@ fn submit(
     // A hint learnt of another file that had this number only sends the
     // request the slow way, where `enqueue` looks at the file again.
     if hints.has(hint) {
-        return write_now_or_enqueue(engine, cb, job);
+        return now_or_enqueue(engine, cb, job, st, hints);
     }
     try_inline(engine, cb, job, st, hints, hint)
+}
+
+/// One transfer in the submitting thread. One that took as long as a device
+/// read makes paio look at the file again: the number may now name an
+/// `O_DIRECT` file (which `RWF_NOWAIT` reads synchronously) or a disk file
+/// behind a memory filesystem's hint, so a stale hint costs this one request
+/// and one syscall.
+fn attempt_here(job: &Job, st: &FdState, flags: i32) -> Result<usize, i32> {
+    let started = sys::ticks();
+    let attempt = io::attempt(job, flags);
+    if sys::ticks().wrapping_sub(started) > sys::DEVICE_TICKS {
+        let _ = st.observe(job.fd);
+    }
+    attempt
 }
 
 /// The non-blocking attempt in the submitting thread.
@@ -203,15 +217,7 @@ fn try_inline(
     seen: Hints,
     hint: u32,
 ) -> Result<(), i32> {
-    let started = sys::ticks();
-    let attempt = io::attempt(&job, sys::RWF_NOWAIT);
-    if sys::ticks().wrapping_sub(started) > sys::DEVICE_TICKS {
-        // As long as a device read: the number may now name an `O_DIRECT`
-        // file, which `RWF_NOWAIT` reads synchronously. Look again, so that
-        // a stale hint costs this one request and one syscall.
-        let _ = st.observe(job.fd);
-    }
-    match attempt {
+    match attempt_here(&job, st, sys::RWF_NOWAIT) {
         Ok(n) if n == job.len || (n == 0 && job.op == Op::Read) => {
             complete_inline(engine, job, Ok(n))
         }
@@ -227,7 +233,7 @@ fn try_inline(
         }
         Err(libc::EOPNOTSUPP) => {
             st.learn_hint(seen, hint);
-            write_now_or_enqueue(engine, cb, job)
+            now_or_enqueue(engine, cb, job, st, seen)
         }
         Err(libc::ESPIPE) => {
             // A pipe or socket: read/write semantics at the current position.
@@ -246,17 +252,31 @@ fn try_inline(
     }
 }
 
-/// A buffered write the filesystem cannot do with `RWF_NOWAIT` (ext4): when
-/// it is small and nothing of this descriptor waits before it, copy it into
-/// the page cache here, as `io_submit` would, instead of paying a thread
-/// hop; it can block only where the kernel throttles dirty pages.
-/// `PAIO_SYNC_WRITE_MAX=0` sends every such write to the pool instead.
-fn write_now_or_enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job) -> Result<(), i32> {
-    if job.op != Op::Write || job.len > engine.config.sync_write_max {
+/// A transfer the filesystem refuses to try with `RWF_NOWAIT`. When it is
+/// small (`PAIO_SYNC_WRITE_MAX`) and nothing of this descriptor waits before
+/// it, do it here instead of paying a thread hop: a buffered write (ext4) is
+/// a copy into the page cache, as `io_submit` would make it, and can block
+/// only where the kernel throttles dirty pages; on a memory filesystem
+/// (tmpfs, ramfs) a read or a write is a memory copy. Anything else goes to
+/// the pool. `PAIO_SYNC_WRITE_MAX=0` sends them all to the pool.
+fn now_or_enqueue(
+    engine: &'static Engine,
+    cb: Aiocb,
+    mut job: Job,
+    st: &FdState,
+    hints: Hints,
+) -> Result<(), i32> {
+    let here = job.op == Op::Write || hints.has(HINT_MEMORY);
+    if !here || job.len > engine.config.sync_write_max {
         return enqueue(engine, cb, job, None);
     }
-    match io::attempt(&job, 0) {
-        Ok(n) if n == job.len => complete_inline(engine, job, Ok(n)),
+    // A read without `RWF_NOWAIT` could wait for ever on another kind of
+    // file: the number must still name the memory file (one statx).
+    if job.op == Op::Read && !st.confirm(job.fd).is_ok_and(|h| h.has(HINT_MEMORY)) {
+        return enqueue(engine, cb, job, None);
+    }
+    match attempt_here(&job, st, 0) {
+        Ok(n) if n == job.len || job.op == Op::Read => complete_inline(engine, job, Ok(n)),
         Ok(n) => {
             job.done = n;
             enqueue(engine, cb, job, Some(false))

@@ -211,6 +211,20 @@ pub fn ticks() -> u64 {
 #[cfg(not(target_arch = "x86_64"))]
 pub const DEVICE_TICKS: u64 = 30_000;
 
+/// Is `fd` on a filesystem that keeps files in memory only (tmpfs, ramfs),
+/// where no transfer waits for a disk?
+pub fn on_memory_fs(fd: i32) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    // SAFETY: fstatfs writes into a local struct of the right type.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `st` outlives the call.
+    if unsafe { libc::fstatfs(fd, &mut st) } != 0 {
+        return false;
+    }
+    matches!(st.f_type as i64, TMPFS_MAGIC | RAMFS_MAGIC)
+}
+
 /// The kind (`S_IFMT` bits) and identity of the file behind `fd`: a 56-bit
 /// digest of its kind, device, inode number and birth time, never 0. A
 /// filesystem reuses the inode number of a deleted file at once; the birth
@@ -243,11 +257,18 @@ pub fn file_identity(fd: i32) -> Result<(u32, u64), i32> {
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: as above; `st` outlives the call.
         check(unsafe { libc::fstat(fd, &mut st) } as libc::c_long)?;
-        (st.st_mode & libc::S_IFMT, st.st_dev as u64, st.st_ino as u64, 0)
+        (
+            st.st_mode & libc::S_IFMT,
+            st.st_dev as u64,
+            st.st_ino as u64,
+            0,
+        )
     };
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for word in [kind as u64, dev, ino, born] {
-        h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(23);
+        h = (h ^ word)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(23);
     }
     Ok((kind, (h >> 8).max(1)))
 }
