@@ -526,6 +526,40 @@ fn man_pages_render_without_warnings() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// The field names between `struct paio_stats {` and `};` in `text` (the
+/// header, or the man page's synopsis), in order.
+fn paio_stats_fields(text: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.contains("struct paio_stats {"))
+        .skip(1)
+        .take_while(|l| !l.contains("};"))
+        .filter_map(|l| {
+            let decl = l.split(';').next()?;
+            if !l.contains(';') || !decl.contains("int") {
+                return None;
+            }
+            decl.split_whitespace().last().map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn paio_stats3_shows_the_struct_of_the_header() {
+    let root = workspace_root();
+    let header = fs::read_to_string(root.join("include/paio.h")).expect("read paio.h");
+    let page = fs::read_to_string(root.join("man/paio_stats.3")).expect("read paio_stats.3");
+    let want = paio_stats_fields(&header);
+    assert!(
+        want.len() > 2,
+        "no struct paio_stats fields found in paio.h"
+    );
+    assert_eq!(
+        paio_stats_fields(&page),
+        want,
+        "man/paio_stats.3's synopsis and include/paio.h's struct paio_stats differ"
+    );
+}
+
 /// `PAIO_*` string literals in the library's source, outside `#[cfg(test)]`
 /// modules and test-only files: the variables it reads.
 fn variables_read_by_the_library() -> BTreeSet<String> {
