@@ -10,7 +10,8 @@
 # Cargo's build stays the only build: `make` runs `cargo build`, honouring
 # CARGO_TARGET_DIR (default target/); `install` copies what it built and
 # builds only when the libraries are missing, so `make && sudo make install`
-# never compiles as root.
+# never compiles as root. (sudo drops CARGO_TARGET_DIR: pass it on the
+# command line when the build used one.)
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -35,7 +36,6 @@ SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 BUILD := $(CARGO_TARGET_DIR)/release
 SO := $(BUILD)/libpaio.so
 A := $(BUILD)/libpaio.a
-PC := $(BUILD)/paio.pc
 
 MAN3 := aio_readv.3 aio_waitcomplete.3 paio_completion_fd.3 paio_stats.3
 MAN7 := paio.7
@@ -51,27 +51,25 @@ all:
 $(SO) $(A):
 	$(MAKE) all
 
-# Written at install time, so it names the directories of this install.
-# Libs.private: what the Rust standard library inside libpaio.a needs, as
-# `rustc --print native-static-libs` lists it (the gcc driver adds the
-# unwinder, libgcc_s or libgcc_eh, itself; since glibc 2.34 these are empty
-# stubs, kept for older toolchains).
-$(PC): FORCE
-	@mkdir -p $(BUILD)
-	@printf '%s\n' \
-		'prefix=$(PREFIX)' \
-		'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' \
-		'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' \
-		'' \
-		'Name: paio' \
-		'Description: POSIX asynchronous I/O for Linux with glibc'"'"'s ABI: kernel AIO, lock-free submission, user-space retry' \
-		'Version: $(VERSION)' \
-		'Libs: -L$${libdir} -lpaio' \
-		'Libs.private: -lutil -lrt -lpthread -lm -ldl' \
-		'Cflags: -I$${includedir}' > $@
-FORCE:
+# paio.pc, written straight into the install, so it names that install's
+# directories and nothing in the build tree gets written by `sudo make
+# install`. Libs.private: what the Rust standard library inside libpaio.a
+# needs, as `rustc --print native-static-libs` lists it (the gcc driver
+# adds the unwinder, libgcc_s or libgcc_eh, itself; since glibc 2.34 these
+# are empty stubs, kept for older toolchains).
+PC_LINES := \
+	'prefix=$(PREFIX)' \
+	'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' \
+	'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' \
+	'' \
+	'Name: paio' \
+	'Description: POSIX asynchronous I/O for Linux with glibc'"'"'s ABI: kernel AIO, lock-free submission, user-space retry' \
+	'Version: $(VERSION)' \
+	'Libs: -L$${libdir} -lpaio' \
+	'Libs.private: -lutil -lrt -lpthread -lm -ldl' \
+	'Cflags: -I$${includedir}'
 
-install: $(SO) $(A) $(PC)
+install: $(SO) $(A)
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	$(INSTALL) -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/libpaio.so.$(VERSION)
@@ -79,7 +77,8 @@ install: $(SO) $(A) $(PC)
 	ln -sfn libpaio.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpaio.so
 	$(INSTALL) -m 0644 $(A) $(DESTDIR)$(LIBDIR)/libpaio.a
 	$(INSTALL) -m 0644 include/paio.h $(DESTDIR)$(INCLUDEDIR)/paio.h
-	$(INSTALL) -m 0644 $(PC) $(DESTDIR)$(PKGCONFIGDIR)/paio.pc
+	printf '%s\n' $(PC_LINES) > $(DESTDIR)$(PKGCONFIGDIR)/paio.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/paio.pc
 	$(INSTALL) -m 0644 $(addprefix man/,$(MAN3)) $(DESTDIR)$(MANDIR)/man3/
 	$(INSTALL) -m 0644 $(addprefix man/,$(MAN7)) $(DESTDIR)$(MANDIR)/man7/
 	$(foreach l,$(MAN3_LINKS),ln -sfn $(word 2,$(subst :, ,$(l))) $(DESTDIR)$(MANDIR)/man3/$(word 1,$(subst :, ,$(l)));)
