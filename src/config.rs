@@ -47,6 +47,10 @@ pub const DEFAULT_NOTIFY_THREADS: u32 = 4;
 pub const DEFAULT_IDLE_MS: u32 = 1000;
 pub const DEFAULT_MAX_REQUESTS: u32 = 1 << 16;
 pub const DEFAULT_SYNC_WRITE_MAX: u32 = 128 << 10;
+/// About 0.1 ms of copying from the page cache here (2.8 GB/s for a 1 MiB
+/// `preadv2`, measured; 0.2 ms with the other CPU busy): well below the
+/// 1 ms a submitting call may take however loaded the machine.
+pub const DEFAULT_INLINE_MAX: u32 = 256 << 10;
 /// A hard ceiling for `PAIO_MAX_REQUESTS`, so a typo cannot reserve gigabytes.
 pub const MAX_MAX_REQUESTS: u32 = 1 << 22;
 
@@ -67,6 +71,10 @@ pub struct Config {
     /// Largest buffered write done in the submitting thread when the
     /// filesystem refuses `RWF_NOWAIT` writes (0: never).
     pub sync_write_max: usize,
+    /// Most bytes one submitting call copies inline; the rest of a larger
+    /// request continues on the pool exactly where the copy stopped, so an
+    /// event loop that submits a 128 MiB read is not stalled by it.
+    pub inline_max: usize,
     pub stats: StatsSink,
 }
 
@@ -145,6 +153,9 @@ impl Config {
             inline: backend != BackendChoice::Threads,
             sync_write_max: env_u32("PAIO_SYNC_WRITE_MAX").unwrap_or(DEFAULT_SYNC_WRITE_MAX)
                 as usize,
+            inline_max: env_u32("PAIO_INLINE_MAX")
+                .filter(|&v| v > 0)
+                .unwrap_or(DEFAULT_INLINE_MAX) as usize,
             stats,
         }
     }

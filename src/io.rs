@@ -16,6 +16,19 @@ pub fn run_blocking(job: &mut Job) -> Result<usize, i32> {
 /// Most iovecs one call passes (Linux's `IOV_MAX`).
 pub const IOV_MAX: usize = 1024;
 
+/// At most `max` bytes of what remains of the job, in one transfer (see
+/// [`attempt`]).
+pub fn attempt_upto(job: &Job, flags: i32, max: usize) -> Result<usize, i32> {
+    if job.len - job.done <= max {
+        return attempt(job, flags);
+    }
+    let part = Job {
+        len: job.done + max,
+        ..*job
+    };
+    attempt(&part, flags)
+}
+
 /// One transfer of what remains of the job (`flags`: e.g. `RWF_NOWAIT`), on
 /// paio's own reference to the file when it has one.
 pub fn attempt(job: &Job, flags: i32) -> Result<usize, i32> {
@@ -44,22 +57,29 @@ pub fn attempt(job: &Job, flags: i32) -> Result<usize, i32> {
     }
 }
 
+/// The caller's iovecs from byte `done` up to byte `len` of the request.
 fn remaining_iovecs(job: &Job, out: &mut [libc::iovec; IOV_MAX]) -> usize {
     let cnt = (job.iovcnt as usize).min(IOV_MAX);
     // SAFETY: the array was validated (copied through the kernel) at
     // submission, and the caller keeps it valid until completion.
     let user = unsafe { std::slice::from_raw_parts(job.buf as *const libc::iovec, cnt) };
     let mut skip = job.done;
+    let mut left = job.len - job.done;
     let mut n = 0;
     for v in user {
+        if left == 0 {
+            break;
+        }
         if skip >= v.iov_len {
             skip -= v.iov_len;
             continue;
         }
+        let take = (v.iov_len - skip).min(left);
         out[n] = libc::iovec {
             iov_base: (v.iov_base as usize + skip) as *mut libc::c_void,
-            iov_len: v.iov_len - skip,
+            iov_len: take,
         };
+        left -= take;
         skip = 0;
         n += 1;
     }
@@ -177,6 +197,44 @@ mod tests {
         assert_eq!(&b[..15], &[0; 15]);
         assert_eq!(&b[15..], &data[25..40]);
         assert_eq!(&c[..], &data[40..100]);
+    }
+
+    #[test]
+    fn attempt_upto_stops_at_the_cap_in_plain_and_vectored_requests() {
+        let mut f = temp_file();
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        f.write_all(&data).unwrap();
+        let mut buf = vec![0u8; 10_000];
+        let mut j = job(Op::Read, f.as_raw_fd(), &mut buf, 0);
+        j.done = 1000;
+        assert_eq!(attempt_upto(&j, 0, 3000), Ok(3000));
+        assert_eq!(&buf[1000..4000], &data[1000..4000]);
+        assert_eq!(buf[4000], 0, "nothing past the cap");
+        let (mut a, mut b) = ([0u8; 100], [0u8; 100]);
+        let iov = [
+            libc::iovec {
+                iov_base: a.as_mut_ptr() as *mut _,
+                iov_len: 100,
+            },
+            libc::iovec {
+                iov_base: b.as_mut_ptr() as *mut _,
+                iov_len: 100,
+            },
+        ];
+        let v = Job {
+            op: Op::Read,
+            fd: f.as_raw_fd(),
+            file: f.as_raw_fd(),
+            buf: iov.as_ptr() as usize,
+            iovcnt: 2,
+            len: 200,
+            done: 50,
+            ..Job::EMPTY
+        };
+        assert_eq!(attempt_upto(&v, 0, 80), Ok(80));
+        assert_eq!(&a[50..], &data[50..100]);
+        assert_eq!(&b[..30], &data[100..130]);
+        assert_eq!(b[30], 0, "nothing past the cap");
     }
 
     #[test]

@@ -199,9 +199,9 @@ fn submit(
 /// `O_DIRECT` file (which `RWF_NOWAIT` reads synchronously) or a disk file
 /// behind a memory filesystem's hint, so a stale hint costs this one request
 /// and one syscall.
-fn attempt_here(job: &Job, st: &FdState, flags: i32) -> Result<usize, i32> {
+fn attempt_here(job: &Job, st: &FdState, flags: i32, max: usize) -> Result<usize, i32> {
     let started = sys::ticks();
-    let attempt = io::attempt(job, flags);
+    let attempt = io::attempt_upto(job, flags, max);
     if sys::ticks().wrapping_sub(started) > sys::DEVICE_TICKS {
         let _ = st.observe(job.fd);
     }
@@ -217,12 +217,15 @@ fn try_inline(
     seen: Hints,
     hint: u32,
 ) -> Result<(), i32> {
-    match attempt_here(&job, st, sys::RWF_NOWAIT) {
+    let max = engine.config.inline_max;
+    match attempt_here(&job, st, sys::RWF_NOWAIT, max) {
         Ok(n) if n == job.len || (n == 0 && job.op == Op::Read) => {
             complete_inline(engine, job, Ok(n))
         }
         Ok(n) => {
-            // Partly cached (or partly written): the rest on the pool.
+            // Partly cached (or partly written), or the most one call
+            // copies (`PAIO_INLINE_MAX`): the rest continues on the pool,
+            // where this copy stopped.
             job.done = n;
             engine.stats.add(Counter::Retried, 1);
             enqueue(engine, cb, job, Some(false))
@@ -275,7 +278,7 @@ fn now_or_enqueue(
     if job.op == Op::Read && !st.confirm(job.fd).is_ok_and(|h| h.has(HINT_MEMORY)) {
         return enqueue(engine, cb, job, None);
     }
-    match attempt_here(&job, st, 0) {
+    match attempt_here(&job, st, 0, usize::MAX) {
         Ok(n) if n == job.len || job.op == Op::Read => complete_inline(engine, job, Ok(n)),
         Ok(n) => {
             job.done = n;
