@@ -334,7 +334,10 @@ fn create_process_file(dir: &CStr, initial: &Block) -> Option<&'static Block> {
     }
     let pid = initial.header.pid;
     let dir = dir.to_bytes();
-    let dir = dir.strip_suffix(b"/").filter(|d| !d.is_empty()).unwrap_or(dir);
+    let dir = dir
+        .strip_suffix(b"/")
+        .filter(|d| !d.is_empty())
+        .unwrap_or(dir);
     // An earlier image of this pid (before `exec`), or a dead process
     // whose pid was reused, may have left its file: take the next name.
     for k in 0..64 {
@@ -473,7 +476,10 @@ mod tests {
         };
         assert_eq!(counter(slot("requests")), 3);
         assert_eq!(counter(slot("done")), 2);
-        assert!(second.is_file(), "a second engine of the pid takes the next name");
+        assert!(
+            second.is_file(),
+            "a second engine of the pid takes the next name"
+        );
         let mode = std::fs::metadata(&first).unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(mode.permissions().mode() & 0o7000, 0);

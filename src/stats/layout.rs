@@ -145,7 +145,10 @@ pub fn line<'a>(
     counters: impl IntoIterator<Item = (&'a str, u64)>,
 ) -> String {
     use std::fmt::Write;
-    let mut s = format!("paio: pid={pid} backend={}", backend_label(backend, fallback));
+    let mut s = format!(
+        "paio: pid={pid} backend={}",
+        backend_label(backend, fallback)
+    );
     for (name, v) in counters {
         let _ = write!(s, " {name}={v}");
     }
