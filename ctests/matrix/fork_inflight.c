@@ -3,14 +3,17 @@
  * a large write runs; the child feeds the parent's pipe and exits; the
  * parent's read gets exactly what the child wrote, and a second read, after
  * the child is gone, what the parent wrote (nothing of the parent's requests
- * ran again in the child). The child using AIO itself is fork_child_aio. */
+ * ran again in the child). fork_child_aio.c includes this file with a
+ * child that uses AIO itself. */
 #include "matrix.h"
 
+#ifndef FORK_CHILD_USES_AIO
 static void child_work(int wfd)
 {
 	printf("child: writing\n");
 	must_write(wfd, "kid", 3);
 }
+#endif
 
 int main(int argc, char **argv)
 {

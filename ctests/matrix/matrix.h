@@ -104,6 +104,50 @@ static UNUSED void block_all_signals(void)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 }
 
+/* ------------------------------------------------------------ draining */
+
+/* A program thread (every signal blocked) that reads `want` bytes from fd
+ * and sums them, so a large write on the other end can finish; the main
+ * thread prints the result after drain_join, so the output's order is
+ * fixed. */
+struct drain {
+	pthread_t thread;
+	int fd;
+	size_t want, got;
+	unsigned long sum;
+};
+
+static void *drain_main(void *arg)
+{
+	struct drain *d = arg;
+	block_all_signals();
+	static char sink[65536];
+	d->sum = 1469598103934665603ul;
+	while (d->got < d->want) {
+		ssize_t r = read(d->fd, sink, sizeof sink);
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			d->sum = (d->sum ^ (unsigned char)sink[i]) * 1099511628211ul;
+		d->got += (size_t)r;
+	}
+	return NULL;
+}
+
+static UNUSED void drain_start(struct drain *d, int fd, size_t want)
+{
+	d->fd = fd;
+	d->want = want;
+	d->got = 0;
+	CHECK(pthread_create(&d->thread, NULL, drain_main, d) == 0);
+}
+
+static UNUSED void drain_join(struct drain *d, const char *indent)
+{
+	CHECK(pthread_join(d->thread, NULL) == 0);
+	printf("%sdrained %zu bytes, sum %lx\n", indent, d->got, d->sum);
+}
+
 /* ------------------------------------------------------------ sandboxes */
 
 #if defined(__x86_64__)

@@ -4,32 +4,6 @@
  * the wrong end; the offset is ignored. */
 #include "matrix.h"
 
-static int wfd_for_thread;
-
-static size_t drained_bytes;
-static unsigned long drained_sum;
-
-/* Read what the peer sends (with every signal blocked) and keep a sum of it;
- * the main thread prints it after joining, so the output's order is fixed. */
-static void *drain(void *arg)
-{
-	block_all_signals();
-	static char sink[256 * 1024];
-	size_t want = (size_t)(uintptr_t)arg, got = 0;
-	unsigned long h = 1469598103934665603ul;
-	while (got < want) {
-		ssize_t r = read(wfd_for_thread, sink, sizeof sink);
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0; i < r; i++)
-			h = (h ^ (unsigned char)sink[i]) * 1099511628211ul;
-		got += (size_t)r;
-	}
-	drained_bytes = got;
-	drained_sum = h;
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	matrix_start(argc, argv);
@@ -59,12 +33,10 @@ int main(int argc, char **argv)
 	static char big[BIG];
 	fill_pattern(big, BIG, 3, 0);
 	printf("big sum %lx\n", cksum(big, BIG));
-	wfd_for_thread = p[0];
-	pthread_t t;
-	CHECK(pthread_create(&t, NULL, drain, (void *)(uintptr_t)BIG) == 0);
+	struct drain d;
+	drain_start(&d, p[0], BIG);
 	one("big write", LIO_WRITE, p[1], big, BIG, 0);
-	CHECK(pthread_join(t, NULL) == 0);
-	printf("drained %zu bytes, sum %lx\n", drained_bytes, drained_sum);
+	drain_join(&d, "");
 
 	close(p[1]);
 	one("read at EOF", LIO_READ, p[0], buf, sizeof buf, 0);

@@ -6,32 +6,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-static int peer_fd;
-
-static size_t drained_bytes;
-static unsigned long drained_sum;
-
-/* Read what the peer sends (with every signal blocked) and keep a sum of it;
- * the main thread prints it after joining, so the output's order is fixed. */
-static void *drain(void *arg)
-{
-	block_all_signals();
-	static char sink[65536];
-	size_t want = (size_t)(uintptr_t)arg, got = 0;
-	unsigned long h = 1469598103934665603ul;
-	while (got < want) {
-		ssize_t r = read(peer_fd, sink, sizeof sink);
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0; i < r; i++)
-			h = (h ^ (unsigned char)sink[i]) * 1099511628211ul;
-		got += (size_t)r;
-	}
-	drained_bytes = got;
-	drained_sum = h;
-	return NULL;
-}
-
 /* stream: 1 a byte stream, 0 datagrams, -1 datagrams without an end of
  * stream (SOCK_DGRAM). */
 static void exercise(const char *kind, int a, int b, int stream)
@@ -66,12 +40,10 @@ static void exercise(const char *kind, int a, int b, int stream)
 		static char big[BIG];
 		fill_pattern(big, BIG, 5, 0);
 		printf("  big sum %lx\n", cksum(big, BIG));
-		peer_fd = b;
-		pthread_t t;
-		CHECK(pthread_create(&t, NULL, drain, (void *)(uintptr_t)BIG) == 0);
+		struct drain d;
+		drain_start(&d, b, BIG);
 		one("  big write", LIO_WRITE, a, big, BIG, 0);
-		CHECK(pthread_join(t, NULL) == 0);
-		printf("  drained %zu bytes, sum %lx\n", drained_bytes, drained_sum);
+		drain_join(&d, "  ");
 	}
 	if (stream >= 0) {
 		/* A datagram socket has no end of stream. */

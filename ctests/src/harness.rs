@@ -473,6 +473,44 @@ pub fn diff(a: &[&str], b: &[&str]) -> String {
     out
 }
 
+/// A paio run judged against glibc's: it must not fail, may skip only where
+/// glibc skipped too (the environment lacks something; paio skipping alone
+/// means it lacks a feature glibc has), and where both passed it must print
+/// what glibc printed, `~` lines left out, unless the difference is
+/// `intentional`.
+pub fn check_paio_run(
+    run: &Run,
+    glibc: &Run,
+    intentional: Option<&str>,
+    failures: &mut Vec<String>,
+) {
+    match (&run.status, &glibc.status) {
+        (Status::Failed(why), _) => {
+            failures.push(format!("{}: {why}\n{}", run.label, run.details()))
+        }
+        // A skip is fine where glibc skipped too (the environment lacks
+        // something); paio skipping alone means it lacks a feature glibc has.
+        (Status::Skipped(_), Status::Skipped(_)) => {}
+        (Status::Skipped(why), _) => failures.push(format!(
+            "{}: skipped ({why}) although glibc did not skip\n{}",
+            run.label,
+            run.details()
+        )),
+        (Status::Passed, Status::Passed) if intentional.is_none() => {
+            let (g, p) = (compared(&glibc.stdout), compared(&run.stdout));
+            if g != p {
+                failures.push(format!(
+                    "{}: stdout differs from glibc's (- glibc, + paio; `~` lines ignored)\n{}{}",
+                    run.label,
+                    diff(&g, &p),
+                    run.details()
+                ));
+            }
+        }
+        (Status::Passed, _) => {}
+    }
+}
+
 /// The `key=value` fields of one `paio: pid=… backend=… …` exit line.
 pub fn stats_fields(line: &str) -> Option<Vec<(&str, &str)>> {
     let rest = line.strip_prefix("paio: ")?;

@@ -64,7 +64,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use paio_ctests::harness::{
-    compared, compile_c, diff, env_list, keep_scratch, run_binary, Launch, Run, Status, Style,
+    check_paio_run, compared, compile_c, diff, env_list, keep_scratch, run_binary, Launch, Run,
+    Status, Style,
 };
 use paio_ctests::stats::{aio_budget_exhausted, check_stats, check_stats_present, EngineSeen};
 use paio_ctests::system::{sh, system_user, FsKind, FsSpec, LoopDevice, Mounted};
@@ -472,31 +473,20 @@ fn run_cell(
     outcome
 }
 
-/// A paio run against glibc's: it must not fail, skip only where glibc
-/// skipped, and print what glibc printed (unless the cell is intentional).
+/// A paio run against glibc's ([`check_paio_run`]); besides, a paio run
+/// that passed where glibc did not (skipped, failed) differs from it too.
 fn judge_paio_run(run: &Run, glibc: &Run, intentional: Option<&str>, failures: &mut Vec<String>) {
-    match (&run.status, &glibc.status) {
-        (Status::Failed(why), _) => {
-            failures.push(format!("{}: {why}\n{}", run.label, run.details()))
-        }
-        (Status::Skipped(_), Status::Skipped(_)) => {}
-        (Status::Skipped(why), _) => failures.push(format!(
-            "{}: skipped ({why}) although glibc did not skip\n{}",
+    check_paio_run(run, glibc, intentional, failures);
+    if intentional.is_none()
+        && matches!(run.status, Status::Passed)
+        && !matches!(glibc.status, Status::Passed)
+    {
+        failures.push(format!(
+            "{}: passed where glibc did not (- glibc, + paio; `~` lines ignored)\n{}{}",
             run.label,
+            diff(&compared(&glibc.stdout), &compared(&run.stdout)),
             run.details()
-        )),
-        (Status::Passed, _) if intentional.is_some() => {}
-        (Status::Passed, _) => {
-            let (g, p) = (compared(&glibc.stdout), compared(&run.stdout));
-            if g != p || !matches!(glibc.status, Status::Passed) {
-                failures.push(format!(
-                    "{}: stdout differs from glibc's (- glibc, + paio; `~` lines ignored)\n{}{}",
-                    run.label,
-                    diff(&g, &p),
-                    run.details()
-                ));
-            }
-        }
+        ));
     }
 }
 

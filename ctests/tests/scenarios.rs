@@ -54,7 +54,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use paio_ctests::harness::{
-    assert_listed, assert_no_failures, backends, clean_up, compared, compile_c, describe, diff,
+    assert_listed, assert_no_failures, backends, check_paio_run, clean_up, compile_c, describe,
     env_list, gcc, Launch, Run, Status, Style,
 };
 use paio_ctests::scenarios;
@@ -411,34 +411,6 @@ fn run_scenario(name: &str) {
     let bins = ["glibc", "paio"].map(|ext| scratch().join(format!("{name}.{ext}")));
     clean_up(&runs, bins);
     eprintln!("scenario {name}\n{report}");
-}
-
-fn check_paio_run(run: &Run, glibc: &Run, intentional: Option<&str>, failures: &mut Vec<String>) {
-    match (&run.status, &glibc.status) {
-        (Status::Failed(why), _) => {
-            failures.push(format!("{}: {why}\n{}", run.label, run.details()))
-        }
-        // A skip is fine where glibc skipped too (the environment lacks
-        // something); paio skipping alone means it lacks a feature glibc has.
-        (Status::Skipped(_), Status::Skipped(_)) => {}
-        (Status::Skipped(why), _) => failures.push(format!(
-            "{}: skipped ({why}) although glibc did not skip\n{}",
-            run.label,
-            run.details()
-        )),
-        (Status::Passed, Status::Passed) if intentional.is_none() => {
-            let (g, p) = (compared(&glibc.stdout), compared(&run.stdout));
-            if g != p {
-                failures.push(format!(
-                    "{}: stdout differs from glibc's (- glibc, + paio; `~` lines ignored)\n{}{}",
-                    run.label,
-                    diff(&g, &p),
-                    run.details()
-                ));
-            }
-        }
-        (Status::Passed, _) => {}
-    }
 }
 
 // ---------------------------------------------------------------- tools
