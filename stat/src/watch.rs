@@ -107,7 +107,7 @@ pub fn run(dir: &Path, opt: &Options) -> std::io::Result<()> {
             }
             let before = last.get(&s.path);
             let state = process::state(&s);
-            if state != State::Running && before.is_none() {
+            if state != State::Running && before.is_none() && s.start_realtime_ns <= last_ns {
                 continue; // ended before this interval: not live
             }
             // A process that started during the interval is measured from
