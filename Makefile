@@ -14,6 +14,7 @@
 # command line when the build used one.)
 
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
@@ -37,6 +38,11 @@ BUILD := $(CARGO_TARGET_DIR)/release
 SO := $(BUILD)/libpaio.so
 A := $(BUILD)/libpaio.a
 
+# paio-stat (stat/, the statistics viewer) is built and installed with the
+# library once it is part of the tree.
+HAVE_STAT := $(wildcard stat/Cargo.toml)
+STAT := $(if $(HAVE_STAT),$(BUILD)/paio-stat)
+
 MAN3 := aio_readv.3 aio_waitcomplete.3 paio_completion_fd.3 paio_stats.3
 MAN7 := paio.7
 # Pages that document a second name: installed as a symlink to the first.
@@ -47,8 +53,9 @@ MAN3_LINKS := aio_writev.3:aio_readv.3
 all:
 	$(CARGO) build --release -p paio --lib
 	$(CARGO) rustc --release -p paio --lib --crate-type staticlib
+	$(if $(HAVE_STAT),$(CARGO) build --release -p paio-stat)
 
-$(SO) $(A):
+$(SO) $(A) $(STAT):
 	$(MAKE) all
 
 # paio.pc, written straight into the install, so it names that install's
@@ -69,7 +76,7 @@ PC_LINES := \
 	'Libs.private: -lutil -lrt -lpthread -lm -ldl' \
 	'Cflags: -I$${includedir}'
 
-install: $(SO) $(A)
+install: $(SO) $(A) $(STAT)
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	$(INSTALL) -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/libpaio.so.$(VERSION)
@@ -82,6 +89,7 @@ install: $(SO) $(A)
 	$(INSTALL) -m 0644 $(addprefix man/,$(MAN3)) $(DESTDIR)$(MANDIR)/man3/
 	$(INSTALL) -m 0644 $(addprefix man/,$(MAN7)) $(DESTDIR)$(MANDIR)/man7/
 	$(foreach l,$(MAN3_LINKS),ln -sfn $(word 2,$(subst :, ,$(l))) $(DESTDIR)$(MANDIR)/man3/$(word 1,$(subst :, ,$(l)));)
+	$(if $(STAT),$(INSTALL) -d $(DESTDIR)$(BINDIR) && $(INSTALL) -m 0755 $(STAT) $(DESTDIR)$(BINDIR)/paio-stat)
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then echo "$(LDCONFIG)"; $(LDCONFIG) || true; fi
 
 uninstall:
@@ -89,12 +97,13 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libpaio.so $(DESTDIR)$(LIBDIR)/libpaio.a \
 		$(DESTDIR)$(INCLUDEDIR)/paio.h $(DESTDIR)$(PKGCONFIGDIR)/paio.pc \
 		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3) $(foreach l,$(MAN3_LINKS),$(word 1,$(subst :, ,$(l))))) \
-		$(addprefix $(DESTDIR)$(MANDIR)/man7/,$(MAN7))
+		$(addprefix $(DESTDIR)$(MANDIR)/man7/,$(MAN7)) $(DESTDIR)$(BINDIR)/paio-stat
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then echo "$(LDCONFIG)"; $(LDCONFIG) || true; fi
 
 # The Debian package: `make install` into a staging tree with Debian's
 # paths, stripped and compressed as Debian policy asks, then dpkg-deb. One
 # binary package, `paio`, holds the runtime and the development files alike.
+comma := ,
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB_MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null)
 DEB_WORK := $(BUILD)/deb
@@ -102,12 +111,13 @@ DEB_ROOT := $(DEB_WORK)/debian/paio
 DEB_LIBDIR := /usr/lib/$(DEB_MULTIARCH)
 DEB := $(BUILD)/paio_$(VERSION)_$(DEB_ARCH).deb
 
-deb: $(SO) $(A)
+deb: $(SO) $(A) $(STAT)
 	@test -n "$(DEB_ARCH)" -a -n "$(DEB_MULTIARCH)" || { echo "make deb needs dpkg (dpkg --print-architecture)"; exit 1; }
 	rm -rf $(DEB_WORK)
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr LIBDIR=$(DEB_LIBDIR) LDCONFIG=true
 	strip --remove-section=.comment --remove-section=.note --strip-unneeded $(DEB_ROOT)$(DEB_LIBDIR)/libpaio.so.$(VERSION)
 	strip --strip-debug --enable-deterministic-archives $(DEB_ROOT)$(DEB_LIBDIR)/libpaio.a
+	$(if $(STAT),strip --remove-section=.comment --remove-section=.note $(DEB_ROOT)/usr/bin/paio-stat)
 	gzip -9n $(addprefix $(DEB_ROOT)/usr/share/man/man3/,$(MAN3)) $(addprefix $(DEB_ROOT)/usr/share/man/man7/,$(MAN7))
 	$(foreach l,$(MAN3_LINKS),ln -sfn $(word 2,$(subst :, ,$(l))).gz $(DEB_ROOT)/usr/share/man/man3/$(word 1,$(subst :, ,$(l))).gz && rm -f $(DEB_ROOT)/usr/share/man/man3/$(word 1,$(subst :, ,$(l)));)
 	$(INSTALL) -d $(DEB_ROOT)/usr/share/doc/paio $(DEB_ROOT)/DEBIAN
@@ -115,7 +125,7 @@ deb: $(SO) $(A)
 	gzip -9nc README.md > $(DEB_ROOT)/usr/share/doc/paio/README.md.gz
 	gzip -9nc LD_PRELOAD.md > $(DEB_ROOT)/usr/share/doc/paio/LD_PRELOAD.md.gz
 	printf 'Source: paio\n\nPackage: paio\nArchitecture: any\n' > $(DEB_WORK)/debian/control
-	cd $(DEB_WORK) && dpkg-shlibdeps -Tdebian/substvars -e debian/paio$(DEB_LIBDIR)/libpaio.so.$(VERSION)
+	cd $(DEB_WORK) && dpkg-shlibdeps -Tdebian/substvars -e debian/paio$(DEB_LIBDIR)/libpaio.so.$(VERSION) $(if $(STAT),-e debian/paio/usr/bin/paio-stat)
 	printf 'libpaio %s paio (>= %s)\n' $(SOMAJOR) $(VERSION) > $(DEB_ROOT)/DEBIAN/shlibs
 	printf 'activate-noawait ldconfig\n' > $(DEB_ROOT)/DEBIAN/triggers
 	{ \
@@ -136,7 +146,7 @@ deb: $(SO) $(A)
 	  echo ' .'; \
 	  echo ' This package holds the shared and static libraries, paio.h, paio.pc'; \
 	  echo ' and the manual pages paio(7), aio_readv(3), aio_waitcomplete(3),'; \
-	  echo ' paio_completion_fd(3) and paio_stats(3).'; \
+	  echo ' paio_completion_fd(3) and paio_stats(3)$(if $(STAT),$(comma) and the paio-stat command).'; \
 	} > $(DEB_ROOT)/DEBIAN/control
 	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB)

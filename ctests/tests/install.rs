@@ -182,6 +182,12 @@ fn tree(root: &Path) -> BTreeSet<String> {
     out
 }
 
+/// Whether the tree has `paio-stat` (stat/), which the Makefile then builds
+/// and installs with the library.
+fn have_stat() -> bool {
+    workspace_root().join("stat/Cargo.toml").is_file()
+}
+
 /// The `Library soname` of an ELF file.
 fn soname(lib: &Path) -> Option<String> {
     let out = run(Command::new("readelf").arg("-d").arg(lib), "readelf");
@@ -304,6 +310,7 @@ fn make_install_pkg_config_static_and_uninstall() {
         "usr/local/share/man/man3/paio_stats.3".into(),
     ]
     .into_iter()
+    .chain(have_stat().then(|| "usr/local/bin/paio-stat".to_string()))
     .collect();
     let installed = tree(&dest);
     println!(
@@ -795,6 +802,7 @@ fn deb_package_in_a_scratch_root_then_ld_so_preload_in_a_namespace() {
         "/usr/share/doc/paio/LD_PRELOAD.md.gz".into(),
     ]
     .into_iter()
+    .chain(have_stat().then(|| "/usr/bin/paio-stat".to_string()))
     .collect();
     assert_eq!(listed, expected, "the package's files");
 
