@@ -1,13 +1,14 @@
 /* matrix: once */
-/* Thread creation fails (a seccomp filter: clone with CLONE_THREAD gets
- * EAGAIN, clone3 ENOSYS, as when RLIMIT_NPROC or a pids cgroup is used up),
- * installed before the first AIO call. glibc refuses every request with
+/* Thread creation fails, before the first AIO call, in two children: a
+ * seccomp filter (clone with CLONE_THREAD gets EAGAIN, clone3 ENOSYS, as a
+ * used-up pids cgroup gives), and RLIMIT_NPROC at 0 as an unprivileged user. glibc refuses every request with
  * EAGAIN (it cannot start a helper thread); an implementation that needs
  * no thread for a request may run it instead. So each request prints
  * "refused or right": refused with EAGAIN at submission, or completed with
  * the right result and its notification delivered once; the details are
  * `~` lines. Never a hang, a wrong result or a lost notification. */
 #include "matrix.h"
+#include <grp.h>
 
 static atomic_int callbacks;
 
@@ -49,17 +50,9 @@ static void judge(const char *what, struct aiocb *cb, int op, ssize_t want,
 		printf("%s: error %s return %zd notified %d\n", what, ename(e), r, notified);
 }
 
-int main(int argc, char **argv)
+/* The same requests, in a process that can create no thread. */
+static void work(int fd, int p[2])
 {
-	matrix_start(argc, argv);
-	int fd = tmp_file("nothreads");
-	int p[2];
-	CHECK(pipe(p) == 0);
-	struct deny rules[] = {
-		{ SYS_clone3, ENOSYS, 0 },
-		{ SYS_clone, EAGAIN, CLONE_THREAD },
-	};
-	sandbox(rules, 2);
 	pthread_t t;
 	printf("pthread_create: %s\n", ename(pthread_create(&t, NULL, (void *(*)(void *))callback, NULL)));
 	static char buf[4096], back[4096];
@@ -84,5 +77,58 @@ int main(int argc, char **argv)
 	cb.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
 	cb.aio_sigevent.sigev_signo = SIGURG;
 	judge("SIGEV_SIGNAL read", &cb, LIO_READ, 100, -1, NULL);
+}
+
+/* Thread creation denied by seccomp: clone3 ENOSYS (glibc then uses
+ * clone), clone with CLONE_THREAD EAGAIN. */
+static void by_seccomp(int fd, int p[2])
+{
+	struct deny rules[] = {
+		{ SYS_clone3, ENOSYS, 0 },
+		{ SYS_clone, EAGAIN, CLONE_THREAD },
+	};
+	sandbox(rules, 2);
+	work(fd, p);
+}
+
+/* RLIMIT_NPROC used up: as an unprivileged user (root is exempt; the
+ * child of a root run becomes nobody), with the limit at 0. */
+static void by_rlimit_nproc(int fd, int p[2])
+{
+	if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
+		printf("cannot become nobody: %s\n", ename(errno));
+		return;
+	}
+	struct rlimit none = { 0, 0 };
+	CHECK(setrlimit(RLIMIT_NPROC, &none) == 0);
+	work(fd, p);
+}
+
+int main(int argc, char **argv)
+{
+	matrix_start(argc, argv);
+	void (*how[])(int, int *) = { by_seccomp, by_rlimit_nproc };
+	const char *names[] = { "seccomp: clone EAGAIN, clone3 ENOSYS", "RLIMIT_NPROC 0" };
+	for (int i = 0; i < 2; i++) {
+		printf("%s:\n", names[i]);
+		/* Opened before the child drops its privileges. */
+		int fd = tmp_file("nothreads");
+		int p[2];
+		CHECK(pipe(p) == 0);
+		fflush(NULL);
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			alarm(10);
+			how[i](fd, p);
+			exit(0);
+		}
+		int st;
+		CHECK(waitpid(pid, &st, 0) == pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			printf("  child: %s %d\n", WIFEXITED(st) ? "exit" : "signal",
+			       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		close(fd), close(p[0]), close(p[1]);
+	}
 	return 0;
 }
