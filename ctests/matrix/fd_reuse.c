@@ -140,7 +140,7 @@ static void pair(const char *how, enum kind a, enum kind b, void (*body)(enum ki
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		alarm(4);
+		alarm(3);
 		body(a, b);
 		exit(0);
 	}
@@ -209,7 +209,7 @@ static void in_flight_dup2(enum kind a, enum kind b)
 int main(int argc, char **argv)
 {
 	dir = matrix_start(argc, argv);
-	alarm(120);
+	alarm(28);
 	struct obj probe;
 	int fd = make(DIRECT, &probe);
 	close(fd);

@@ -47,7 +47,8 @@
 //!
 //! Knobs: `PAIO_MATRIX_FILTER` — comma list of substrings; a cell runs when
 //! one is part of its program's or its environment's name;
-//! `PAIO_MATRIX_TIMEOUT` — seconds per run (default 20); `PAIO_CTESTS_KEEP=1`
+//! `PAIO_MATRIX_TIMEOUT` — seconds per run (default 30; programs have a
+//! shorter watchdog of their own); `PAIO_CTESTS_KEEP=1`
 //! keeps the scratch directories; `PAIO_SO` a prebuilt libpaio.so.
 //!
 //! The summary (programs × environments, each cell pass / skip / FAIL /
@@ -68,7 +69,7 @@ use paio_ctests::harness::{
     Status, Style,
 };
 use paio_ctests::stats::{aio_budget_exhausted, check_stats, check_stats_present, EngineSeen};
-use paio_ctests::system::{sh, system_user, FsKind, FsSpec, LoopDevice, Mounted};
+use paio_ctests::system::{is_root, sh, system_user, FsKind, FsSpec, LoopDevice, Mounted};
 
 /// Cells where paio differs from glibc on purpose: program, environment
 /// (`*` for all) and why. The README's table "In the environment matrix"
@@ -261,7 +262,7 @@ fn run_timeout() -> Duration {
     let secs = std::env::var("PAIO_MATRIX_TIMEOUT")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(20);
+        .unwrap_or(30);
     Duration::from_secs(secs)
 }
 
@@ -341,7 +342,7 @@ fn run_cell(
     let user = match (setuid, &setup.user) {
         (false, _) => None,
         (true, Ok(u)) => Some(*u),
-        (true, Err(e)) => return Outcome::Skip(format!("no unprivileged user: {e}")),
+        (true, Err(e)) => return Outcome::Skip(format!("not run setuid: {e}")),
     };
     let mut failures: Vec<String> = Vec::new();
     let mut runs: Vec<Run> = Vec::new();
@@ -576,10 +577,12 @@ fn matrix() {
             .as_ref()
             .map(|d| d.dev.clone())
             .map_err(|e| e.clone()),
-        user: if needs_user {
-            system_user(SETUID_USER)
-        } else {
+        user: if !needs_user {
             Err("not needed".into())
+        } else if !is_root() {
+            Err("a root-owned setuid copy needs root".into())
+        } else {
+            system_user(SETUID_USER)
         },
     };
     let mut envs: Vec<String> = FILESYSTEMS.iter().map(|f| f.name.to_owned()).collect();
