@@ -32,7 +32,10 @@
 //! glibc skipped. Every paio run writes paio's exit lines
 //! (`PAIO_STATS=<run dir>/paio-stats`), and they must name the engine the run
 //! asked for and count requests (so paio, not glibc, served the run), as in
-//! the scenario suite (`paio_ctests::stats`).
+//! the scenario suite (`paio_ctests::stats`): `backend=threads` with
+//! `PAIO_BACKEND=threads`, `backend=kaio` without fallback otherwise, except
+//! for the programs of [`MAY_FALL_BACK`], whose environment makes `io_setup`
+//! fail on purpose.
 //!
 //! Environment of every run: `TMPDIR=DIR`, `MATRIX_ENV` (the environment's
 //! name), `MATRIX_BLOCKDEV` (a loop block device of [`BLOCKDEV_MIB`] MiB made
