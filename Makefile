@@ -43,6 +43,7 @@ A := $(BUILD)/libpaio.a
 HAVE_STAT := $(wildcard stat/Cargo.toml)
 STAT := $(if $(HAVE_STAT),$(BUILD)/paio-stat)
 
+MAN1 := $(if $(HAVE_STAT),paio-stat.1)
 MAN3 := aio_readv.3 aio_waitcomplete.3 paio_completion_fd.3 paio_stats.3
 MAN7 := paio.7
 # Pages that document a second name: installed as a symlink to the first.
@@ -90,6 +91,7 @@ install: $(SO) $(A) $(STAT)
 	$(INSTALL) -m 0644 $(addprefix man/,$(MAN7)) $(DESTDIR)$(MANDIR)/man7/
 	$(foreach l,$(MAN3_LINKS),ln -sfn $(word 2,$(subst :, ,$(l))) $(DESTDIR)$(MANDIR)/man3/$(word 1,$(subst :, ,$(l)));)
 	$(if $(STAT),$(INSTALL) -d $(DESTDIR)$(BINDIR) && $(INSTALL) -m 0755 $(STAT) $(DESTDIR)$(BINDIR)/paio-stat)
+	$(if $(MAN1),$(INSTALL) -d $(DESTDIR)$(MANDIR)/man1 && $(INSTALL) -m 0644 $(addprefix man/,$(MAN1)) $(DESTDIR)$(MANDIR)/man1/)
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then echo "$(LDCONFIG)"; $(LDCONFIG) || true; fi
 
 uninstall:
@@ -97,7 +99,8 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libpaio.so $(DESTDIR)$(LIBDIR)/libpaio.a \
 		$(DESTDIR)$(INCLUDEDIR)/paio.h $(DESTDIR)$(PKGCONFIGDIR)/paio.pc \
 		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(MAN3) $(foreach l,$(MAN3_LINKS),$(word 1,$(subst :, ,$(l))))) \
-		$(addprefix $(DESTDIR)$(MANDIR)/man7/,$(MAN7)) $(DESTDIR)$(BINDIR)/paio-stat
+		$(addprefix $(DESTDIR)$(MANDIR)/man7/,$(MAN7)) $(DESTDIR)$(BINDIR)/paio-stat \
+		$(DESTDIR)$(MANDIR)/man1/paio-stat.1
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then echo "$(LDCONFIG)"; $(LDCONFIG) || true; fi
 
 # The Debian package: `make install` into a staging tree with Debian's
@@ -118,7 +121,8 @@ deb: $(SO) $(A) $(STAT)
 	strip --remove-section=.comment --remove-section=.note --strip-unneeded $(DEB_ROOT)$(DEB_LIBDIR)/libpaio.so.$(VERSION)
 	strip --strip-debug --enable-deterministic-archives $(DEB_ROOT)$(DEB_LIBDIR)/libpaio.a
 	$(if $(STAT),strip --remove-section=.comment --remove-section=.note $(DEB_ROOT)/usr/bin/paio-stat)
-	gzip -9n $(addprefix $(DEB_ROOT)/usr/share/man/man3/,$(MAN3)) $(addprefix $(DEB_ROOT)/usr/share/man/man7/,$(MAN7))
+	gzip -9n $(addprefix $(DEB_ROOT)/usr/share/man/man1/,$(MAN1)) $(addprefix $(DEB_ROOT)/usr/share/man/man3/,$(MAN3)) \
+		$(addprefix $(DEB_ROOT)/usr/share/man/man7/,$(MAN7))
 	$(foreach l,$(MAN3_LINKS),ln -sfn $(word 2,$(subst :, ,$(l))).gz $(DEB_ROOT)/usr/share/man/man3/$(word 1,$(subst :, ,$(l))).gz && rm -f $(DEB_ROOT)/usr/share/man/man3/$(word 1,$(subst :, ,$(l)));)
 	$(INSTALL) -d $(DEB_ROOT)/usr/share/doc/paio $(DEB_ROOT)/DEBIAN
 	$(INSTALL) -m 0644 packaging/copyright $(DEB_ROOT)/usr/share/doc/paio/copyright
@@ -146,7 +150,7 @@ deb: $(SO) $(A) $(STAT)
 	  echo ' .'; \
 	  echo ' This package holds the shared and static libraries, paio.h, paio.pc'; \
 	  echo ' and the manual pages paio(7), aio_readv(3), aio_waitcomplete(3),'; \
-	  echo ' paio_completion_fd(3) and paio_stats(3)$(if $(STAT),$(comma) and the paio-stat command).'; \
+	  echo ' paio_completion_fd(3) and paio_stats(3)$(if $(STAT),$(comma) and the paio-stat command$(comma) with paio-stat(1)).'; \
 	} > $(DEB_ROOT)/DEBIAN/control
 	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB)
@@ -158,7 +162,7 @@ clean-deb:
 # anything on stderr is a defect. The test suite runs the same check through
 # `man -l` (ctests/tests/install.rs).
 man-check:
-	@status=0; for p in $(addprefix man/,$(MAN3) $(MAN7)); do \
+	@status=0; for p in $(addprefix man/,$(MAN1) $(MAN3) $(MAN7)); do \
 		out=$$(groff -man -ww -z -Tutf8 $$p 2>&1); \
 		if [ -n "$$out" ]; then echo "$$p:"; echo "$$out"; status=1; fi; \
 	done; exit $$status

@@ -310,7 +310,15 @@ fn make_install_pkg_config_static_and_uninstall() {
         "usr/local/share/man/man3/paio_stats.3".into(),
     ]
     .into_iter()
-    .chain(have_stat().then(|| "usr/local/bin/paio-stat".to_string()))
+    .chain(
+        [
+            "usr/local/bin/paio-stat",
+            "usr/local/share/man/man1/paio-stat.1",
+        ]
+        .into_iter()
+        .filter(|_| have_stat())
+        .map(String::from),
+    )
     .collect();
     let installed = tree(&dest);
     println!(
@@ -495,7 +503,10 @@ fn man_pages_render_without_warnings() {
     let mut pages: Vec<PathBuf> = fs::read_dir(&dir)
         .expect("read man/")
         .filter_map(|e| Some(e.ok()?.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "3" || x == "7"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "1" || x == "3" || x == "7")
+        })
         .collect();
     pages.sort();
     assert!(pages.len() >= 5, "man pages in man/: {pages:?}");
@@ -802,7 +813,12 @@ fn deb_package_in_a_scratch_root_then_ld_so_preload_in_a_namespace() {
         "/usr/share/doc/paio/LD_PRELOAD.md.gz".into(),
     ]
     .into_iter()
-    .chain(have_stat().then(|| "/usr/bin/paio-stat".to_string()))
+    .chain(
+        ["/usr/bin/paio-stat", "/usr/share/man/man1/paio-stat.1.gz"]
+            .into_iter()
+            .filter(|_| have_stat())
+            .map(String::from),
+    )
     .collect();
     assert_eq!(listed, expected, "the package's files");
 
