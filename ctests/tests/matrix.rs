@@ -21,9 +21,12 @@
 //!   `PAIO_BACKEND=threads`;
 //! * `paio/default` — the same with `PAIO_BACKEND` unset.
 //!
-//! A setuid program's paio runs use a copy linked with `-lpaio` (with an
-//! rpath) instead: the dynamic linker ignores `LD_PRELOAD` paths in secure
-//! execution.
+//! A setuid program's runs all use the same root-owned mode-4755 copy, run
+//! by [`SETUID_USER`]; its paio runs are preloaded the way a system-wide
+//! install does it (the dynamic linker ignores `LD_PRELOAD` in secure
+//! execution): `/etc/ld.so.preload` naming libpaio.so, in a private mount
+//! namespace where an overlay covers `/etc`, so the machine's `/etc` is
+//! never touched ([`SETUID_PRELOAD_SH`]).
 //!
 //! What a paio run prints on stdout must equal glibc's, leaving out lines
 //! that start with `~`, unless the cell is in [`INTENTIONAL`] (there paio's
@@ -46,7 +49,8 @@
 //! cannot write there), `MATRIX_USER_UID` (the user running it), and
 //! `PAIO_BACKEND` as above; paio must ignore its environment in secure
 //! execution, so after each run the harness checks that this file does not
-//! exist.
+//! exist. (The namespace's own processes, which are not setuid, run without
+//! `PAIO_STATS`.)
 //!
 //! Knobs: `PAIO_MATRIX_FILTER` — comma list of substrings; a cell runs when
 //! one is part of its program's or its environment's name;
@@ -154,6 +158,28 @@ const ONCE_ENV: &str = "scratch";
 const SETUID_ENV: &str = "setuid";
 /// The unprivileged user that runs setuid programs.
 const SETUID_USER: &str = "paio-matrix";
+/// `setuid-preload BIN ARGS...`, run as root: in a private mount namespace,
+/// an overlay on `/etc` (upper directory `$MATRIX_NS_DIR`) gets an
+/// `ld.so.preload` naming `$MATRIX_PRELOAD`; after checking that a new
+/// process maps libpaio, BIN runs as `$MATRIX_RUN_UID`/`$MATRIX_RUN_GID`
+/// with `PAIO_STATS` (taken away from everything before it). Exit 125 where
+/// the namespace cannot be made.
+const SETUID_PRELOAD_SH: &str = r#"#!/bin/sh
+set -eu
+stats=${PAIO_STATS-}
+unset PAIO_STATS
+export stats
+exec unshare --mount --propagation private sh -c '
+set -eu
+ns=$MATRIX_NS_DIR
+mkdir -p "$ns/upper" "$ns/work"
+mount -t overlay paio-matrix-etc -o "lowerdir=/etc,upperdir=$ns/upper,workdir=$ns/work" /etc || exit 125
+printf "%s\n" "$MATRIX_PRELOAD" > /etc/ld.so.preload
+grep -q libpaio /proc/self/maps || { echo "setuid-preload: libpaio not mapped" >&2; exit 125; }
+exec env PAIO_STATS="$stats" setpriv --reuid="$MATRIX_RUN_UID" --regid="$MATRIX_RUN_GID" --clear-groups -- "$@"
+' sh "$@"
+"#;
+
 /// Size of the raw loop block device given to programs.
 const BLOCKDEV_MIB: u64 = 16;
 
@@ -279,36 +305,25 @@ const STYLE: Style = Style {
 struct Setup {
     scratch: PathBuf,
     so: String,
-    lib_dir: PathBuf,
     blockdev: Result<String, String>,
     user: Result<(u32, u32), String>,
+    /// [`SETUID_PRELOAD_SH`], written and tried once.
+    preload: Result<PathBuf, String>,
 }
 
-/// Binaries of one program: plain, and linked to paio (setuid programs).
-struct Binaries {
-    plain: PathBuf,
-    linked: Option<PathBuf>,
-}
-
-fn compile(p: &Program, setup: &Setup) -> Result<Binaries, String> {
-    let plain = setup.scratch.join(format!("{}.glibc", p.name));
-    compile_c(&p.src, &plain, None)?;
-    let linked = if p.kind == Where::Setuid {
-        let out = setup.scratch.join(format!("{}.paio", p.name));
-        compile_c(&p.src, &out, Some(&setup.lib_dir))?;
-        Some(out)
-    } else {
-        None
-    };
-    Ok(Binaries { plain, linked })
+/// The program's binary (glibc's AIO; paio comes by preload).
+fn compile(p: &Program, setup: &Setup) -> Result<PathBuf, String> {
+    let bin = setup.scratch.join(format!("{}.bin", p.name));
+    compile_c(&p.src, &bin, None)?;
+    Ok(bin)
 }
 
 /// The program's binaries, compiled on first use.
 fn bins_of<'a>(
-    built: &'a mut BTreeMap<String, Result<Binaries, String>>,
+    built: &'a mut BTreeMap<String, Result<PathBuf, String>>,
     p: &Program,
     setup: &Setup,
-) -> Result<&'a Binaries, String> {
+) -> Result<&'a PathBuf, String> {
     built
         .entry(p.name.clone())
         .or_insert_with(|| compile(p, setup))
@@ -319,10 +334,7 @@ fn bins_of<'a>(
 /// A copy of `bin` owned by root with mode 4755, in a directory the setuid
 /// user can reach.
 fn setuid_copy(bin: &Path) -> Result<PathBuf, String> {
-    let copy = bin.with_extension(format!(
-        "{}-setuid",
-        bin.extension().and_then(|e| e.to_str()).unwrap_or("bin")
-    ));
+    let copy = bin.with_extension("setuid");
     fs::copy(bin, &copy).map_err(|e| format!("copy {}: {e}", bin.display()))?;
     let c = copy.to_string_lossy();
     sh("chown", &["root:root", &c])?;
@@ -330,10 +342,38 @@ fn setuid_copy(bin: &Path) -> Result<PathBuf, String> {
     Ok(copy)
 }
 
+/// [`SETUID_PRELOAD_SH`] in `scratch`, once tried with `true` as the user
+/// (the error says why setuid programs cannot be preloaded here).
+fn setuid_preload(scratch: &Path, so: &str, (uid, gid): (u32, u32)) -> Result<PathBuf, String> {
+    let script = scratch.join("setuid-preload.sh");
+    fs::write(&script, SETUID_PRELOAD_SH)
+        .and_then(|_| fs::set_permissions(&script, fs::Permissions::from_mode(0o755)))
+        .map_err(|e| format!("write {}: {e}", script.display()))?;
+    let out = std::process::Command::new(&script)
+        .arg("true")
+        .env("MATRIX_NS_DIR", scratch.join("setuid-preload-probe"))
+        .env("MATRIX_PRELOAD", so)
+        .env("MATRIX_RUN_UID", uid.to_string())
+        .env("MATRIX_RUN_GID", gid.to_string())
+        .env_remove("PAIO_STATS")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("run {}: {e}", script.display()))?;
+    if out.status.success() {
+        Ok(script)
+    } else {
+        Err(format!(
+            "/etc/ld.so.preload in a private mount namespace: {} ({})",
+            String::from_utf8_lossy(&out.stderr).trim(),
+            out.status
+        ))
+    }
+}
+
 /// Run one cell: glibc, then paio with each backend; judge them.
 fn run_cell(
     p: &Program,
-    bins: &Binaries,
+    bin: &Path,
     env_name: &str,
     fs_dir: &Path,
     setup: &Setup,
@@ -342,10 +382,15 @@ fn run_cell(
     let cell = format!("{}@{env_name}", p.name);
     let intentional = intentional(&p.name, env_name);
     let setuid = p.kind == Where::Setuid;
-    let user = match (setuid, &setup.user) {
-        (false, _) => None,
-        (true, Ok(u)) => Some(*u),
-        (true, Err(e)) => return Outcome::Skip(format!("not run setuid: {e}")),
+    let (user, setuid_bin, preload) = match (setuid, &setup.user, &setup.preload) {
+        (false, _, _) => (None, None, None),
+        (true, Ok(u), Ok(w)) => match setuid_copy(bin) {
+            Ok(copy) => (Some(*u), Some(copy), Some(w.as_path())),
+            Err(e) => return Outcome::Fail(format!("setuid copy: {e}")),
+        },
+        (true, Err(e), _) | (true, _, Err(e)) => {
+            return Outcome::Skip(format!("not run setuid: {e}"))
+        }
     };
     let mut failures: Vec<String> = Vec::new();
     let mut runs: Vec<Run> = Vec::new();
@@ -374,37 +419,44 @@ fn run_cell(
         if let Some(b) = backend {
             env.push(("PAIO_BACKEND", b));
         }
-        let uid_s = user.map(|(u, _)| u.to_string()).unwrap_or_default();
-        let bin = match (setuid, paio) {
-            (false, false) => bins.plain.clone(),
-            (false, true) => {
-                env.push(("LD_PRELOAD", &setup.so));
-                bins.plain.clone()
-            }
-            (true, _) => {
-                env.push(("PAIO_STATS", &secure_stats_s));
-                env.push(("MATRIX_USER_UID", &uid_s));
-                let src = if paio {
-                    bins.linked.as_ref()
-                } else {
-                    Some(&bins.plain)
-                };
-                match src.map(|b| setuid_copy(b)) {
-                    Some(Ok(copy)) => copy,
-                    Some(Err(e)) => return Outcome::Fail(format!("{label}: {e}")),
-                    None => return Outcome::Fail(format!("{label}: no linked binary")),
-                }
-            }
-        };
-        let args = [dir_s.as_str()];
-        let launch = Launch {
+        let (uid_s, gid_s) = user
+            .map(|(u, g)| (u.to_string(), g.to_string()))
+            .unwrap_or_default();
+        let ns_dir = fs_dir.join(format!("{}-{}-ns", p.name, label.replace('/', "-")));
+        let ns_dir_s = ns_dir.to_string_lossy().into_owned();
+        let mut launch = Launch {
             wrapper: None,
             stats: paio && !setuid,
-            args: &args,
+            args: &[],
             user,
             timeout: Some(run_timeout()),
         };
-        let mut run = run_binary(&setup.scratch, STYLE, &cell, label, &bin, &env, launch);
+        let bin = match (&setuid_bin, paio) {
+            (None, false) => bin,
+            (None, true) => {
+                env.push(("LD_PRELOAD", &setup.so));
+                bin
+            }
+            (Some(copy), _) => {
+                env.push(("PAIO_STATS", &secure_stats_s));
+                env.push(("MATRIX_USER_UID", &uid_s));
+                if paio {
+                    let _ = fs::remove_dir_all(&ns_dir);
+                    env.extend([
+                        ("MATRIX_NS_DIR", ns_dir_s.as_str()),
+                        ("MATRIX_PRELOAD", setup.so.as_str()),
+                        ("MATRIX_RUN_UID", &uid_s),
+                        ("MATRIX_RUN_GID", &gid_s),
+                    ]);
+                    launch.wrapper = preload;
+                    launch.user = None;
+                }
+                copy.as_path()
+            }
+        };
+        let args = [dir_s.as_str()];
+        launch.args = &args;
+        let mut run = run_binary(&setup.scratch, STYLE, &cell, label, bin, &env, launch);
         // fs.aio-max-nr is shared by the machine: another process may hold
         // it for a moment; one rerun (a lasting fallback still fails).
         if backend.is_none() && paio && aio_budget_exhausted(&run) && !may_fall_back(&p.name) {
@@ -415,7 +467,7 @@ fn run_cell(
                 ""
             );
             std::thread::sleep(Duration::from_millis(500));
-            run = run_binary(&setup.scratch, STYLE, &cell, label, &bin, &env, launch);
+            run = run_binary(&setup.scratch, STYLE, &cell, label, bin, &env, launch);
         }
         let _ = writeln!(report, "{}", run.summary());
         if setuid && paio && secure_stats.exists() {
@@ -572,28 +624,34 @@ fn matrix() {
     let needs_user = programs
         .iter()
         .any(|p| p.kind == Where::Setuid && selected(&p.name, SETUID_ENV));
+    let so = so_path.to_string_lossy().into_owned();
+    let user = if !needs_user {
+        Err("not needed".into())
+    } else if !is_root() {
+        Err("a root-owned setuid copy needs root".into())
+    } else {
+        system_user(SETUID_USER)
+    };
+    let preload = match &user {
+        Ok(u) => setuid_preload(&scratch, &so, *u),
+        Err(e) => Err(e.clone()),
+    };
     let setup = Setup {
         scratch: scratch.clone(),
-        so: so_path.to_string_lossy().into_owned(),
-        lib_dir: paio_ctests::paio_lib_dir().to_path_buf(),
+        so,
         blockdev: blockdev_guard
             .as_ref()
             .map(|d| d.dev.clone())
             .map_err(|e| e.clone()),
-        user: if !needs_user {
-            Err("not needed".into())
-        } else if !is_root() {
-            Err("a root-owned setuid copy needs root".into())
-        } else {
-            system_user(SETUID_USER)
-        },
+        user,
+        preload,
     };
     let mut envs: Vec<String> = FILESYSTEMS.iter().map(|f| f.name.to_owned()).collect();
     envs.extend([ONCE_ENV.to_owned(), SETUID_ENV.to_owned()]);
 
     let mut cells: BTreeMap<(String, String), Outcome> = BTreeMap::new();
     let mut report = String::new();
-    let mut binaries: BTreeMap<String, Result<Binaries, String>> = BTreeMap::new();
+    let mut binaries: BTreeMap<String, Result<PathBuf, String>> = BTreeMap::new();
 
     // Programs that run once, on the scratch filesystem, or setuid.
     let cells_dir = scratch.join("cells");
@@ -608,9 +666,9 @@ fn matrix() {
         }
         let outcome = match bins_of(&mut binaries, p, &setup) {
             Err(e) => Outcome::Fail(e),
-            Ok(bins) => {
+            Ok(bin) => {
                 let _ = writeln!(report, "== {}@{env}", p.name);
-                run_cell(p, bins, env, &cells_dir, &setup, &mut report)
+                run_cell(p, bin, env, &cells_dir, &setup, &mut report)
             }
         };
         eprintln!(
@@ -647,9 +705,9 @@ fn matrix() {
             let outcome = match (&mounted, bins_of(&mut binaries, p, &setup)) {
                 (Err(e), _) => Outcome::Skip(format!("no {}: {e}", spec.name)),
                 (_, Err(e)) => Outcome::Fail(e),
-                (Ok(m), Ok(bins)) => {
+                (Ok(m), Ok(bin)) => {
                     let _ = writeln!(report, "== {}@{}", p.name, spec.name);
-                    run_cell(p, bins, spec.name, &m.dir, &setup, &mut report)
+                    run_cell(p, bin, spec.name, &m.dir, &setup, &mut report)
                 }
             };
             eprintln!(
