@@ -14,7 +14,7 @@ use crate::fdstate::{FdTable, FileRefs, Order};
 use crate::io;
 use crate::kaio::KaioBackend;
 use crate::lio;
-use crate::notify::{self, Callback, Delivery};
+use crate::notify::{self, Callback, Delivery, Note};
 #[cfg(not(loom))]
 use crate::once::StartOnce;
 use crate::slots::{Job, Slab, State};
@@ -43,7 +43,7 @@ pub struct Engine {
     /// Set by the kernel AIO backend when `io_setup` fails at its first use.
     /// It lives with the counters (in the statistics file, when there is one).
     pub kaio_error: &'static std::sync::atomic::AtomicI32,
-    notifiers: Workers<Callback>,
+    notifiers: Workers<Note>,
     /// Try `RWF_NOWAIT` in the submitting thread first.
     pub inline: bool,
     pub dup_floor: i32,
@@ -366,6 +366,15 @@ impl Engine {
     pub fn notify(&'static self, n: Notify) {
         match notify::plan(n) {
             Delivery::Nothing => {}
+            // Signal 0 is only an existence check: nothing to deliver late.
+            Delivery::Signal { signo, value, tid }
+                if signo != 0 && notify::in_submitting_call() =>
+            {
+                let note = Note::Signal { signo, value, tid };
+                if let Err(Note::Signal { signo, value, tid }) = self.notifiers.submit(self, note) {
+                    let _ = sys::queue_signal(signo, value, tid);
+                }
+            }
             Delivery::Signal { signo, value, tid } => {
                 let _ = sys::queue_signal(signo, value, tid);
             }
@@ -382,7 +391,7 @@ impl Engine {
     }
 
     fn run_callback(&'static self, cb: Callback) {
-        if let Err(cb) = self.notifiers.submit(self, cb) {
+        if let Err(Note::Call(cb)) = self.notifiers.submit(self, Note::Call(cb)) {
             // No notifier thread can be created: call it here rather than
             // drop the notification.
             cb.call();
@@ -426,15 +435,22 @@ impl Serve<u32> for Engine {
     }
 }
 
-impl Serve<Callback> for Engine {
+impl Serve<Note> for Engine {
     /// The program's callback runs with every signal unblocked, the mask
     /// glibc's notifier threads give it; the thread blocks them all again
     /// before it waits for the next one, so between callbacks no signal
     /// meant for the program can land here.
-    fn serve(&'static self, cb: Callback) {
-        sys::unblock_all_signals();
-        cb.call();
-        sys::block_all_signals();
+    fn serve(&'static self, note: Note) {
+        match note {
+            Note::Call(cb) => {
+                sys::unblock_all_signals();
+                cb.call();
+                sys::block_all_signals();
+            }
+            Note::Signal { signo, value, tid } => {
+                let _ = sys::queue_signal(signo, value, tid);
+            }
+        }
     }
     fn max_threads(&self) -> u32 {
         self.config.notify_threads

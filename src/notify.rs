@@ -2,9 +2,54 @@
 //! by the completing thread (`si_code = SI_ASYNCIO`); `SIGEV_THREAD` callbacks
 //! run on a small bounded pool of notifier threads, or, when the caller gave
 //! `sigev_notify_attributes`, on a thread created with those attributes.
+//!
+//! A request that completes inside the submitting call (`aio_read`,
+//! `lio_listio`…) has its signal sent by a notifier thread, after the call
+//! returns, as glibc's worker would send it: a program's handler never runs
+//! inside its own `aio_read`, and a program that submits and then sleeps
+//! until a completion's signal (stress-ng's aio stressor) is woken by it
+//! instead of sleeping through a signal that arrived before the sleep.
+
+use std::cell::Cell;
 
 use crate::aiocb::Notify;
 use crate::sys;
+
+/// What a notifier thread carries out.
+#[derive(Clone, Copy, Debug)]
+pub enum Note {
+    Call(Callback),
+    Signal {
+        signo: i32,
+        value: usize,
+        tid: Option<i32>,
+    },
+}
+
+thread_local! {
+    /// Depth of submitting calls on this thread (a signal handler may submit
+    /// while the thread it interrupted was submitting).
+    static SUBMITTING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Run `f`, a submitting call: the signals of requests it completes are
+/// sent after it returns (see the module documentation).
+pub fn submitting<R>(f: impl FnOnce() -> R) -> R {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            SUBMITTING.with(|d| d.set(d.get() - 1));
+        }
+    }
+    SUBMITTING.with(|d| d.set(d.get() + 1));
+    let _leave = Leave;
+    f()
+}
+
+/// Is this thread inside a submitting call?
+pub fn in_submitting_call() -> bool {
+    SUBMITTING.with(|d| d.get() > 0)
+}
 
 /// A `SIGEV_THREAD` callback waiting for a notifier thread.
 #[derive(Clone, Copy, Debug)]

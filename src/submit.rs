@@ -15,6 +15,7 @@ use crate::fdstate::{
 };
 use crate::io;
 use crate::lio;
+use crate::notify;
 use crate::slots::{self, Job, Lane, Op};
 use crate::stats::Counter;
 use crate::sys;
@@ -46,7 +47,7 @@ fn validate(cb: Aiocb) -> Result<Notify, i32> {
 
 /// `aio_read` / `aio_write` (and their `lio_listio` entries).
 pub fn submit_rw(engine: &'static Engine, cb: Aiocb, op: Op, group: usize) -> Result<(), i32> {
-    submit(engine, cb, op, false, group)
+    notify::submitting(|| submit(engine, cb, op, false, group))
 }
 
 /// `aio_readv` / `aio_writev` (FreeBSD's): `aio_buf` is an iovec array and
@@ -57,7 +58,7 @@ pub fn submit_vectored(
     op: Op,
     group: usize,
 ) -> Result<(), i32> {
-    submit(engine, cb, op, true, group)
+    notify::submitting(|| submit(engine, cb, op, true, group))
 }
 
 /// The total length of a caller's iovec array, read through the kernel so a
@@ -393,6 +394,10 @@ fn queue(
 
 /// `aio_fsync`: a barrier behind every write queued before it on the fd.
 pub fn submit_fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Result<(), i32> {
+    notify::submitting(|| fsync(engine, operation, cb))
+}
+
+fn fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Result<(), i32> {
     let data_only = match operation {
         libc::O_SYNC => false,
         libc::O_DSYNC => true,
@@ -499,6 +504,15 @@ pub const LIO_NOWAIT: i32 = 1;
 /// `lio_listio` over a list already read from the caller (NULL entries as
 /// `None`). Returns the synchronous result.
 pub fn listio(
+    engine: &'static Engine,
+    mode: i32,
+    list: &[Option<Aiocb>],
+    sigevent: Option<crate::aiocb::RawSigevent>,
+) -> Result<(), i32> {
+    notify::submitting(|| submit_list(engine, mode, list, sigevent))
+}
+
+fn submit_list(
     engine: &'static Engine,
     mode: i32,
     list: &[Option<Aiocb>],
