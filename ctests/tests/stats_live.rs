@@ -509,7 +509,8 @@ static void one(int fd, int write, off_t at) {
     if (aio_return(&cb) != (ssize_t)sizeof buf) { fprintf(stderr, "short\n"); exit(3); }
 }
 
-/* argv[1]: a scratch file; argv[2]: exit, _exit, abort or kill.
+/* argv[1]: a scratch file; argv[2]: exit, _exit, abort, kill, or exec
+   (itself again, to end with exit).
    Parent: 8 writes; a child: 3 reads then _exit; parent: 5 reads. */
 int main(int argc, char **argv) {
     if (argc != 3) return 2;
@@ -524,24 +525,24 @@ int main(int argc, char **argv) {
     int status;
     if (waitpid(child, &status, 0) != child || status != 0) return 4;
     for (int i = 0; i < 5; i++) one(fd, 0, i * 4096);
-    printf("child %d\n", (int)child);
+    printf("pid %d child %d\n", (int)getpid(), (int)child);
     fflush(stdout);
     if (!strcmp(argv[2], "exit")) exit(0);
     if (!strcmp(argv[2], "_exit")) _exit(0);
     if (!strcmp(argv[2], "abort")) abort();
     if (!strcmp(argv[2], "kill")) raise(SIGKILL);
+    if (!strcmp(argv[2], "exec")) {
+        char *again[] = { argv[0], argv[1], "exit", NULL };
+        execv(argv[0], again);
+        perror("execv");
+        return 6;
+    }
     return 5;
 }
 "#;
 
-/// The counters of a process survive however it ends, a forked child has a
-/// file of its own (its requests never count in the parent's), and for a
-/// program that exits normally `paio-stat` prints the fields of the
-/// `PAIO_STATS=1` exit line, in its order.
-#[test]
-fn counts_survive_every_ending() {
-    let _serial = serial();
-    let dir = fresh_dir("stats-live-endings");
+/// Compiles [`ENDINGS_C`] in `dir`.
+fn build_endings(dir: &Path) -> PathBuf {
     let src = dir.join("endings.c");
     fs::write(&src, ENDINGS_C).unwrap();
     let bin = dir.join("endings");
@@ -557,6 +558,32 @@ fn counts_survive_every_ending() {
         "cc: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    bin
+}
+
+/// What the program printed: `(pid, child)` per image.
+fn printed(out: &Output) -> Vec<(u32, u32)> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f[..] {
+                ["pid", p, "child", c] => Some((p.parse().ok()?, c.parse().ok()?)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The counters of a process survive however it ends, a forked child has a
+/// file of its own (its requests never count in the parent's), and for a
+/// program that exits normally `paio-stat` prints the fields of the
+/// `PAIO_STATS=1` exit line, in its order.
+#[test]
+fn counts_survive_every_ending() {
+    let _serial = serial();
+    let dir = fresh_dir("stats-live-endings");
+    let bin = build_endings(&dir);
     for ending in ["exit", "_exit", "abort", "kill"] {
         let stats = dir.join(format!("stats-{ending}"));
         fs::create_dir_all(&stats).unwrap();
@@ -564,17 +591,13 @@ fn counts_survive_every_ending() {
             under_paio(&bin, &stats).arg(dir.join("data")).arg(ending),
             Duration::from_secs(60),
         );
-        let child: u32 = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .strip_prefix("child ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "{ending}: {:?} {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                )
-            });
+        let Some(&(_, child)) = printed(&out).first() else {
+            panic!(
+                "{ending}: {:?} {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        };
         println!("ending {ending}: {:?}", out.status);
         let lines = busy(&stats);
         assert_eq!(
@@ -627,5 +650,46 @@ fn counts_survive_every_ending() {
             }
         }
     }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A process that `exec`s keeps its pid: the new image's engine takes the
+/// next file name, and the old image's file shows as gone while the pid
+/// still runs.
+#[test]
+fn exec_takes_the_next_file() {
+    let _serial = serial();
+    let dir = fresh_dir("stats-live-exec");
+    let bin = build_endings(&dir);
+    let stats = dir.join("stats");
+    let out = run(
+        under_paio(&bin, &stats).arg(dir.join("data")).arg("exec"),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = busy(&stats);
+    assert_eq!(lines.len(), 4, "two images, each with a child: {lines:#?}");
+    let run_pids = printed(&out);
+    assert_eq!(run_pids.len(), 2, "two images: {run_pids:?}");
+    assert_eq!(run_pids[0].0, run_pids[1].0, "exec keeps the pid");
+    let pid = run_pids[0].0;
+    let images: Vec<&Line> = lines.iter().filter(|l| l.pid == pid).collect();
+    assert_eq!(images.len(), 2, "{lines:#?}");
+    assert_eq!(
+        (images[0].state.as_str(), images[1].state.as_str()),
+        ("gone", "exited"),
+        "{images:#?}"
+    );
+    for image in &images {
+        assert_eq!(image.get("requests"), 13, "{}", image.text);
+    }
+    assert!(stats.join(format!("paio-{pid}.stats")).is_file());
+    assert!(stats.join(format!("paio-{pid}.1.stats")).is_file());
+    let by_pid = paio_stat_once(&stats, &["-p", &pid.to_string()]);
+    assert_eq!(by_pid.len(), 2, "{by_pid:#?}");
     let _ = fs::remove_dir_all(&dir);
 }

@@ -86,8 +86,14 @@ pub fn run(dir: &Path, opt: &Options) -> std::io::Result<()> {
     let out = std::io::stdout();
     let start = Instant::now();
     // Processes seen running at the previous sample, by file.
-    let mut last: BTreeMap<PathBuf, Snapshot> = BTreeMap::new();
+    // The baseline: processes already running count from now, not from
+    // their start.
     let mut last_ns = realtime_ns();
+    let mut last: BTreeMap<PathBuf, Snapshot> = file::read_all(dir)?
+        .into_iter()
+        .filter(|s| process::state(s) == State::Running)
+        .map(|s| (s.path.clone(), s))
+        .collect();
     let mut since_header = HEADER_EVERY;
     for tick in 1u64.. {
         if opt.count.is_some_and(|n| tick > n) {
