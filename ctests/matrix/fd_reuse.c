@@ -1,6 +1,7 @@
 /* matrix: once */
 /* A descriptor number reused by another kind of file: for every pair of
- * kinds (O_DIRECT file, buffered file, pipe, socket, FIFO, /dev/zero), the
+ * kinds (O_DIRECT file, buffered file, pipe, socket, FIFO, /dev/zero, and
+ * /dev/vcs1, a character device read at the offset, where present), the
  * first is used at number N, closed, and the second made at N and used,
  * with data checked; then the same with a read still in flight on a stream
  * when N is closed (or dup2'd over) and reused. Each pair runs in a child
@@ -10,8 +11,9 @@
 #define N 200
 #define BS 4096
 
-enum kind { DIRECT, BUFFERED, PIPE, SOCKET, FIFO, ZERO, NKINDS };
-static const char *const names[NKINDS] = { "direct", "buffered", "pipe", "socket", "fifo", "zero" };
+enum kind { DIRECT, BUFFERED, PIPE, SOCKET, FIFO, ZERO, VCS, NKINDS };
+static const char *const names[NKINDS] = { "direct", "buffered", "pipe", "socket",
+					   "fifo",   "zero",     "vcs" };
 static const char *dir;
 
 struct obj {
@@ -64,6 +66,10 @@ static int make(enum kind k, struct obj *o)
 		fd = open("/dev/zero", O_RDWR);
 		CHECK(fd >= 0);
 		break;
+	case VCS:
+		fd = open("/dev/vcs1", O_RDONLY);
+		CHECK(fd >= 0);
+		break;
 	default:
 		FAIL("kind %d", k);
 	}
@@ -104,6 +110,17 @@ static const char *use(int n, struct obj *o, unsigned seed)
 		const char *r = finish(&cb, "read");
 		snprintf(out, sizeof out, "write %s, read %s, data %s", w, r,
 			 memcmp(buf, data, BS) == 0 ? "ok" : "WRONG");
+	} else if (o->kind == VCS) {
+		/* Positional: the read is at aio_offset, not at the position. */
+		CHECK(lseek(n, 60, SEEK_SET) == 60);
+		char want[16];
+		ssize_t w = pread(n, want, sizeof want, 4);
+		prep(&cb, n, buf, sizeof want, 4, LIO_READ);
+		CHECK(aio_read(&cb) == 0);
+		const char *r = finish(&cb, "read");
+		snprintf(out, sizeof out, "read %s, same as pread %s, position %lld", r,
+			 w > 0 && memcmp(buf, want, (size_t)w) == 0 ? "yes" : "no",
+			 (long long)lseek(n, 0, SEEK_CUR));
 	} else if (o->kind == ZERO) {
 		prep(&cb, n, buf, BS, 4, LIO_READ);
 		CHECK(aio_read(&cb) == 0);
@@ -213,11 +230,16 @@ int main(int argc, char **argv)
 	struct obj probe;
 	int fd = make(DIRECT, &probe);
 	close(fd);
-	for (int a = 0; a < NKINDS; a++)
-		for (int b = 0; b < NKINDS; b++)
+	int kinds = NKINDS;
+	if (access("/dev/vcs1", R_OK) != 0) {
+		printf("~no readable /dev/vcs1: its pairs are left out\n");
+		kinds = VCS;
+	}
+	for (int a = 0; a < kinds; a++)
+		for (int b = 0; b < kinds; b++)
 			pair("reuse", a, b, after_finished);
-	for (int a = 0; a < NKINDS; a++)
-		for (int b = 0; b < NKINDS; b++)
+	for (int a = 0; a < kinds; a++)
+		for (int b = 0; b < kinds; b++)
 			if (is_stream(a)) {
 				pair("close", a, b, in_flight_close);
 				pair("dup2", a, b, in_flight_dup2);
