@@ -193,7 +193,12 @@ fn snapshot(path: &Path, st: &libc::stat, b: &Block) -> Result<Snapshot, Unreada
         ));
     }
     let values = (0..names.len())
-        .map(|i| b.shards.iter().map(|s| s.0[i].load(Relaxed)).sum())
+        .map(|i| {
+            // Wrapping: a file is input, and its counters may be anything.
+            b.shards
+                .iter()
+                .fold(0u64, |sum, s| sum.wrapping_add(s.0[i].load(Relaxed)))
+        })
         .collect();
     Ok(Snapshot {
         path: path.to_path_buf(),
