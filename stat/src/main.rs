@@ -16,6 +16,7 @@ mod file;
 mod process;
 mod watch;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -108,8 +109,13 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
 fn once(args: &Args) -> Result<ExitCode, String> {
     let all = file::read_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
     let mut shown = 0;
+    let mut out = std::io::stdout().lock();
     for s in all.iter().filter(|s| args.pid.map_or(true, |p| p == s.pid)) {
-        println!("{} ({})", s.line(), process::state(s).word());
+        match writeln!(out, "{} ({})", s.line(), process::state(s).word()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+            Err(e) => return Err(e.to_string()),
+        }
         shown += 1;
     }
     match (shown, args.pid) {
@@ -144,6 +150,11 @@ fn main() -> ExitCode {
             pid: args.pid,
         };
         watch::run(&args.dir, &opt)
+            .or_else(|e| match e.kind() {
+                // `paio-stat --watch | head`: the reader has seen enough.
+                std::io::ErrorKind::BrokenPipe => Ok(()),
+                _ => Err(e),
+            })
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| format!("{}: {e}", args.dir.display()))
     } else {

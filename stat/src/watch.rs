@@ -85,9 +85,9 @@ fn realtime_ns() -> u64 {
 pub fn run(dir: &Path, opt: &Options) -> std::io::Result<()> {
     let out = std::io::stdout();
     let start = Instant::now();
-    // Processes seen running at the previous sample, by file.
-    // The baseline: processes already running count from now, not from
-    // their start.
+    // Processes seen running at the previous sample, by file; the first
+    // sample is now, so processes already running count from now, not
+    // from their start.
     let mut last_ns = realtime_ns();
     let mut last: BTreeMap<PathBuf, Snapshot> = file::read_all(dir)?
         .into_iter()
