@@ -35,6 +35,13 @@ fn refuse(engine: &'static Engine, cb: Aiocb, group: usize, err: i32) -> Result<
     Err(err)
 }
 
+/// Refuse a request already counted in `requests`: it counts as done too,
+/// so that `requests - done` stays the number in flight.
+fn refuse_counted(engine: &'static Engine, cb: Aiocb, group: usize, err: i32) -> Result<(), i32> {
+    engine.stats.add(Counter::Done, 1);
+    refuse(engine, cb, group, err)
+}
+
 /// The checks glibc makes before queueing anything, and the notification.
 fn validate(cb: Aiocb) -> Result<Notify, i32> {
     if !(0..=AIO_PRIO_DELTA_MAX).contains(&cb.reqprio()) {
@@ -168,7 +175,7 @@ fn submit(
         }
         job.direct = true;
         if !engine.backend.ready(engine, &job) {
-            return refuse(engine, cb, job.group, libc::EAGAIN);
+            return refuse_counted(engine, cb, job.group, libc::EAGAIN);
         }
         if engine.kaio().is_none() {
             // Kernel AIO turned out to be unavailable: the pool.
@@ -339,7 +346,7 @@ fn enqueue(
         _ => None,
     };
     if !engine.backend.ready(engine, &job) {
-        return refuse(engine, cb, job.group, libc::EAGAIN);
+        return refuse_counted(engine, cb, job.group, libc::EAGAIN);
     }
     // paio's own reference to the file: a close() and a reuse of the number
     // by the program cannot redirect this request (sourceware bug 14942).
@@ -379,7 +386,7 @@ fn queue(
         if job.file >= 0 {
             engine.drop_file(job.fd, job.file);
         }
-        return refuse(engine, cb, job.group, libc::EAGAIN);
+        return refuse_counted(engine, cb, job.group, libc::EAGAIN);
     };
     cb.begin(slots::tag(id, gen));
     if let Some(slot) = engine.slab.get(id) {
@@ -424,7 +431,7 @@ fn fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Result<(), i32> 
     // Also starts the reapers now if its completion needs one, rather than
     // where its barrier is met (that may be a signal handler's `aio_error`).
     if !engine.backend.ready(engine, &job) {
-        return refuse(engine, cb, 0, libc::EAGAIN);
+        return refuse_counted(engine, cb, 0, libc::EAGAIN);
     }
     let st = engine.fds.get(cb.fd());
     if st.order.lock().writes_in_flight() > 0 {
