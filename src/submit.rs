@@ -203,15 +203,25 @@ fn submit(
 }
 
 /// One transfer in the submitting thread. One that took as long as a device
-/// read makes paio look at the file again: the number may now name an
-/// `O_DIRECT` file (which `RWF_NOWAIT` reads synchronously) or a disk file
-/// behind a memory filesystem's hint, so a stale hint costs this one request
-/// and one syscall.
-fn attempt_here(job: &Job, st: &FdState, flags: i32, max: usize) -> Result<usize, i32> {
+/// read may have been one: the number may now name an `O_DIRECT` file, which
+/// `RWF_NOWAIT` reads synchronously, while the hints say otherwise. One
+/// `F_GETFL` tells (a thread preempted during a page-cache copy pays only
+/// that), and the hints are learnt again if it did; a stale hint costs this
+/// one request and a syscall or two.
+fn attempt_here(
+    job: &Job,
+    st: &FdState,
+    seen: Hints,
+    flags: i32,
+    max: usize,
+) -> Result<usize, i32> {
     let started = sys::ticks();
     let attempt = io::attempt_upto(job, flags, max);
     if sys::ticks().wrapping_sub(started) > sys::DEVICE_TICKS {
-        let _ = st.observe(job.fd);
+        let direct = sys::status_flags(job.fd).is_ok_and(|f| f & libc::O_DIRECT != 0);
+        if direct != seen.has(HINT_DIRECT) {
+            let _ = st.observe(job.fd);
+        }
     }
     attempt
 }
@@ -226,7 +236,7 @@ fn try_inline(
     hint: u32,
 ) -> Result<(), i32> {
     let max = engine.config.inline_max;
-    match attempt_here(&job, st, sys::RWF_NOWAIT, max) {
+    match attempt_here(&job, st, seen, sys::RWF_NOWAIT, max) {
         Ok(n) if n == job.len || (n == 0 && job.op == Op::Read) => {
             complete_inline(engine, job, Ok(n))
         }
@@ -286,7 +296,7 @@ fn now_or_enqueue(
     if job.op == Op::Read && !st.confirm(job.fd).is_ok_and(|h| h.has(HINT_MEMORY)) {
         return enqueue(engine, cb, job, None);
     }
-    match attempt_here(&job, st, 0, usize::MAX) {
+    match attempt_here(&job, st, hints, 0, usize::MAX) {
         Ok(n) if n == job.len || job.op == Op::Read => complete_inline(engine, job, Ok(n)),
         Ok(n) => {
             job.done = n;
