@@ -14,11 +14,12 @@
 //! program may free or reuse an aiocb after `aio_return` even while its
 //! result is still queued.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_queue::SegQueue;
 use parking_lot::Mutex;
 
+use crate::chunks::Chunks;
 use crate::suspend::WaitQueue;
 use crate::sys;
 
@@ -39,7 +40,7 @@ pub struct Done {
 /// `CLAIMED` if the generation still matches; `aio_waitcomplete` takes the
 /// word back (next generation) and returns the result unless it was claimed.
 pub struct Claims {
-    chunks: Box<[AtomicPtr<AtomicU64>]>,
+    words: Chunks<AtomicU64>,
     next: AtomicU32,
     free: SegQueue<u32>,
 }
@@ -52,9 +53,7 @@ const CLAIMED: u64 = 2;
 impl Default for Claims {
     fn default() -> Self {
         Claims {
-            chunks: (0..CLAIM_CHUNKS)
-                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-                .collect(),
+            words: Chunks::new(CLAIM_CHUNKS, CLAIM_CHUNK),
             next: AtomicU32::new(0),
             free: SegQueue::new(),
         }
@@ -62,36 +61,6 @@ impl Default for Claims {
 }
 
 impl Claims {
-    fn word(&self, index: u32) -> Option<&AtomicU64> {
-        let i = index as usize;
-        let p = self.chunks.get(i / CLAIM_CHUNK)?.load(Ordering::Acquire);
-        // SAFETY: a published chunk holds CLAIM_CHUNK words and is never freed.
-        (!p.is_null()).then(|| unsafe { &*p.add(i % CLAIM_CHUNK) })
-    }
-
-    fn grow(&self, index: u32) -> Option<&AtomicU64> {
-        let slot = self.chunks.get(index as usize / CLAIM_CHUNK)?;
-        if slot.load(Ordering::Acquire).is_null() {
-            let fresh: Box<[AtomicU64]> = (0..CLAIM_CHUNK).map(|_| AtomicU64::new(0)).collect();
-            let fresh = Box::into_raw(fresh) as *mut AtomicU64;
-            if slot
-                .compare_exchange(
-                    std::ptr::null_mut(),
-                    fresh,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_err()
-            {
-                // SAFETY: `fresh` was never shared; rebuild the box to free it.
-                drop(unsafe {
-                    Box::from_raw(std::ptr::slice_from_raw_parts_mut(fresh, CLAIM_CHUNK))
-                });
-            }
-        }
-        self.word(index)
-    }
-
     /// A claim word for a result about to be queued; 0 when every word is
     /// in use (the result is then queued unclaimable).
     fn issue(&self) -> u64 {
@@ -99,14 +68,16 @@ impl Claims {
             Some(i) => i,
             None => {
                 let i = self.next.fetch_add(1, Ordering::Relaxed);
-                if i as usize >= CLAIM_CHUNK * CLAIM_CHUNKS {
+                if i as usize >= self.words.capacity() {
                     self.next.fetch_sub(1, Ordering::Relaxed);
                     return 0;
                 }
                 i
             }
         };
-        let Some(w) = self.grow(index) else { return 0 };
+        let Some(w) = self.words.get_or_make(index as usize, || AtomicU64::new(0)) else {
+            return 0;
+        };
         let gen = (w.load(Ordering::Relaxed) >> 2).wrapping_add(1) & 0x3fff_ffff;
         w.store(gen << 2 | QUEUED, Ordering::Release);
         gen << 32 | (index as u64 + 1)
@@ -114,7 +85,7 @@ impl Claims {
 
     fn parse(&self, ticket: u64) -> Option<(&AtomicU64, u32, u64)> {
         let index = (ticket as u32).checked_sub(1)?;
-        Some((self.word(index)?, index, ticket >> 32))
+        Some((self.words.get(index as usize)?, index, ticket >> 32))
     }
 
     /// `aio_return` took the result: `aio_waitcomplete` must not.

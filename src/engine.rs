@@ -144,7 +144,14 @@ impl Engine {
                 // SAFETY: `claim` made this thread the job's only owner.
                 let job = unsafe { slot.job() };
                 self.stats.add(Counter::Pool, 1);
+                let started = sys::ticks();
                 let result = io::run_blocking(job);
+                if job.learn != 0 {
+                    let fast = sys::ticks().wrapping_sub(started) <= sys::DEVICE_TICKS;
+                    self.fds
+                        .get(job.fd)
+                        .record_read(job.learn, fast && result.is_ok());
+                }
                 slot.mark_done();
                 self.complete(job, result);
             }

@@ -18,10 +18,11 @@
 //! wrongly.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
+use crate::chunks::Chunks;
 use crate::slots::Lane;
 
 /// Hints about what `RWF_NOWAIT` cannot do on this file.
@@ -38,8 +39,15 @@ pub const HINT_KERNEL_FILE: u32 = 32;
 /// disk, so one the filesystem refuses to try with `RWF_NOWAIT` is done in
 /// the submitting thread (up to `PAIO_SYNC_WRITE_MAX` bytes).
 pub const HINT_MEMORY: u32 = 64;
+/// A file of overlayfs, which refuses `RWF_NOWAIT`: reads the pool found in
+/// the page cache, several in a row, make the next ones run in the
+/// submitting thread (see [`FdState::reads_look_cached`]).
+pub const HINT_OVERLAY: u32 = 128;
 
 const HINT_BITS: u32 = 8;
+/// Page-cache reads in a row after which the next read of an overlayfs file
+/// is tried in the submitting thread.
+const CACHED_STREAK: u64 = 8;
 const HINT_MASK: u64 = (1 << HINT_BITS) - 1;
 const NOWAIT_HINTS: u64 = (HINT_NO_NOWAIT_READ | HINT_NO_NOWAIT_WRITE) as u64;
 
@@ -53,8 +61,8 @@ pub struct FileView {
     pub kind: u32,
     /// See [`crate::sys::file_identity`].
     pub ident: u64,
-    /// A regular file on tmpfs or ramfs.
-    pub memory: bool,
+    /// The filesystem of a regular file (`Other` for anything else).
+    pub fs: crate::sys::Filesystem,
 }
 
 impl FileView {
@@ -65,12 +73,16 @@ impl FileView {
     }
 
     fn of(fd: i32, flags: i32, kind: u32, ident: u64) -> FileView {
-        let memory = kind == libc::S_IFREG && crate::sys::on_memory_fs(fd);
+        let fs = if kind == libc::S_IFREG {
+            crate::sys::filesystem(fd)
+        } else {
+            crate::sys::Filesystem::Other
+        };
         FileView {
             flags,
             kind,
             ident,
-            memory,
+            fs,
         }
     }
 
@@ -98,8 +110,10 @@ impl FileView {
         if self.kind == libc::S_IFREG || self.kind == libc::S_IFBLK {
             h |= HINT_KERNEL_FILE;
         }
-        if self.memory {
-            h |= HINT_MEMORY;
+        match self.fs {
+            crate::sys::Filesystem::Memory => h |= HINT_MEMORY,
+            crate::sys::Filesystem::Overlay => h |= HINT_OVERLAY,
+            crate::sys::Filesystem::Other => {}
         }
         h
     }
@@ -115,7 +129,8 @@ impl Hints {
         self.0 & h as u64 != 0
     }
 
-    fn ident(self) -> u64 {
+    /// The identity of the file the hints describe.
+    pub fn ident(self) -> u64 {
         self.0 >> HINT_BITS
     }
 
@@ -298,6 +313,9 @@ pub struct FdState {
     pub lane_load: [AtomicU32; 2],
     /// [`Hints`]: `HINT_*` bits and the identity of the file they describe.
     hints: AtomicU64,
+    /// Pool reads of one file (`HINT_OVERLAY`) served at page-cache speed
+    /// in a row: the file's identity above 8 bits of count.
+    cached_reads: AtomicU64,
     pub order: Mutex<Order>,
     pub files: Mutex<FileRefs>,
 }
@@ -307,6 +325,7 @@ impl FdState {
         FdState {
             lane_load: [AtomicU32::new(0), AtomicU32::new(0)],
             hints: AtomicU64::new(0),
+            cached_reads: AtomicU64::new(0),
             order: Mutex::new(Order::default()),
             files: Mutex::new(FileRefs::default()),
         }
@@ -390,6 +409,41 @@ impl FdState {
         }
     }
 
+    /// A read of the file `ident` took `fast` (page-cache speed) or not.
+    pub fn record_read(&self, ident: u64, fast: bool) {
+        let mut cur = self.cached_reads.load(Ordering::Relaxed);
+        loop {
+            let count = if cur >> HINT_BITS == ident && fast {
+                (cur & HINT_MASK).saturating_add(1).min(HINT_MASK)
+            } else {
+                fast as u64
+            };
+            let new = ident << HINT_BITS | count;
+            if new == cur {
+                return;
+            }
+            match self.cached_reads.compare_exchange_weak(
+                cur,
+                new,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Have the last reads of the file `ident` all come from the page
+    /// cache? Then the next one is tried in the submitting thread: a
+    /// measured policy for a filesystem that cannot say in advance
+    /// (overlayfs refuses `RWF_NOWAIT`, and `cachestat` sees only its own
+    /// empty cache). A read there that turns out slow resets the count.
+    pub fn reads_look_cached(&self, ident: u64) -> bool {
+        let cur = self.cached_reads.load(Ordering::Relaxed);
+        cur >> HINT_BITS == ident && cur & HINT_MASK >= CACHED_STREAK
+    }
+
     pub fn lane_idle(&self, lane: Lane) -> bool {
         self.lane_load[lane as usize].load(Ordering::Acquire) == 0
     }
@@ -401,43 +455,23 @@ const L1: usize = 1024;
 /// Descriptor number → state. Numbers beyond the table share entries, which
 /// only adds order between them.
 pub struct FdTable {
-    chunks: Box<[AtomicPtr<FdState>]>,
+    chunks: Chunks<FdState>,
 }
 
 impl Default for FdTable {
     fn default() -> Self {
         FdTable {
-            chunks: (0..L1)
-                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-                .collect(),
+            chunks: Chunks::new(L1, L2),
         }
     }
 }
 
 impl FdTable {
     pub fn get(&self, fd: i32) -> &FdState {
-        let n = (fd.max(0) as usize) % (L1 * L2);
-        let slot = &self.chunks[n / L2];
-        let mut p = slot.load(Ordering::Acquire);
-        if p.is_null() {
-            let fresh: Box<[FdState]> = (0..L2).map(|_| FdState::new()).collect();
-            let fresh = Box::into_raw(fresh) as *mut FdState;
-            match slot.compare_exchange(
-                std::ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => p = fresh,
-                Err(existing) => {
-                    // SAFETY: `fresh` was never shared; rebuild the box to free it.
-                    drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(fresh, L2)) });
-                    p = existing;
-                }
-            }
-        }
-        // SAFETY: chunks are published once and never freed; index < L2.
-        unsafe { &*p.add(n % L2) }
+        let n = (fd.max(0) as usize) % self.chunks.capacity();
+        self.chunks
+            .get_or_make(n, FdState::new)
+            .expect("an index below the capacity")
     }
 }
 
@@ -593,17 +627,42 @@ mod tests {
     fn memory_filesystems_are_known() {
         use std::os::fd::AsRawFd;
         let disk = crate::io::temp_file();
-        let on_disk = FileView::read(disk.as_raw_fd()).unwrap().memory;
+        let memory = |fd| FileView::read(fd).unwrap().fs == crate::sys::Filesystem::Memory;
+        let on_disk = memory(disk.as_raw_fd());
         match std::fs::File::create("/dev/shm/paio-unit-memory-fs") {
             Ok(f) => {
                 let _ = std::fs::remove_file("/dev/shm/paio-unit-memory-fs");
-                assert!(FileView::read(f.as_raw_fd()).unwrap().memory, "tmpfs");
+                assert!(memory(f.as_raw_fd()), "tmpfs");
             }
             Err(e) => eprintln!("no /dev/shm here ({e}): tmpfs not checked"),
         }
         // The temporary directory may itself be tmpfs; then both agree.
-        let tmp_is_memory = crate::sys::on_memory_fs(disk.as_raw_fd());
+        let tmp_is_memory =
+            crate::sys::filesystem(disk.as_raw_fd()) == crate::sys::Filesystem::Memory;
         assert_eq!(on_disk, tmp_is_memory);
+    }
+
+    #[test]
+    fn a_streak_of_cached_reads_of_one_file() {
+        let st = FdState::new();
+        for _ in 0..CACHED_STREAK - 1 {
+            st.record_read(42, true);
+        }
+        assert!(!st.reads_look_cached(42));
+        st.record_read(42, true);
+        assert!(st.reads_look_cached(42));
+        assert!(!st.reads_look_cached(43), "another file");
+        st.record_read(42, false);
+        assert!(!st.reads_look_cached(42), "one slow read resets");
+        for _ in 0..CACHED_STREAK {
+            st.record_read(42, true);
+        }
+        st.record_read(43, true);
+        assert!(!st.reads_look_cached(42) && !st.reads_look_cached(43));
+        for _ in 0..300 {
+            st.record_read(43, true);
+        }
+        assert!(st.reads_look_cached(43), "the count saturates");
     }
 
     #[test]

@@ -20,6 +20,7 @@ compile_error!("paio must be built with panic = \"abort\" (see Cargo.toml profil
 pub mod aiocb;
 pub mod backend;
 pub mod capi;
+pub mod chunks;
 pub mod completions;
 pub mod config;
 pub mod engine;

@@ -8,7 +8,6 @@
 //! queue returns it to the free list.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::AtomicPtr;
 
 use crate::sync::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
@@ -16,6 +15,7 @@ use crossbeam_queue::ArrayQueue;
 use parking_lot::Mutex;
 
 use crate::aiocb::Notify;
+use crate::chunks::Chunks;
 
 pub const CHUNK: usize = 1024;
 
@@ -70,6 +70,9 @@ pub struct Job {
     pub epoch: Option<u64>,
     /// Delivered to `aio_waitcomplete` when it completes.
     pub report: bool,
+    /// The identity of an overlayfs file whose read the pool times for
+    /// [`crate::fdstate::FdState::record_read`], or 0.
+    pub learn: u64,
 }
 
 impl Job {
@@ -101,6 +104,7 @@ impl Job {
         lane: None,
         epoch: None,
         report: false,
+        learn: 0,
     };
 }
 
@@ -268,7 +272,7 @@ pub fn untag(tag: u64) -> Option<(u32, u32)> {
 }
 
 pub struct Slab {
-    chunks: Box<[AtomicPtr<Slot>]>,
+    chunks: Chunks<Slot>,
     grown: AtomicU32,
     free: ArrayQueue<u32>,
     grow_lock: Mutex<()>,
@@ -280,9 +284,7 @@ impl Slab {
     pub fn new(capacity: u32) -> Slab {
         let nchunks = (capacity as usize).div_ceil(CHUNK).max(1);
         Slab {
-            chunks: (0..nchunks)
-                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-                .collect(),
+            chunks: Chunks::new(nchunks, CHUNK),
             grown: AtomicU32::new(0),
             free: ArrayQueue::new(nchunks * CHUNK),
             grow_lock: Mutex::new(()),
@@ -300,13 +302,7 @@ impl Slab {
     }
 
     pub fn get(&self, id: u32) -> Option<&Slot> {
-        let (c, i) = (id as usize / CHUNK, id as usize % CHUNK);
-        let p = self.chunks.get(c)?.load(Ordering::Acquire);
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: chunks are allocated once, never freed, and hold CHUNK slots.
-        Some(unsafe { &*p.add(i) })
+        self.chunks.get(id as usize)
     }
 
     /// Take a free slot and mark it `Queued` with a fresh generation; `None`
@@ -336,11 +332,7 @@ impl Slab {
             return Some(id);
         }
         let c = self.grown.load(Ordering::Relaxed) as usize;
-        if c >= self.chunks.len() {
-            return None;
-        }
-        let chunk: Box<[Slot]> = (0..CHUNK).map(|_| Slot::new()).collect();
-        self.chunks[c].store(Box::into_raw(chunk) as *mut Slot, Ordering::Release);
+        self.chunks.get_or_make(c * CHUNK, Slot::new)?;
         self.grown.store(c as u32 + 1, Ordering::Release);
         let base = (c * CHUNK) as u32;
         for i in 1..CHUNK as u32 {

@@ -11,7 +11,7 @@ use crate::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
 use crate::engine::Engine;
 use crate::fdstate::{
     FdState, Hints, HINT_APPEND, HINT_DIRECT, HINT_KERNEL_FILE, HINT_MEMORY, HINT_NO_NOWAIT_READ,
-    HINT_NO_NOWAIT_WRITE,
+    HINT_NO_NOWAIT_WRITE, HINT_OVERLAY,
 };
 use crate::io;
 use crate::lio;
@@ -214,16 +214,17 @@ fn attempt_here(
     seen: Hints,
     flags: i32,
     max: usize,
-) -> Result<usize, i32> {
+) -> (Result<usize, i32>, bool) {
     let started = sys::ticks();
     let attempt = io::attempt_upto(job, flags, max);
-    if sys::ticks().wrapping_sub(started) > sys::DEVICE_TICKS {
+    let slow = sys::ticks().wrapping_sub(started) > sys::DEVICE_TICKS;
+    if slow {
         let direct = sys::status_flags(job.fd).is_ok_and(|f| f & libc::O_DIRECT != 0);
         if direct != seen.has(HINT_DIRECT) {
             let _ = st.observe(job.fd);
         }
     }
-    attempt
+    (attempt, slow)
 }
 
 /// The non-blocking attempt in the submitting thread.
@@ -236,7 +237,7 @@ fn try_inline(
     hint: u32,
 ) -> Result<(), i32> {
     let max = engine.config.inline_max;
-    match attempt_here(&job, st, seen, sys::RWF_NOWAIT, max) {
+    match attempt_here(&job, st, seen, sys::RWF_NOWAIT, max).0 {
         Ok(n) if n == job.len || (n == 0 && job.op == Op::Read) => {
             complete_inline(engine, job, Ok(n))
         }
@@ -278,8 +279,10 @@ fn try_inline(
 /// it, do it here instead of paying a thread hop: a buffered write (ext4) is
 /// a copy into the page cache, as `io_submit` would make it, and can block
 /// only where the kernel throttles dirty pages; on a memory filesystem
-/// (tmpfs, ramfs) a read or a write is a memory copy. Anything else goes to
-/// the pool. `PAIO_SYNC_WRITE_MAX=0` sends them all to the pool.
+/// (tmpfs, ramfs) a read or a write is a memory copy; on overlayfs, a read
+/// of a file whose last reads all came from the page cache
+/// ([`FdState::reads_look_cached`]). Anything else goes to the pool.
+/// `PAIO_SYNC_WRITE_MAX=0` sends them all to the pool.
 fn now_or_enqueue(
     engine: &'static Engine,
     cb: Aiocb,
@@ -287,16 +290,30 @@ fn now_or_enqueue(
     st: &FdState,
     hints: Hints,
 ) -> Result<(), i32> {
-    let here = job.op == Op::Write || hints.has(HINT_MEMORY);
+    let cached = |h: Hints| {
+        h.has(HINT_MEMORY)
+            || (h.has(HINT_OVERLAY) && job.len <= LEARN_MAX && st.reads_look_cached(h.ident()))
+    };
+    let here = job.op == Op::Write || cached(hints);
     if !here || job.len > engine.config.sync_write_max {
         return enqueue(engine, cb, job, None);
     }
     // A read without `RWF_NOWAIT` could wait for ever on another kind of
-    // file: the number must still name the memory file (one statx).
-    if job.op == Op::Read && !st.confirm(job.fd).is_ok_and(|h| h.has(HINT_MEMORY)) {
-        return enqueue(engine, cb, job, None);
+    // file: the number must still name that file (one statx).
+    let hints = match job.op {
+        Op::Read => match st.confirm(job.fd) {
+            Ok(h) if cached(h) => h,
+            _ => return enqueue(engine, cb, job, None),
+        },
+        _ => hints,
+    };
+    let (attempt, slow) = attempt_here(&job, st, hints, 0, usize::MAX);
+    if slow && job.op == Op::Read && hints.has(HINT_OVERLAY) {
+        // It came from the disk after all: the pool again, until it finds
+        // this file's reads in the page cache again.
+        st.record_read(hints.ident(), false);
     }
-    match attempt_here(&job, st, hints, 0, usize::MAX) {
+    match attempt {
         Ok(n) if n == job.len || job.op == Op::Read => complete_inline(engine, job, Ok(n)),
         Ok(n) => {
             job.done = n;
@@ -310,6 +327,10 @@ fn now_or_enqueue(
         Err(e) => complete_inline(engine, job, Err(e)),
     }
 }
+
+/// Largest read of an overlayfs file whose time on the pool says whether it
+/// came from the page cache (a larger copy takes as long as a device read).
+const LEARN_MAX: usize = 64 << 10;
 
 /// Complete a request inside the submitting call. The call itself
 /// succeeded: errors show through `aio_error`.
@@ -342,6 +363,14 @@ fn enqueue(
     job.direct = view.kernel_direct() && job.done == 0;
     job.nonblocking = flags & libc::O_NONBLOCK != 0;
     job.stream = stream.unwrap_or_else(|| view.is_stream());
+    if job.op == Op::Read
+        && !job.stream
+        && !job.direct
+        && view.fs == sys::Filesystem::Overlay
+        && job.len - job.done <= LEARN_MAX
+    {
+        job.learn = view.ident;
+    }
     job.lane = match job.op {
         _ if job.stream => Some(if job.op == Op::Read {
             Lane::Read

@@ -211,18 +211,33 @@ pub fn ticks() -> u64 {
 #[cfg(not(target_arch = "x86_64"))]
 pub const DEVICE_TICKS: u64 = 30_000;
 
-/// Is `fd` on a filesystem that keeps files in memory only (tmpfs, ramfs),
-/// where no transfer waits for a disk?
-pub fn on_memory_fs(fd: i32) -> bool {
+/// What the filesystem of a file is, for the paths that depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filesystem {
+    /// tmpfs, ramfs: files kept in memory only, no transfer waits for a disk.
+    Memory,
+    /// overlayfs (every container's root): reads go to the page cache of the
+    /// file below, but `RWF_NOWAIT` is refused.
+    Overlay,
+    Other,
+}
+
+/// The filesystem of the file behind `fd` (`fstatfs`).
+pub fn filesystem(fd: i32) -> Filesystem {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
     // SAFETY: fstatfs writes into a local struct of the right type.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: as above; `st` outlives the call.
     if unsafe { libc::fstatfs(fd, &mut st) } != 0 {
-        return false;
+        return Filesystem::Other;
     }
-    matches!(st.f_type as i64, TMPFS_MAGIC | RAMFS_MAGIC)
+    match st.f_type as i64 {
+        TMPFS_MAGIC | RAMFS_MAGIC => Filesystem::Memory,
+        OVERLAYFS_SUPER_MAGIC => Filesystem::Overlay,
+        _ => Filesystem::Other,
+    }
 }
 
 /// The kind (`S_IFMT` bits) and identity of the file behind `fd`: a 56-bit
