@@ -408,6 +408,16 @@ impl Gen {
     fn set_slot(&mut self, slot: usize, r: Option<Res>) {
         if let Some(old) = self.slots[slot] {
             self.stream_counts(old, -1);
+            // A socket closed with unread bytes resets the connection: the
+            // peer's reads get ECONNRESET or the bytes, by timing.
+            if let Res::Sock { rd, wr } = old {
+                if self.streams[rd].readers == 0
+                    && (self.streams[rd].avail > 0 || self.streams[rd].tainted)
+                {
+                    self.streams[rd].tainted = true;
+                    self.streams[wr].tainted = true;
+                }
+            }
         }
         self.slots[slot] = r;
         self.slot_gen[slot] += 1;
@@ -601,11 +611,13 @@ impl Gen {
             notify: Notify::None,
             data: self.rng.next(),
         };
-        // A priority out of range is refused at once, whatever the target.
-        let refused = !in_lio_wait && self.rng.pct(4);
-        if refused {
+        // A priority out of range makes aio_read/aio_write refuse the
+        // request at once, whatever the target; aio_fsync ignores it.
+        let bad_prio = !in_lio_wait && self.rng.pct(4);
+        if bad_prio {
             req.prio = if self.rng.pct(50) { 21 } else { -1 };
         }
+        let refused = bad_prio && !matches!(call, Call::Fsync { .. });
         if let Target::Slot(s) = target {
             if self.blocked_on(s) {
                 return None;
@@ -683,6 +695,16 @@ impl Gen {
                             end: range.1,
                         }
                     } else {
+                        // Nor may a write move the size under a read in
+                        // flight that reaches past it.
+                        if range.1 > fm.min_size {
+                            let reading_past = self.pending.iter().flatten().any(|p| {
+                                matches!(p.what, Pending::FileRead { file, end, .. } if file == f && end > fm.min_size)
+                            });
+                            if reading_past {
+                                return None;
+                            }
+                        }
                         // A misaligned O_DIRECT write fails on most
                         // filesystems but not all; a NULL buffer fails.
                         let aligned =
@@ -793,10 +815,22 @@ impl Gen {
     /// A read on an empty stream waits on the slot: glibc runs the requests
     /// of one descriptor one at a time, so nothing else may be queued there
     /// (`glibc_bugs`: per-descriptor-serialisation).
+    /// Also while a cancel may have hit a request on the slot: glibc was
+    /// seen to lose what is queued on a descriptor around a cancelled
+    /// request (`glibc_bugs`: cancel-loses-queue).
     fn blocked_on(&self, slot: usize) -> bool {
         self.pending.iter().flatten().any(|p| {
-            p.slot == Some(slot) && matches!(p.what, Pending::StreamRead { fed: false, .. })
+            p.slot == Some(slot)
+                && (p.maybe_cancelled || matches!(p.what, Pending::StreamRead { fed: false, .. }))
         })
+    }
+
+    fn pending_on(&self, slot: usize) -> usize {
+        self.pending
+            .iter()
+            .flatten()
+            .filter(|p| p.slot == Some(slot))
+            .count()
     }
 
     fn stream_write_ok(&self, s: usize, len: usize) -> bool {
@@ -957,12 +991,12 @@ impl Gen {
                 let Some(slot) = self.pending[cb].as_ref().and_then(|p| p.slot) else {
                     return;
                 };
-                if !self.cancellable(cb) {
+                if !self.cancellable(cb) || self.pending_on(slot) != 1 {
                     return;
                 }
                 self.mark_cancelled(cb);
                 self.ops.push(Op::Cancel(Cancel::InFlight { slot, cb }));
-                self.feed_after_cancel(&[cb]);
+                self.feed_after_cancel(&[cb], true);
             }
             2 => {
                 let open = self.open_slots();
@@ -988,7 +1022,7 @@ impl Gen {
                         slot,
                         cbs: cbs.clone(),
                     }));
-                    self.feed_after_cancel(&cbs);
+                    self.feed_after_cancel(&cbs, true);
                 }
             }
             3 => self.ops.push(Op::Cancel(Cancel::Fixed {
@@ -1047,7 +1081,7 @@ impl Gen {
     /// A read left waiting on an empty stream may not have been cancelled,
     /// and a write that was to feed a read may have been: write something
     /// so the read can finish either way (the stream is tainted already).
-    fn feed_after_cancel(&mut self, cbs: &[usize]) {
+    fn feed_after_cancel(&mut self, cbs: &[usize], uncertain: bool) {
         let mut feed = Vec::new();
         for &cb in cbs {
             match self.pending[cb].as_ref().map(|p| p.what.clone()) {
@@ -1071,6 +1105,8 @@ impl Gen {
                 self.streams[s].read = Some((c, a, true));
                 if let Some(p) = self.pending[c].as_mut() {
                     p.what = Pending::StreamRead { s, fed: true };
+                    // What it reads now depends on whether the cancel hit.
+                    p.maybe_cancelled |= uncertain;
                 }
             }
         }
@@ -1162,7 +1198,7 @@ impl Gen {
         for cb in 0..NCB {
             if self.pending[cb].is_some() && !self.waitable(cb) {
                 let before = self.ops.len();
-                self.feed_after_cancel(&[cb]);
+                self.feed_after_cancel(&[cb], false);
                 if self.ops.len() > before {
                     // feed_after_cancel marks it fed; the stream model got
                     // bytes the read may leave behind.

@@ -63,6 +63,11 @@ pub const GLIBC_BUGS: &[GlibcBug] = &[
         how_avoided: "the executor reuses an aiocb only once its previous request's notification has arrived",
     },
     GlibcBug {
+        name: "cancel-loses-queue",
+        what_glibc_does: "after aio_cancel of a request on a descriptor with other requests queued, those requests (and ones queued later on it) were seen never to complete",
+        how_avoided: "a request in flight is cancelled only when it is the only one on its descriptor, and nothing more is queued there until it was waited for",
+    },
+    GlibcBug {
         name: "lio-member-refused",
         what_glibc_does: "a list member refused at submission (bad aio_reqprio) leaves the list's result and the member's status in states POSIX does not fix",
         how_avoided: "refused requests are made only through aio_read/aio_write, never inside a list",
