@@ -248,26 +248,42 @@ static UNUSED const char *tmp_dir(void)
 	return d != NULL && d[0] != '\0' ? d : "/tmp";
 }
 
-/* Create a new empty file named after tag; its path goes to path[PATH_MAX].
- * extra_flags are added to O_RDWR|O_CREAT|O_EXCL (O_DIRECT, O_APPEND...);
- * returns the fd or -1 with errno set (callers decide whether that skips). */
-static UNUSED int tmp_file_flags(const char *tag, char *path, int extra_flags)
+/* Create a new empty file in dir named after tag; its path goes to
+ * path[PATH_MAX]. extra_flags are added to O_RDWR|O_CREAT|O_EXCL (O_DIRECT,
+ * O_APPEND...); returns the fd or -1 with errno set (callers decide whether
+ * that skips). */
+static UNUSED int tmp_file_at(const char *dir, const char *tag, char *path,
+			      int extra_flags)
 {
 	static int counter;
-	snprintf(path, PATH_MAX, "%s/paio-%s-%d-%d", tmp_dir(), tag,
-		 (int)getpid(), counter++);
+	snprintf(path, PATH_MAX, "%s/paio-%s-%d-%d", dir, tag, (int)getpid(),
+		 counter++);
 	return open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | extra_flags,
 		    0600);
 }
 
-/* A scratch file that is already unlinked: it vanishes with its last fd. */
-static UNUSED int tmp_file(const char *tag)
+/* tmp_file_at in tmp_dir(). */
+static UNUSED int tmp_file_flags(const char *tag, char *path, int extra_flags)
+{
+	return tmp_file_at(tmp_dir(), tag, path, extra_flags);
+}
+
+/* A scratch file in dir that is already unlinked: it vanishes with its last
+ * fd. For a program in secure execution, whose dynamic linker drops TMPDIR,
+ * dir is the one it was given. */
+static UNUSED int tmp_file_in(const char *dir, const char *tag)
 {
 	char path[PATH_MAX];
-	int fd = tmp_file_flags(tag, path, 0);
+	int fd = tmp_file_at(dir, tag, path, 0);
 	CHECK(fd >= 0);
 	CHECK(unlink(path) == 0);
 	return fd;
+}
+
+/* tmp_file_in in tmp_dir(). */
+static UNUSED int tmp_file(const char *tag)
+{
+	return tmp_file_in(tmp_dir(), tag);
 }
 
 /* Deterministic bytes: the value at file offset off for stream seed. */
@@ -399,6 +415,24 @@ static UNUSED int wait_done_at(const struct aiocb *cb, int timeout_ms,
 		if (r_ != -1)                                                  \
 			FAIL("aio_return(%s) = %zd, expected -1", #cb, r_);    \
 	} while (0)
+
+/* Write len bytes of pattern `seed` at offset 0 of fd with aio_write, read
+ * them back with aio_read into `back`, and fail unless both complete in full
+ * and the bytes match: the plain use of AIO that a process must be able to
+ * make whatever its circumstances (a fork, a setuid start). */
+static UNUSED void aio_write_read_back(int fd, void *data, void *back,
+				       size_t len, unsigned seed)
+{
+	fill_pattern(data, len, seed, 0);
+	struct aiocb w, r;
+	prep(&w, fd, data, len, 0, LIO_WRITE);
+	EXPECT_OK(aio_write(&w));
+	EXPECT_DONE(&w, len);
+	prep(&r, fd, back, len, 0, LIO_READ);
+	EXPECT_OK(aio_read(&r));
+	EXPECT_DONE(&r, len);
+	EXPECT_PATTERN(back, len, seed, 0);
+}
 
 /* Wait (bounded) until *flag reaches at least n. */
 static UNUSED void wait_flag_at(atomic_int *flag, int n, int timeout_ms,

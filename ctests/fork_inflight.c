@@ -26,15 +26,7 @@ static void child(void)
 	/* Buffered: write, read back. */
 	int fd = tmp_file("forkinfl-child");
 	static char src[8192], dst[8192];
-	fill_pattern(src, sizeof src, SEED_CHILD, 0);
-	struct aiocb w, r;
-	prep(&w, fd, src, sizeof src, 0, LIO_WRITE);
-	EXPECT_OK(aio_write(&w));
-	EXPECT_DONE(&w, sizeof src);
-	prep(&r, fd, dst, sizeof dst, 0, LIO_READ);
-	EXPECT_OK(aio_read(&r));
-	EXPECT_DONE(&r, sizeof dst);
-	EXPECT_PATTERN(dst, sizeof dst, SEED_CHILD, 0);
+	aio_write_read_back(fd, src, dst, sizeof src, SEED_CHILD);
 	close(fd);
 
 	/* O_DIRECT: several writes in flight, fsync, reads in flight. */

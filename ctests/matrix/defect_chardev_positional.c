@@ -37,9 +37,20 @@ static unsigned long checksum(const unsigned char *p, size_t n)
 	return h;
 }
 
-/* aio_read or aio_write of len bytes at off, waited for. */
-static ssize_t aio_rw(int fd, void *buf, size_t len, off_t off, int op, int *err)
+/* What one request did: aio_return, aio_error, and the file position
+ * before it (set to 0) and after it. */
+struct outcome {
+	ssize_t ret;
+	int err;
+	off_t start, after;
+};
+
+/* aio_read or aio_write of len bytes at off, waited for, made with the file
+ * position set to 0 first, so a request made at the position shows. */
+static struct outcome aio_rw(int fd, void *buf, size_t len, off_t off, int op)
 {
+	struct outcome o;
+	o.start = lseek(fd, 0, SEEK_SET);
 	struct aiocb cb;
 	prep(&cb, fd, buf, len, off, op);
 	errno = 0;
@@ -48,8 +59,10 @@ static ssize_t aio_rw(int fd, void *buf, size_t len, off_t off, int op, int *err
 		FAIL("aio_%s(fd %d, %zu at %lld) returned %d (%s)",
 		     op == LIO_READ ? "read" : "write", fd, len, (long long)off, r,
 		     errname(errno));
-	*err = wait_done(&cb);
-	return aio_return(&cb);
+	o.err = wait_done(&cb);
+	o.ret = aio_return(&cb);
+	o.after = lseek(fd, 0, SEEK_CUR);
+	return o;
 }
 
 /* Read `name` at `off` with pread and with aio_read from position 0. */
@@ -61,29 +74,26 @@ static void read_at(const char *name, int fd, off_t off, int volatile_data)
 	errno = 0;
 	ssize_t pr = pread(fd, want, LEN, off);
 	int perr = pr < 0 ? errno : 0;
-	off_t start = lseek(fd, 0, SEEK_SET);
-	int err;
-	ssize_t ar = aio_rw(fd, got, LEN, off, LIO_READ, &err);
-	off_t after = lseek(fd, 0, SEEK_CUR);
-	int same = ar == pr && err == perr &&
-		   (ar <= 0 || memcmp(want, got, (size_t)ar) == 0);
+	struct outcome a = aio_rw(fd, got, LEN, off, LIO_READ);
+	int same = a.ret == pr && a.err == perr &&
+		   (a.ret <= 0 || memcmp(want, got, (size_t)a.ret) == 0);
 	if (!same && volatile_data) {
 		/* The console may have changed under us: read again. */
 		ssize_t again = pread(fd, want, LEN, off);
-		same = ar == again && err == 0 &&
-		       (ar <= 0 || memcmp(want, got, (size_t)ar) == 0);
+		same = a.ret == again && a.err == 0 &&
+		       (a.ret <= 0 || memcmp(want, got, (size_t)a.ret) == 0);
 	}
 	printf("%s: pread %zu at %lld -> %zd %s; aio_read -> %zd %s, same as pread: %s; "
 	       "position %lld before, %lld after\n",
-	       name, (size_t)LEN, (long long)off, pr, errname(perr), ar, errname(err),
-	       same ? "yes" : "NO", (long long)start, (long long)after);
-	if (!same || after != start) {
+	       name, (size_t)LEN, (long long)off, pr, errname(perr), a.ret, errname(a.err),
+	       same ? "yes" : "NO", (long long)a.start, (long long)a.after);
+	if (!same || a.after != a.start) {
 		wrong = 1;
 		fprintf(stderr, "%s: aio_read at %lld differs from pread, or moved "
 			"the position\n", name, (long long)off);
 	}
 	printf("%saio_read checksum %lu (pread %lu)\n", volatile_data ? "~" : "",
-	       ar > 0 ? checksum(got, (size_t)ar) : 0,
+	       a.ret > 0 ? checksum(got, (size_t)a.ret) : 0,
 	       pr > 0 ? checksum(want, (size_t)pr) : 0);
 }
 
@@ -94,15 +104,12 @@ static void write_at(const char *name, int fd, off_t off)
 	errno = 0;
 	ssize_t pw = pwrite(fd, data, LEN, off);
 	int perr = pw < 0 ? errno : 0;
-	off_t start = lseek(fd, 0, SEEK_SET);
-	int err;
-	ssize_t aw = aio_rw(fd, data, LEN, off, LIO_WRITE, &err);
-	off_t after = lseek(fd, 0, SEEK_CUR);
+	struct outcome a = aio_rw(fd, data, LEN, off, LIO_WRITE);
 	printf("%s: pwrite %zu at %lld -> %zd %s; aio_write -> %zd %s; "
 	       "position %lld before, %lld after\n",
-	       name, (size_t)LEN, (long long)off, pw, errname(perr), aw, errname(err),
-	       (long long)start, (long long)after);
-	if (aw != pw || err != perr || after != start) {
+	       name, (size_t)LEN, (long long)off, pw, errname(perr), a.ret, errname(a.err),
+	       (long long)a.start, (long long)a.after);
+	if (a.ret != pw || a.err != perr || a.after != a.start) {
 		wrong = 1;
 		fprintf(stderr, "%s: aio_write at %lld differs from pwrite, or "
 			"moved the position\n", name, (long long)off);
@@ -156,6 +163,26 @@ static void file(const char *name, int flags, int do_write)
 	close(fd);
 }
 
+/* Through fd, /proc/self/mem: aio_read into `to` at the address `from`
+ * (LIO_READ), or aio_write of `from` at the address `to` (LIO_WRITE), LEN
+ * bytes; either way `to` must then hold `from`'s bytes. */
+static void mem_copy(int fd, int op, unsigned char *to, unsigned char *from)
+{
+	int reading = op == LIO_READ;
+	struct outcome a = aio_rw(fd, reading ? to : from, LEN,
+				  (off_t)(uintptr_t)(reading ? from : to), op);
+	int same = a.ret == LEN && memcmp(to, from, LEN) == 0;
+	printf("/proc/self/mem: aio_%s %d at a buffer's address -> %zd %s, data %s; "
+	       "position %lld before, %lld after\n", reading ? "read" : "write", LEN,
+	       a.ret, errname(a.err), same ? "ok" : "WRONG", (long long)a.start,
+	       (long long)a.after);
+	if (!same || a.after != a.start) {
+		wrong = 1;
+		fprintf(stderr, "/proc/self/mem: aio_%s did not %s at aio_offset\n",
+			reading ? "read" : "write", reading ? "read" : "write");
+	}
+}
+
 /* /proc/self/mem: the offset is an address in this process. */
 static void own_memory(void)
 {
@@ -166,29 +193,8 @@ static void own_memory(void)
 		printf("/proc/self/mem: cannot open (%s)\n", errname(errno));
 		return;
 	}
-	off_t start = lseek(fd, 0, SEEK_SET);
-	int err;
-	ssize_t r = aio_rw(fd, got, LEN, (off_t)(uintptr_t)source, LIO_READ, &err);
-	off_t after = lseek(fd, 0, SEEK_CUR);
-	int same = r == LEN && memcmp(got, source, LEN) == 0;
-	printf("/proc/self/mem: aio_read %d at a buffer's address -> %zd %s, data %s; "
-	       "position %lld before, %lld after\n", LEN, r, errname(err),
-	       same ? "ok" : "WRONG", (long long)start, (long long)after);
-	if (!same || after != start) {
-		wrong = 1;
-		fprintf(stderr, "/proc/self/mem: aio_read did not read at aio_offset\n");
-	}
-	start = lseek(fd, 0, SEEK_SET);
-	r = aio_rw(fd, source, LEN, (off_t)(uintptr_t)target, LIO_WRITE, &err);
-	after = lseek(fd, 0, SEEK_CUR);
-	same = r == LEN && memcmp(target, source, LEN) == 0;
-	printf("/proc/self/mem: aio_write %d at a buffer's address -> %zd %s, data %s; "
-	       "position %lld before, %lld after\n", LEN, r, errname(err),
-	       same ? "ok" : "WRONG", (long long)start, (long long)after);
-	if (!same || after != start) {
-		wrong = 1;
-		fprintf(stderr, "/proc/self/mem: aio_write did not write at aio_offset\n");
-	}
+	mem_copy(fd, LIO_READ, got, source);
+	mem_copy(fd, LIO_WRITE, target, source);
 	close(fd);
 }
 

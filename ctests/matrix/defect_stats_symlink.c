@@ -25,21 +25,9 @@ static const char *dir;
 
 static void do_aio(void)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/symlink-data-%d", dir, (int)getpid());
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	CHECK(fd >= 0);
-	CHECK(unlink(path) == 0);
+	int fd = tmp_file_in(dir, "symlink-data");
 	static char data[4096], back[4096];
-	fill_pattern(data, sizeof data, 4, 0);
-	struct aiocb w, r;
-	prep(&w, fd, data, sizeof data, 0, LIO_WRITE);
-	EXPECT_OK(aio_write(&w));
-	EXPECT_DONE(&w, sizeof data);
-	prep(&r, fd, back, sizeof back, 0, LIO_READ);
-	EXPECT_OK(aio_read(&r));
-	EXPECT_DONE(&r, sizeof back);
-	EXPECT_PATTERN(back, sizeof back, 4, 0);
+	aio_write_read_back(fd, data, back, sizeof data, 4);
 	close(fd);
 }
 

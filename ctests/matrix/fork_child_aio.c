@@ -12,16 +12,11 @@ static void child_work(int wfd)
 	must_write(wfd, "kid", 3);
 	int fd = tmp_file("child");
 	static char data[8192], back[8192];
-	fill_pattern(data, sizeof data, 9, 0);
-	one("child write", LIO_WRITE, fd, data, sizeof data, 0);
-	one("child read", LIO_READ, fd, back, sizeof back, 0);
-	printf("child data: %s\n", memcmp(data, back, sizeof data) == 0 ? "ok" : "WRONG");
+	one_write_read_back("child ", fd, data, back, sizeof data, 9);
 	int p[2];
-	CHECK(pipe(p) == 0);
 	char buf[8] = { 0 };
 	struct aiocb rd;
-	prep(&rd, p[0], buf, 3, 0, LIO_READ);
-	CHECK(aio_read(&rd) == 0);
+	pipe_read_pending(p, &rd, buf, 3);
 	must_write(p[1], "own", 3);
 	printf("child pipe read: %s \"%s\"\n", finish(&rd, "child pipe"), buf);
 }

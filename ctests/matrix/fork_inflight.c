@@ -19,11 +19,9 @@ int main(int argc, char **argv)
 {
 	matrix_start(argc, argv);
 	int p[2];
-	CHECK(pipe(p) == 0);
 	char buf[8] = { 0 };
 	struct aiocb rd;
-	prep(&rd, p[0], buf, 3, 0, LIO_READ);
-	CHECK(aio_read(&rd) == 0);
+	pipe_read_pending(p, &rd, buf, 3);
 	int fd = tmp_file("parent");
 	static char big[1 << 20];
 	struct aiocb wr;

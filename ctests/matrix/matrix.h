@@ -86,6 +86,31 @@ static UNUSED ssize_t one(const char *what, int op, int fd, void *buf,
 	return strncmp(res, "ok ", 3) == 0 ? atol(res + 3) : -1;
 }
 
+/* Write len bytes of pattern `seed` at offset 0 of fd and read them back
+ * into `back`, each request with one(); prints "LABELwrite: ..." and
+ * "LABELread: ..." and then "LABELdata: ok" or "LABELdata: WRONG". */
+static UNUSED void one_write_read_back(const char *label, int fd, void *data,
+				       void *back, size_t len, unsigned seed)
+{
+	char what[64];
+	fill_pattern(data, len, seed, 0);
+	snprintf(what, sizeof what, "%swrite", label);
+	one(what, LIO_WRITE, fd, data, len, 0);
+	snprintf(what, sizeof what, "%sread", label);
+	one(what, LIO_READ, fd, back, len, 0);
+	printf("%sdata: %s\n", label, memcmp(data, back, len) == 0 ? "ok" : "WRONG");
+}
+
+/* A new pipe p and an aio_read of len bytes into buf that waits on its
+ * empty read end. */
+static UNUSED void pipe_read_pending(int p[2], struct aiocb *rd, char *buf,
+				     size_t len)
+{
+	CHECK(pipe(p) == 0);
+	prep(rd, p[0], buf, len, 0, LIO_READ);
+	CHECK(aio_read(rd) == 0);
+}
+
 /* The file position of fd, printed: AIO never moves it on a seekable file. */
 static UNUSED void print_pos(const char *what, int fd)
 {

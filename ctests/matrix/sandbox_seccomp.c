@@ -25,10 +25,7 @@ static void work(void)
 	CHECK(pipe(p) == 0);
 	int fd = tmp_file("sandbox");
 	static char data[65536], back[65536];
-	fill_pattern(data, sizeof data, 8, 0);
-	one("  write", LIO_WRITE, fd, data, sizeof data, 0);
-	one("  read", LIO_READ, fd, back, sizeof back, 0);
-	printf("  data: %s\n", memcmp(data, back, sizeof data) == 0 ? "ok" : "WRONG");
+	one_write_read_back("  ", fd, data, back, sizeof data, 8);
 	one("  fsync", O_DSYNC, fd, NULL, 0, 0);
 
 	char path[PATH_MAX];

@@ -23,11 +23,9 @@ int main(int argc, char **argv)
 		return 6;
 	}
 	int p[2];
-	CHECK(pipe(p) == 0);
 	char buf[8] = { 0 };
 	struct aiocb rd;
-	prep(&rd, p[0], buf, 4, 0, LIO_READ);
-	CHECK(aio_read(&rd) == 0);
+	pipe_read_pending(p, &rd, buf, 4);
 	let_worker_start();
 	fflush(NULL);
 
