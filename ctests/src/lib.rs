@@ -19,8 +19,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// Path of a release-built `libpaio.so` (built with `panic = "abort"`, exactly as
 /// users get it). `PAIO_SO` names a prebuilt one; otherwise the library is built
-/// once per test process into `target/test-so`, a target directory of its own so
-/// the outer `cargo test` never holds its lock.
+/// once per test process by [`build_release`].
 pub fn paio_so() -> &'static Path {
     static SO: OnceLock<PathBuf> = OnceLock::new();
     SO.get_or_init(|| {
@@ -29,28 +28,30 @@ pub fn paio_so() -> &'static Path {
             assert!(p.is_file(), "PAIO_SO={} is not a file", p.display());
             return p.canonicalize().expect("canonical PAIO_SO");
         }
-        let root = workspace_root();
-        let target = root.join("target").join("test-so");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(&root)
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "paio",
-                "--lib",
-                "--target-dir",
-            ])
-            .arg(&target)
-            .status()
-            .expect("run cargo build for libpaio.so");
-        assert!(status.success(), "building libpaio.so failed");
-        let so = target.join("release").join("libpaio.so");
-        assert!(so.is_file(), "{} missing after build", so.display());
-        so
+        build_release("paio", &["--lib"], "libpaio.so")
     })
+}
+
+/// Builds `package` of the workspace (`cargo build --release -p PACKAGE
+/// EXTRA...`) into `target/test-so`, a target directory of its own so the
+/// outer `cargo test` never holds its lock, and returns the path of
+/// `artifact` in its `release` directory, checked to exist.
+pub fn build_release(package: &str, extra: &[&str], artifact: &str) -> PathBuf {
+    let root = workspace_root();
+    let target = root.join("target").join("test-so");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--release", "--quiet", "-p", package])
+        .args(extra)
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .unwrap_or_else(|e| panic!("run cargo build for {artifact}: {e}"));
+    assert!(status.success(), "building {artifact} failed");
+    let built = target.join("release").join(artifact);
+    assert!(built.is_file(), "{} missing after build", built.display());
+    built
 }
 
 /// Directory holding `libpaio.so`, for `-L` and `LD_LIBRARY_PATH`.

@@ -14,7 +14,7 @@
 //! the test, unless `PAIO_E2E_OPTIONAL=1` (then a printed SKIP). Every
 //! command runs in its own process group under a time limit and the group
 //! is killed afterwards. `PAIO_STAT` names a prebuilt `paio-stat`; otherwise
-//! it is built next to `libpaio.so` (see `paio_ctests::paio_so`).
+//! it is built into `target/test-so` (see `paio_ctests::build_release`).
 //!
 //! Run: `cargo test -p paio-ctests --test stats_live -- --nocapture`.
 
@@ -26,7 +26,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use paio_ctests::{paio_so, scratch_dir, workspace_root};
+use paio_ctests::{build_release, paio_so, scratch_dir};
 
 extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
@@ -67,8 +67,8 @@ fn require(test: &str, names: &[&str]) -> Option<Vec<PathBuf>> {
     Some(found)
 }
 
-/// The `paio-stat` binary: `PAIO_STAT`, or built once into the same target
-/// directory as the test's `libpaio.so`.
+/// The `paio-stat` binary: `PAIO_STAT`, or built once into `target/test-so`
+/// (see `paio_ctests::build_release`).
 fn paio_stat() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -77,24 +77,7 @@ fn paio_stat() -> &'static Path {
             assert!(p.is_file(), "PAIO_STAT={} is not a file", p.display());
             return p;
         }
-        let root = workspace_root();
-        let target = root.join("target").join("test-so");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(&root)
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "paio-stat",
-                "--target-dir",
-            ])
-            .arg(&target)
-            .status()
-            .expect("run cargo build for paio-stat");
-        assert!(status.success(), "building paio-stat failed");
-        target.join("release").join("paio-stat")
+        build_release("paio-stat", &[], "paio-stat")
     })
 }
 
