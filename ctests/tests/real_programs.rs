@@ -919,16 +919,14 @@ fn stress_ng_aio_verify() {
         "stress-ng --aio 2 --verify on paio behind aio_observer",
     );
     let text = fs::read_to_string(&log).unwrap_or_default();
+    // aio_cancel64 is called only for requests still in flight when a
+    // stressor stops, which depends on timing: every call made must reach
+    // paio (checked for each function seen), and LD_DEBUG above showed
+    // aio_cancel64 bound to paio; its being called is not required.
     let calls = assert_served_by(
         &text,
         Lib::Paio,
-        &[
-            "aio_read64",
-            "aio_write64",
-            "aio_fsync64",
-            "aio_cancel64",
-            "aio_error64",
-        ],
+        &["aio_read64", "aio_write64", "aio_fsync64", "aio_error64"],
         "stress-ng",
     );
     let stressors: std::collections::BTreeSet<u32> = calls.iter().map(|c| c.pid).collect();
@@ -937,7 +935,11 @@ fn stress_ng_aio_verify() {
         "expected the two stressor processes (not the parent {}) to call AIO: {stressors:?}",
         ran.pid
     );
-    println!("stress-ng: stressors {stressors:?} called aio_read64/write64/fsync64/cancel64/error64 in libpaio.so");
+    let cancelled = calls.iter().any(|c| c.func == "aio_cancel64");
+    println!(
+        "stress-ng: stressors {stressors:?} called aio_read64/write64/fsync64/error64{} in libpaio.so",
+        if cancelled { "/cancel64" } else { " (no request was in flight at the end to cancel)" }
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 
