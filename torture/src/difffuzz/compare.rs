@@ -57,6 +57,7 @@ pub fn run_batch(
     first: u64,
     count: u64,
     dir: &str,
+    without: &crate::gen::Without,
 ) -> BTreeMap<u64, Transcript> {
     let exe = std::env::current_exe().expect("own path");
     let mut cmd = Command::new(exe);
@@ -68,6 +69,8 @@ pub fn run_batch(
         &count.to_string(),
         "--dir",
         dir,
+        "--without",
+        &without.arg(),
     ])
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit())
@@ -162,7 +165,7 @@ pub fn clean(t: &Transcript) -> bool {
             .any(|l| l.contains("INCONSISTENT") || l.contains("HANG"))
 }
 
-pub fn replay_command(so: &str, seed: u64, libs: &[Lib]) -> String {
+pub fn replay_command(so: &str, seed: u64, libs: &[Lib], without: &crate::gen::Without) -> String {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
@@ -170,8 +173,14 @@ pub fn replay_command(so: &str, seed: u64, libs: &[Lib]) -> String {
         .iter()
         .map(|l| l.paio.clone().unwrap_or_else(|| "glibc".into()))
         .collect();
+    let w = without.arg();
+    let w = if w.is_empty() {
+        String::new()
+    } else {
+        format!(" --without {w}")
+    };
     format!(
-        "{exe} --so {so} --seed {seed} --count 1 --libs {} --verbose",
+        "{exe} --so {so} --seed {seed} --count 1 --libs {}{w} --verbose",
         names.join(",")
     )
 }

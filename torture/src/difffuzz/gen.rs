@@ -257,7 +257,55 @@ struct StreamModel {
     tainted: bool,
 }
 
+/// Families of operations a run may leave out (`--without`), to look past a
+/// known paio defect for others while it is being fixed. All are in by
+/// default.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Without {
+    /// The SIGUSR2 `sigtimedwait` probe.
+    pub sigwait: bool,
+    pub fork: bool,
+    /// Closing (or replacing) the `O_DIRECT` file's descriptor, so its
+    /// number is never reused by another file.
+    pub direct_reuse: bool,
+    /// Cancels of requests in flight.
+    pub cancel: bool,
+}
+
+impl Without {
+    pub fn parse(list: &str) -> Option<Without> {
+        let mut w = Without::default();
+        for k in list.split(',').filter(|k| !k.is_empty()) {
+            match k {
+                "sigwait" => w.sigwait = true,
+                "fork" => w.fork = true,
+                "direct-reuse" => w.direct_reuse = true,
+                "cancel" => w.cancel = true,
+                _ => return None,
+            }
+        }
+        Some(w)
+    }
+
+    /// The argument that gives this back to `parse`.
+    pub fn arg(&self) -> String {
+        let mut v = Vec::new();
+        for (on, name) in [
+            (self.sigwait, "sigwait"),
+            (self.fork, "fork"),
+            (self.direct_reuse, "direct-reuse"),
+            (self.cancel, "cancel"),
+        ] {
+            if on {
+                v.push(name);
+            }
+        }
+        v.join(",")
+    }
+}
+
 pub struct Gen {
+    without: Without,
     rng: Rng,
     slots: [Option<Res>; NSLOT],
     /// Bumped whenever a slot's descriptor changes.
@@ -279,8 +327,9 @@ fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
 }
 
 impl Gen {
-    pub fn new(seed: u64) -> Gen {
+    pub fn new(seed: u64, without: Without) -> Gen {
         Gen {
+            without,
             rng: Rng(seed ^ 0xd1ff_f022),
             slots: [None; NSLOT],
             slot_gen: [0; NSLOT],
@@ -302,8 +351,8 @@ impl Gen {
     }
 
     /// The whole sequence for `seed`.
-    pub fn sequence(seed: u64) -> Vec<Op> {
-        let mut g = Gen::new(seed);
+    pub fn sequence(seed: u64, without: Without) -> Vec<Op> {
+        let mut g = Gen::new(seed, without);
         // A few descriptors to start with.
         for _ in 0..g.rng.range(2, 4) {
             g.open_something();
@@ -471,7 +520,7 @@ impl Gen {
             0..=29 => self.submit_one(),
             30..=39 => self.lio(),
             40..=59 => self.wait_some(),
-            60..=67 => self.cancel(),
+            60..=67 if !self.without.cancel => self.cancel(),
             68..=72 => self.suspend(),
             73..=76 => self.sync_write(),
             77..=80 => self.close(),
@@ -482,22 +531,22 @@ impl Gen {
                     self.ops.push(Op::ZeroedError { cb });
                 }
             }
-            91 | 92 => {
-                // The child's own AIO runs only under paio (glibc's state is
-                // not reset in a child: `glibc_bugs`, fork-child-state).
-                if !self.forked {
-                    self.forked = true;
-                    self.ops.push(Op::Fork);
-                }
+            // The child's own AIO runs only under paio (glibc's state is not
+            // reset in a child: `glibc_bugs`, fork-child-state).
+            91 | 92 if !self.forked && !self.without.fork => {
+                self.forked = true;
+                self.ops.push(Op::Fork);
             }
-            93 | 94 => {
-                // glibc runs a SIGEV_THREAD callback with signals unblocked:
-                // only while none can run is the probe's answer fixed.
-                if !self.pending.iter().flatten().any(|p| p.thread_note) {
-                    self.ops.push(Op::SigwaitProbe);
-                }
+            // glibc runs a SIGEV_THREAD callback with signals unblocked: only
+            // while none can run is the probe's answer fixed.
+            93 | 94
+                if !self.without.sigwait
+                    && !self.pending.iter().flatten().any(|p| p.thread_note) =>
+            {
+                self.ops.push(Op::SigwaitProbe);
             }
-            _ => self.reopen_direct_as_stream(),
+            95.. if !self.without.direct_reuse => self.reopen_direct_as_stream(),
+            _ => {}
         }
     }
 
@@ -557,11 +606,15 @@ impl Gen {
             return;
         }
         let slot = open[self.rng.below(open.len() as u64) as usize];
-        if self.busy_slot(slot) {
+        if self.busy_slot(slot) || self.keep_direct(slot) {
             return;
         }
         self.set_slot(slot, None);
         self.ops.push(Op::Close { slot });
+    }
+
+    fn keep_direct(&self, slot: usize) -> bool {
+        self.without.direct_reuse && self.slots[slot] == Some(Res::File(2))
     }
 
     fn dup2(&mut self) {
@@ -571,7 +624,7 @@ impl Gen {
         }
         let src = open[self.rng.below(open.len() as u64) as usize];
         let dst = self.rng.below(NSLOT as u64) as usize;
-        if dst == src || self.busy_slot(dst) {
+        if dst == src || self.busy_slot(dst) || self.keep_direct(dst) {
             return;
         }
         let r = self.slots[src];
@@ -1265,8 +1318,8 @@ mod tests {
     #[test]
     fn a_seed_gives_one_sequence() {
         for seed in 0..300 {
-            let a = format!("{:?}", Gen::sequence(seed));
-            let b = format!("{:?}", Gen::sequence(seed));
+            let a = format!("{:?}", Gen::sequence(seed, Without::default()));
+            let b = format!("{:?}", Gen::sequence(seed, Without::default()));
             assert_eq!(a, b, "seed {seed}");
         }
     }
@@ -1276,7 +1329,7 @@ mod tests {
     #[test]
     fn aiocbs_are_reused_only_after_a_wait() {
         for seed in 0..2000 {
-            let ops = Gen::sequence(seed);
+            let ops = Gen::sequence(seed, Without::default());
             let mut inflight = [false; NCB];
             let submit = |inflight: &mut [bool; NCB], r: &Req| {
                 assert!(!inflight[r.cb], "seed {seed}: cb{} reused in flight", r.cb);
@@ -1306,7 +1359,10 @@ mod tests {
                     _ => {}
                 }
             }
-            assert!(inflight.iter().all(|&f| !f), "seed {seed}: left in flight at the end");
+            assert!(
+                inflight.iter().all(|&f| !f),
+                "seed {seed}: left in flight at the end"
+            );
             assert!(matches!(ops.last(), Some(Op::Final { .. })), "seed {seed}");
         }
     }

@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! paio-difffuzz [--seconds N | --count N] [--seed N] [--so PATH] [--libs glibc,threads,default]
-//!               [--batch N] [--verbose] [--max-report N]
+//!               [--batch N] [--verbose] [--max-report N] [--without sigwait,fork,direct-reuse,cancel]
 //! paio-difffuzz --print-ops --seed N        the generated sequence
 //! paio-difffuzz --known-glibc-bugs          the table of what is not generated
 //! paio-difffuzz --exec --seed N --count N --dir D   (internal) the executor
@@ -44,10 +44,11 @@ struct Args {
     verbose: bool,
     max_report: u64,
     print_ops: bool,
+    without: gen::Without,
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("{msg}\nusage: paio-difffuzz [--seconds N | --count N] [--seed N] [--so PATH] [--libs glibc,threads,default] [--batch N] [--verbose] [--max-report N] | --print-ops --seed N | --known-glibc-bugs");
+    eprintln!("{msg}\nusage: paio-difffuzz [--seconds N | --count N] [--seed N] [--so PATH] [--libs glibc,threads,default] [--batch N] [--verbose] [--max-report N] [--without sigwait,fork,direct-reuse,cancel] | --print-ops --seed N | --known-glibc-bugs");
     std::process::exit(2)
 }
 
@@ -67,6 +68,7 @@ fn parse_args() -> Args {
         verbose: false,
         max_report: 10,
         print_ops: false,
+        without: gen::Without::default(),
     };
     let mut it = std::env::args().skip(1);
     let num = |it: &mut dyn Iterator<Item = String>, name: &str| -> u64 {
@@ -91,6 +93,12 @@ fn parse_args() -> Args {
                     usage("--libs needs a reference and at least one library to compare");
                 }
             }
+            "--without" => {
+                let v = it.next().unwrap_or_else(|| usage("--without needs a list"));
+                a.without = gen::Without::parse(&v).unwrap_or_else(|| {
+                    usage("--without takes sigwait, fork, direct-reuse, cancel (comma-separated)")
+                });
+            }
             "--verbose" => a.verbose = true,
             "--print-ops" => a.print_ops = true,
             "--known-glibc-bugs" => {
@@ -107,7 +115,10 @@ fn parse_args() -> Args {
 fn main() {
     let args = parse_args();
     if args.print_ops {
-        for (i, op) in gen::Gen::sequence(args.seed).iter().enumerate() {
+        for (i, op) in gen::Gen::sequence(args.seed, args.without)
+            .iter()
+            .enumerate()
+        {
             println!("{i} {op:?}");
         }
         return;
@@ -140,7 +151,7 @@ fn exec_mode(args: &Args) {
         if pid == 0 {
             // SAFETY: a sequence that hangs past this is killed.
             unsafe { libc::alarm(25) };
-            let ops = gen::Gen::sequence(seed);
+            let ops = gen::Gen::sequence(seed, args.without);
             let mut e = exec::Exec::new(&dir);
             e.run(&ops);
             say(&format!("# calls {}\n", e.calls));
@@ -214,7 +225,7 @@ fn drive(args: &Args) {
                     let so = so.clone();
                     sc.spawn(move || {
                         std::fs::create_dir_all(&dir).expect("create the work directory");
-                        run_batch(&so, lib, seed, n, &dir)
+                        run_batch(&so, lib, seed, n, &dir, &args.without)
                     })
                 })
                 .collect();
@@ -272,7 +283,7 @@ fn drive(args: &Args) {
             let again = |lib: &Lib| {
                 let dir = format!("{base}/confirm");
                 std::fs::create_dir_all(&dir).expect("create the work directory");
-                run_batch(&so, lib, s, 1, &dir)
+                run_batch(&so, lib, s, 1, &dir, &args.without)
                     .remove(&s)
                     .unwrap_or_default()
             };
@@ -296,7 +307,7 @@ fn drive(args: &Args) {
                         if repeated { "again on a second run" } else { "not on a second run: intermittent" },
                         args.libs[0].name,
                         lib.name,
-                        replay_command(&so, s, &[args.libs[0].clone(), lib.clone()])
+                        replay_command(&so, s, &[args.libs[0].clone(), lib.clone()], &args.without)
                     );
                 }
             }
@@ -306,7 +317,7 @@ fn drive(args: &Args) {
     let _ = std::fs::remove_dir_all(&base);
     let secs = (now_ms() - t0) as f64 / 1000.0;
     println!(
-        "paio-difffuzz: {} sequences, {} calls, {} differences, {} not compared (reference failed: {}, reference varies: {}) in {secs:.1} s (seeds {}..{})",
+        "paio-difffuzz: {} sequences, {} calls (AIO calls of all runs), {} differences, {} not compared (reference failed: {}, reference varies: {}) in {secs:.1} s (seeds {}..{})",
         tot.sequences,
         tot.calls,
         tot.differences,
