@@ -19,7 +19,7 @@ use crate::kaio::KernelAio;
 use crate::posix::{aio_read_provider, is_libpaio, PosixAio};
 use crate::sampler::{usage, ThreadSampler};
 use crate::uring::Uring;
-use crate::workload::{workload_by_name, Impl, OpGen, Pattern, Workload};
+use crate::workload::{workload_by_name, Family, Impl, OpGen, Pattern, Workload};
 
 /// The first argument that makes the binary a cell child.
 pub const CELL_ARG: &str = "__cell";
@@ -214,7 +214,7 @@ fn open_file(spec: &CellSpec) -> Result<i32, CellError> {
     flags |= match spec.workload.pattern {
         Pattern::CachedRead | Pattern::ColdRead => libc::O_RDONLY,
         Pattern::DirectRead => libc::O_RDONLY | libc::O_DIRECT,
-        Pattern::WriteFsync => libc::O_WRONLY,
+        Pattern::WriteFsync | Pattern::CachedWrite => libc::O_WRONLY,
     };
     let path = CString::new(spec.file.as_os_str().as_bytes())
         .map_err(|_| failed("file path holds a NUL byte"))?;
@@ -290,6 +290,7 @@ fn worker(
         w.depth,
         w.block,
         warm,
+        w.family == Family::Sizes,
         sampler.as_deref_mut(),
     );
     start();
@@ -320,6 +321,7 @@ fn worker(
         w.depth,
         w.block,
         limit,
+        w.family == Family::Sizes,
         sampler.as_deref_mut(),
     );
     if let Some(s) = sampler {
@@ -362,6 +364,7 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
     type Mark = Cell<Option<(Instant, crate::sampler::Usage)>>;
     let (begin, end): (Mark, Mark) = (Cell::new(None), Cell::new(None));
     let mut hist = Histogram::default();
+    let mut submit = Histogram::default();
     let (mut ios, mut fsyncs) = (0u64, 0u64);
     let mut errors = Vec::new();
     if w.threads == 1 {
@@ -371,6 +374,7 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
         match worker(spec, 0, engine, &start, &stop, Some(&mut sampler)) {
             Ok(s) => {
                 hist.merge(&s.hist);
+                submit.merge(&s.submit);
                 ios += s.ios;
                 fsyncs += s.fsyncs;
             }
@@ -413,6 +417,7 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
             match r {
                 Ok(s) => {
                     hist.merge(&s.hist);
+                    submit.merge(&s.submit);
                     ios += s.ios;
                     fsyncs += s.fsyncs;
                 }
@@ -433,6 +438,8 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
     let elapsed = end.0.duration_since(t0).as_secs_f64();
     let cpu = end.1.cpu.saturating_sub(u0.cpu).as_secs_f64();
     let us = |ns: u64| ns as f64 / 1000.0;
+    let timed = w.family == Family::Sizes && submit.count() > 0;
+    let submit_us = |ns: u64| if timed { json!(us(ns)) } else { Value::Null };
     Ok(json!({
         "impl": spec.imp.name(),
         "workload": w.name,
@@ -446,6 +453,12 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
         "p50_us": us(hist.quantile(0.50)),
         "p99_us": us(hist.quantile(0.99)),
         "max_us": us(hist.max()),
+        "block": w.block,
+        "bytes_per_s": if elapsed > 0.0 { (ios * w.block as u64) as f64 / elapsed } else { 0.0 },
+        "submit_count": submit.count(),
+        "submit_p50_us": submit_us(submit.quantile(0.50)),
+        "submit_p99_us": submit_us(submit.quantile(0.99)),
+        "submit_max_us": submit_us(submit.max()),
         "cpu_s": cpu,
         "cpu_us_per_io": if ios > 0 { cpu * 1e6 / ios as f64 } else { 0.0 },
         "threads_own": own_threads,

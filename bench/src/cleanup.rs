@@ -1,13 +1,16 @@
-//! The temporary test file and the running child: removed and killed on every
-//! way out, Ctrl-C (SIGINT), SIGTERM and SIGHUP included.
+//! The temporary test files (one per test directory) and the running child:
+//! removed and killed on every way out, Ctrl-C (SIGINT), SIGTERM and SIGHUP
+//! included.
 
 use std::ffi::{c_char, c_int, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
-/// The test file's path, leaked so the signal handler can read it at any time.
-static FILE: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
+/// Slots for the test files' paths, leaked so the signal handler can read
+/// them at any time: one per directory of `--dirs`.
+const SLOTS: usize = crate::cli::MAX_DIRS;
+static FILES: [AtomicPtr<c_char>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
 /// Pid of the child being measured, 0 when none.
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
@@ -15,6 +18,8 @@ static CHILD: AtomicI32 = AtomicI32::new(0);
 /// handler if the run is interrupted.
 pub struct TempFile {
     path: PathBuf,
+    /// Its slot in [`FILES`], if one was free.
+    slot: Option<usize>,
 }
 
 impl TempFile {
@@ -33,11 +38,21 @@ impl TempFile {
                 .open(&path)
             {
                 Ok(f) => {
+                    let mut slot = None;
                     if let Ok(c) = CString::new(path.as_os_str().as_bytes()) {
                         // Leaked for good: the handler may read it at any moment.
-                        FILE.store(c.into_raw(), Ordering::SeqCst);
+                        let raw = c.into_raw();
+                        slot = FILES.iter().position(|s| {
+                            s.compare_exchange(
+                                std::ptr::null_mut(),
+                                raw,
+                                Ordering::SeqCst,
+                                Ordering::SeqCst,
+                            )
+                            .is_ok()
+                        });
                     }
-                    return Ok((TempFile { path }, f));
+                    return Ok((TempFile { path, slot }, f));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
                 Err(e) => return Err(e),
@@ -52,7 +67,9 @@ impl TempFile {
 
 impl Drop for TempFile {
     fn drop(&mut self) {
-        FILE.store(std::ptr::null_mut(), Ordering::SeqCst);
+        if let Some(s) = self.slot {
+            FILES[s].store(std::ptr::null_mut(), Ordering::SeqCst);
+        }
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -69,13 +86,15 @@ extern "C" fn on_signal(sig: c_int) {
         // SAFETY: kill(2) is async-signal-safe.
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
-    let file = FILE.load(Ordering::SeqCst);
-    if !file.is_null() {
-        // SAFETY: `file` is a leaked, NUL-terminated CString; unlink is
-        // async-signal-safe.
-        unsafe { libc::unlink(file) };
+    for slot in &FILES {
+        let file = slot.load(Ordering::SeqCst);
+        if !file.is_null() {
+            // SAFETY: `file` is a leaked, NUL-terminated CString; unlink is
+            // async-signal-safe.
+            unsafe { libc::unlink(file) };
+        }
     }
-    let msg = b"\npaio-bench: interrupted; test file removed\n";
+    let msg = b"\npaio-bench: interrupted; test files removed\n";
     // SAFETY: write(2) and _exit(2) are async-signal-safe.
     unsafe {
         libc::write(2, msg.as_ptr().cast(), msg.len());

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::workload::{
-    impl_names, workload_by_name, workload_names, Impl, Workload, IMPLS, WORKLOADS,
+    impl_names, workload_names, workloads_by_name, Family, Impl, Workload, IMPLS, SMOKE_MAX_BLOCK,
+    WORKLOADS,
 };
 
 pub const USAGE: &str = "\
@@ -21,9 +22,11 @@ Each workload runs as separate child processes, interleaved rep by rep:
   io_uring   io_uring via the io-uring crate, the limit
 
 OPTIONS:
-    --workloads A,B   workloads to run (default: all):
+    --workloads A,B   workloads to run (default: all but sizes):
                       cached-qd1, cached-qd32, cached-qd128, direct-qd32,
-                      cold-qd32, write-fsync, threads2-qd32
+                      cold-qd32, write-fsync, threads2-qd32,
+                      sizes (not in the default set: 10 rows, about 2 minutes
+                      per directory; its own table)
     --impls A,B       implementations to run (default: glibc,paio,io_submit,io_uring)
     --lib PATH        libpaio.so to preload (default: $PAIO_SO, else libpaio.so next
                       to this executable, else target/release/libpaio.so)
@@ -33,13 +36,27 @@ OPTIONS:
     --reps N          repetitions of each cell (default: 3; --smoke: 1)
     --cpu LIST        pin the measured processes to CPUs, e.g. 0 or 0,1 or 0-1
     --dir DIR         where the temporary test file goes (default: $TMPDIR or /tmp)
+    --dirs A,B        run every workload in each of these directories (a test file
+                      in each) and print one table, filesystem by filesystem
+    --busy [N]        run N CPU-bound processes beside every measured child
+                      (default N: the CPUs it may use minus one, at least 1)
     --json            print the results as JSON on stdout (the table goes to stderr)
-    --plot FILE.svg   draw IOPS against queue depth (cached-qd* workloads) as SVG
+    --plot FILE.svg   draw IOPS against queue depth (cached-qd* workloads, first
+                      directory) as SVG
     --smoke           tiny run (a few hundred I/Os per cell) to check the plumbing
     -h, --help        print this help
 
 cold-qd32 drops the page cache (echo 3 > /proc/sys/vm/drop_caches) before each run:
-it needs root; without it the row says why it is missing. Ratios are taken pair by
+it needs root; without it the row says why it is missing. The table names the
+filesystem of each directory (statfs f_type) and its mount point.
+
+sizes: cached reads and writes of 4 KiB, 64 KiB, 1 MiB, 16 MiB and 128 MiB, one in
+flight, timing the submitting call itself (aio_read/aio_write; io_submit and
+io_uring_enter for the kernel columns): p50, p99 and max, with the throughput. A row
+whose request is larger than the test file is skipped (give --size 128M or more;
+the default 256M is enough); --smoke keeps the rows up to 1 MiB.
+
+Ratios are taken pair by
 pair within one rep, then the median; paio/kernel is against the faster kernel
 interface of that rep. Exit status: 0 ok, 1 a cell failed, 2 bad input.
 ";
@@ -56,7 +73,10 @@ pub struct Options {
     pub depth: Option<usize>,
     pub reps: usize,
     pub cpus: Option<Vec<usize>>,
-    pub dir: PathBuf,
+    /// Test directories, one test file in each; `--dir` gives one.
+    pub dirs: Vec<PathBuf>,
+    /// CPU-bound processes beside each measured child (0: none).
+    pub busy: usize,
     pub json: bool,
     pub plot: Option<PathBuf>,
     pub smoke: bool,
@@ -70,9 +90,12 @@ pub enum UsageError {
 }
 
 const MIB: u64 = 1 << 20;
-/// Every file size is rounded down to this, the largest block of any workload.
+/// Every file size is rounded down to this, the largest block of the default suite.
 const SIZE_ALIGN: u64 = 64 * 1024;
 pub const MAX_DEPTH: usize = 1024;
+/// Most directories `--dirs` takes (each holds a test file of `--size`).
+pub const MAX_DIRS: usize = 16;
+pub const MAX_BUSY: usize = 1024;
 
 pub fn parse(args: &[String]) -> Result<Options, UsageError> {
     let mut o = Options {
@@ -85,17 +108,20 @@ pub fn parse(args: &[String]) -> Result<Options, UsageError> {
         depth: None,
         reps: 0,
         cpus: None,
-        dir: std::env::var_os("TMPDIR")
+        dirs: vec![std::env::var_os("TMPDIR")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
-            .unwrap_or_else(|| "/tmp".into()),
+            .unwrap_or_else(|| "/tmp".into())],
+        busy: 0,
         json: false,
         plot: None,
         smoke: false,
     };
     let mut size = None;
     let mut reps = None;
-    let mut it = args.iter();
+    let mut busy: Option<Option<usize>> = None;
+    let mut dir_flag: Option<&str> = None;
+    let mut it = args.iter().peekable();
     while let Some(arg) = it.next() {
         // Accept both `--flag value` and `--flag=value`.
         let (flag, inline) = match arg.split_once('=') {
@@ -117,7 +143,7 @@ pub fn parse(args: &[String]) -> Result<Options, UsageError> {
                 o.workloads = parse_list(
                     &value(flag)?,
                     "workload",
-                    workload_by_name,
+                    workloads_by_name,
                     &workload_names(),
                 )?;
                 o.workloads_explicit = true;
@@ -126,7 +152,7 @@ pub fn parse(args: &[String]) -> Result<Options, UsageError> {
                 o.impls = parse_list(
                     &value(flag)?,
                     "implementation",
-                    Impl::by_name,
+                    |n| Impl::by_name(n).map(|i| vec![i]),
                     &impl_names(),
                 )?
             }
@@ -158,7 +184,43 @@ pub fn parse(args: &[String]) -> Result<Options, UsageError> {
                 reps = Some(r);
             }
             "--cpu" => o.cpus = Some(parse_cpus(&value(flag)?)?),
-            "--dir" => o.dir = PathBuf::from(value(flag)?),
+            "--dir" | "--dirs" => {
+                if let Some(other) = dir_flag {
+                    return Err(UsageError::Bad(format!(
+                        "{flag} after {other}: give the directories once (--dirs A,B,…)"
+                    )));
+                }
+                let v = value(flag)?;
+                o.dirs = if flag == "--dir" {
+                    vec![PathBuf::from(v)]
+                } else {
+                    parse_dirs(&v)?
+                };
+                dir_flag = Some(if flag == "--dir" { "--dir" } else { "--dirs" });
+            }
+            "--busy" => {
+                // The count is optional: `--busy`, `--busy 3`, `--busy=3`.
+                let v = match &inline {
+                    Some(v) => Some(v.clone()),
+                    None => it
+                        .next_if(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()))
+                        .cloned(),
+                };
+                busy = Some(match v {
+                    None => None,
+                    Some(v) => {
+                        let n: usize = v.parse().map_err(|_| {
+                            UsageError::Bad(format!("--busy {v:?} is not a number"))
+                        })?;
+                        if n == 0 || n > MAX_BUSY {
+                            return Err(UsageError::Bad(format!(
+                                "--busy must be between 1 and {MAX_BUSY}, not {n}"
+                            )));
+                        }
+                        Some(n)
+                    }
+                });
+            }
             "--json" => o.json = true,
             "--plot" => o.plot = Some(PathBuf::from(value(flag)?)),
             "--smoke" => o.smoke = true,
@@ -170,21 +232,60 @@ pub fn parse(args: &[String]) -> Result<Options, UsageError> {
     }
     o.size = size.unwrap_or(if o.smoke { 8 * MIB } else { 256 * MIB });
     o.reps = reps.unwrap_or(if o.smoke { 1 } else { 3 });
+    if o.smoke {
+        o.workloads
+            .retain(|w| w.family != Family::Sizes || w.block <= SMOKE_MAX_BLOCK);
+    }
+    o.busy = match busy {
+        None => 0,
+        Some(Some(n)) => n,
+        Some(None) => {
+            let usable = match &o.cpus {
+                Some(c) => c.len(),
+                // SAFETY: sysconf has no preconditions.
+                None => unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize,
+            };
+            usable.saturating_sub(1).max(1)
+        }
+    };
     Ok(o)
+}
+
+/// `--dirs A,B`: distinct, non-empty, at most [`MAX_DIRS`].
+fn parse_dirs(s: &str) -> Result<Vec<PathBuf>, UsageError> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for d in s.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let p = PathBuf::from(d);
+        if !dirs.contains(&p) {
+            dirs.push(p);
+        }
+    }
+    if dirs.is_empty() {
+        return Err(UsageError::Bad("--dirs names no directory".into()));
+    }
+    if dirs.len() > MAX_DIRS {
+        return Err(UsageError::Bad(format!(
+            "--dirs names {} directories; at most {MAX_DIRS}",
+            dirs.len()
+        )));
+    }
+    Ok(dirs)
 }
 
 fn parse_list<T: PartialEq>(
     s: &str,
     what: &str,
-    lookup: impl Fn(&str) -> Option<T>,
+    lookup: impl Fn(&str) -> Option<Vec<T>>,
     known: &str,
 ) -> Result<Vec<T>, UsageError> {
     let mut out = Vec::new();
     for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let item = lookup(name)
+        let items = lookup(name)
             .ok_or_else(|| UsageError::Bad(format!("unknown {what} {name:?} (known: {known})")))?;
-        if !out.contains(&item) {
-            out.push(item);
+        for item in items {
+            if !out.contains(&item) {
+                out.push(item);
+            }
         }
     }
     if out.is_empty() {
@@ -331,5 +432,33 @@ mod tests {
         assert_eq!(o.depth, Some(4));
         assert_eq!(o.reps, 1);
         assert_eq!(o.size, 8 << 20);
+        assert_eq!(o.busy, 0);
+    }
+
+    #[test]
+    fn dirs_busy_and_sizes() {
+        let o = parse(&args("--dirs /tmp,/dev/shm,/tmp --busy 3")).unwrap();
+        assert_eq!(o.dirs, [PathBuf::from("/tmp"), PathBuf::from("/dev/shm")]);
+        assert_eq!(o.busy, 3);
+        let o = parse(&args("--busy --dir /x")).unwrap();
+        assert!(o.busy >= 1);
+        assert_eq!(o.dirs, [PathBuf::from("/x")]);
+        assert_eq!(parse(&args("--busy=2")).unwrap().busy, 2);
+        assert!(matches!(parse(&args("--busy 0")), Err(UsageError::Bad(_))));
+        assert!(matches!(
+            parse(&args("--dir /a --dirs /b")),
+            Err(UsageError::Bad(_))
+        ));
+        assert!(matches!(parse(&args("--dirs ,")), Err(UsageError::Bad(_))));
+        let o = parse(&args("--workloads sizes,cached-qd1")).unwrap();
+        assert_eq!(o.workloads.len(), 11);
+        assert!(!parse(&args(""))
+            .unwrap()
+            .workloads
+            .iter()
+            .any(|w| w.family == Family::Sizes));
+        let o = parse(&args("--smoke --workloads sizes")).unwrap();
+        assert!(o.workloads.iter().all(|w| w.block <= SMOKE_MAX_BLOCK));
+        assert_eq!(o.workloads.len(), 6);
     }
 }

@@ -95,12 +95,18 @@ pub struct PhaseStats {
     pub ios: u64,
     pub fsyncs: u64,
     pub hist: Histogram,
+    /// Time spent handing each batch over (from the first [`Engine::queue`] to
+    /// the end of [`Engine::flush`]), when asked for: at queue depth 1 that is
+    /// the one submitting call, `aio_read`, `io_submit` or `io_uring_enter`.
+    pub submit: Histogram,
 }
 
 /// Keep `depth` operations in flight until `limit`, then drain. Every
 /// completion is checked: a short or failed I/O fails the run. Latency is
 /// measured from just before an operation is started until its completion is
-/// seen. On error the engine may still own I/O: the caller must then exit the
+/// seen. With `time_submit`, each batch's hand-over is timed as well (two
+/// clock reads more per batch, so only the workloads that report it pay).
+/// On error the engine may still own I/O: the caller must then exit the
 /// process rather than free the buffers.
 pub fn drive(
     engine: &mut dyn Engine,
@@ -108,6 +114,7 @@ pub fn drive(
     depth: usize,
     block: usize,
     limit: Limit,
+    time_submit: bool,
     mut sampler: Option<&mut ThreadSampler>,
 ) -> Result<PhaseStats, String> {
     let base = Instant::now();
@@ -130,6 +137,7 @@ pub fn drive(
         // Fill every free slot. An fsync waits for the queue to drain, so it
         // covers exactly the writes before it.
         let mut queued = false;
+        let submit_from = time_submit.then(Instant::now);
         if !stopped {
             while let Some(&slot) = free.last() {
                 if gen.next_is_fsync() {
@@ -153,6 +161,9 @@ pub fn drive(
         }
         if queued {
             engine.flush()?;
+            if let Some(t) = submit_from {
+                stats.submit.record(t.elapsed().as_nanos() as u64);
+            }
         }
         if inflight == 0 {
             break;

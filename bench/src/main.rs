@@ -4,14 +4,17 @@
 //!
 //! The parent process only orchestrates; every measurement runs in a child
 //! (this binary re-executed with `__cell`), so each implementation gets a fresh
-//! process whose CPU time, threads and memory are its own.
+//! process whose CPU time, threads and memory are its own; `--busy` load runs
+//! beside it as more re-executions (`__busy`).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod busy;
 mod cell;
 mod cleanup;
 mod cli;
 mod engine;
+mod fsinfo;
 mod histogram;
 mod kaio;
 mod plot;
@@ -32,6 +35,9 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     if args.first().is_some_and(|a| a == cell::CELL_ARG) {
         return ExitCode::from(cell::cell_main(&args[1..]) as u8);
+    }
+    if args.first().is_some_and(|a| a == busy::BUSY_ARG) {
+        return ExitCode::from(busy::busy_main(&args[1..]) as u8);
     }
     let args: Vec<String> = match args.into_iter().map(|a| a.into_string()).collect() {
         Ok(a) => a,

@@ -1,11 +1,12 @@
 //! `--plot FILE.svg`: IOPS against queue depth, one line per implementation,
-//! from the single-thread cached-read workloads. Hand-written SVG.
+//! from the single-thread cached-read workloads of the first test directory.
+//! Hand-written SVG.
 
 use std::fmt::Write as _;
 
 use crate::report::{column, fmt_count, Column};
 use crate::runner::RunResult;
-use crate::workload::{Impl, Pattern};
+use crate::workload::{Family, Impl, Pattern};
 
 const W: f64 = 720.0;
 const H: f64 = 440.0;
@@ -50,7 +51,9 @@ pub fn svg(res: &RunResult) -> String {
     let mut depths: Vec<usize> = Vec::new();
     for w in &res.workloads {
         if w.workload.pattern != Pattern::CachedRead
+            || w.workload.family != Family::Suite
             || w.workload.threads != 1
+            || w.target != 0
             || w.skipped.is_some()
         {
             continue;

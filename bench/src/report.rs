@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use crate::cli::Options;
-use crate::runner::{ImplRuns, Metrics, Outcome, RunResult, WorkloadResult};
-use crate::workload::{Impl, SEED};
+use crate::runner::{ImplRuns, Metrics, Outcome, RunResult, Target, WorkloadResult};
+use crate::workload::{Family, Impl, SEED};
 
 /// One implementation's column for one workload, over all reps.
 pub enum Column {
@@ -32,6 +32,12 @@ pub struct Summary {
     pub threads_extra: u64,
     pub threads_created: u64,
     pub maxrss_kib: u64,
+    pub bytes_per_s: f64,
+    /// Medians over the reps of each rep's p50 and p99 submitting-call time.
+    pub submit_p50_us: f64,
+    pub submit_p99_us: f64,
+    /// The longest submitting call of any rep.
+    pub submit_max_us: f64,
 }
 
 pub fn median(v: &[f64]) -> f64 {
@@ -98,6 +104,14 @@ pub fn column(runs: &ImplRuns) -> Column {
         threads_extra: ok.iter().map(|m| m.threads_extra).max().unwrap_or(0),
         threads_created: ok.iter().map(|m| m.threads_created).max().unwrap_or(0),
         maxrss_kib: ok.iter().map(|m| m.maxrss_kib).max().unwrap_or(0),
+        bytes_per_s: pick(|m| m.bytes_per_s),
+        submit_p50_us: pick(|m| m.submit_p50_us),
+        submit_p99_us: pick(|m| m.submit_p99_us),
+        submit_max_us: ok
+            .iter()
+            .map(|m| m.submit_max_us)
+            .filter(|x| x.is_finite())
+            .fold(f64::NAN, f64::max),
     })
 }
 
@@ -197,6 +211,23 @@ pub fn any_failed(res: &RunResult) -> bool {
         .any(|o| matches!(o, Outcome::Failed(_)))
 }
 
+/// "ext4, mounted on /".
+fn fs_desc(t: &Target) -> String {
+    match &t.fs.mount {
+        Some(m) => format!("{}, mounted on {}", t.fs.name, m.display()),
+        None => t.fs.name.clone(),
+    }
+}
+
+/// "4 KiB", "128 MiB".
+fn fmt_block(b: usize) -> String {
+    if b >= 1 << 20 && b % (1 << 20) == 0 {
+        format!("{} MiB", b >> 20)
+    } else {
+        format!("{} KiB", b >> 10)
+    }
+}
+
 pub fn table(res: &RunResult, opts: &Options) -> String {
     let (kernel, cpus, glibc) = host();
     let mut s = String::new();
@@ -205,22 +236,121 @@ pub fn table(res: &RunResult, opts: &Options) -> String {
     } else {
         format!("{:.2} s per run", opts.duration.as_secs_f64())
     };
+    let multi = res.targets.len() > 1;
+    let place = match res.targets.as_slice() {
+        [t] => format!("in {} ({})", t.dir.display(), fs_desc(t)),
+        ts => format!("in each of {} directories", ts.len()),
+    };
     let _ = writeln!(
         s,
-        "paio-bench: {} MiB file in {}, {run}, {} rep(s), glibc {glibc}, Linux {kernel}, {cpus} CPU(s){}",
+        "paio-bench: {} MiB file {place}, {run}, {} rep(s), glibc {glibc}, Linux {kernel}, {cpus} CPU(s){}",
         res.file_size >> 20,
-        opts.dir.display(),
         opts.reps,
         opts.cpus.as_ref().map_or(String::new(), |c| format!(", pinned to CPU {}", c.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")))
     );
+    if multi {
+        for (i, t) in res.targets.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  {:<12} {} ({})",
+                res.label(i),
+                t.dir.display(),
+                fs_desc(t)
+            );
+        }
+    }
+    if res.busy > 0 {
+        let _ = writeln!(
+            s,
+            "busy: {} CPU-bound {} ran beside every measured child (--busy)",
+            res.busy,
+            if res.busy == 1 {
+                "process"
+            } else {
+                "processes"
+            }
+        );
+    }
     if let Some(lib) = &res.lib {
         let _ = writeln!(s, "paio: LD_PRELOAD={}", lib.display());
     }
+    // The fs column, only when there are several directories.
+    let fs_w = (0..res.targets.len())
+        .map(|t| res.label(t).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    let fs_col = |text: &str| {
+        if multi {
+            format!(" {text:<fs_w$}")
+        } else {
+            String::new()
+        }
+    };
+    let suite: Vec<&WorkloadResult> = res
+        .workloads
+        .iter()
+        .filter(|w| w.workload.family == Family::Suite)
+        .collect();
+    let sizes: Vec<&WorkloadResult> = res
+        .workloads
+        .iter()
+        .filter(|w| w.workload.family == Family::Sizes)
+        .collect();
+    if !suite.is_empty() {
+        suite_table(&mut s, res, opts, &suite, &fs_col);
+    }
+    if !sizes.is_empty() {
+        sizes_table(&mut s, res, opts, &sizes, &fs_col);
+    }
+    // Rows without ratios would end in padding.
+    s.lines()
+        .map(str::trim_end)
+        .fold(String::with_capacity(s.len()), |mut out, l| {
+            out.push_str(l);
+            out.push('\n');
+            out
+        })
+}
+
+/// The (workload name, fs label) cells of a row: each printed on the first
+/// row it applies to.
+fn row_labels(
+    res: &RunResult,
+    rows: &[&WorkloadResult],
+    i: usize,
+    c: usize,
+    name: &dyn Fn(&WorkloadResult) -> String,
+) -> (String, String) {
+    let w = rows[i];
+    let first_of_workload = i == 0 || rows[i - 1].workload.name != w.workload.name;
+    (
+        if c == 0 && first_of_workload {
+            name(w)
+        } else {
+            String::new()
+        },
+        if c == 0 {
+            res.label(w.target)
+        } else {
+            String::new()
+        },
+    )
+}
+
+fn suite_table(
+    s: &mut String,
+    res: &RunResult,
+    opts: &Options,
+    rows: &[&WorkloadResult],
+    fs_col: &dyn Fn(&str) -> String,
+) {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "{:<14} {:<10} {:>4} {:>9} {:>6} {:>8} {:>8} {:>9} {:>9} {:>7} {:>10} {:>11}",
+        "{:<14}{} {:<10} {:>4} {:>9} {:>6} {:>8} {:>8} {:>9} {:>9} {:>7} {:>10} {:>11}",
         "workload",
+        fs_col("fs"),
         "impl",
         "qd",
         "IOPS",
@@ -233,19 +363,22 @@ pub fn table(res: &RunResult, opts: &Options) -> String {
         "paio/glibc",
         "paio/kernel"
     );
-    for w in &res.workloads {
+    for (i, w) in rows.iter().enumerate() {
         let wl = &w.workload;
         let qd = if wl.threads > 1 {
             format!("{}x{}", wl.threads, wl.depth)
         } else {
             wl.depth.to_string()
         };
+        let name_of = |w: &WorkloadResult| w.workload.name.to_string();
         if let Some(why) = &w.skipped {
-            let _ = writeln!(s, "{:<14} skipped: {why}", wl.name);
+            let (name, fs) = row_labels(res, rows, i, 0, &name_of);
+            let _ = writeln!(s, "{name:<14}{} skipped: {why}", fs_col(&fs));
             continue;
         }
-        for (i, c) in w.impls.iter().enumerate() {
-            let name = if i == 0 { wl.name } else { "" };
+        for (k, c) in w.impls.iter().enumerate() {
+            let (name, fs) = row_labels(res, rows, i, k, &name_of);
+            let lead = format!("{name:<14}{} {:<10}", fs_col(&fs), c.imp.name());
             match column(c) {
                 Column::Ok(m) => {
                     let (rg, rk) = if c.imp == Impl::Paio {
@@ -263,9 +396,7 @@ pub fn table(res: &RunResult, opts: &Options) -> String {
                     };
                     let _ = writeln!(
                         s,
-                        "{:<14} {:<10} {:>4} {:>9} {:>6} {:>8} {:>8} {:>9.2} {:>9} {:>7.1} {:>10} {:>11}",
-                        name,
-                        c.imp.name(),
+                        "{lead} {:>4} {:>9} {:>6} {:>8} {:>8} {:>9.2} {:>9} {:>7.1} {:>10} {:>11}",
                         qd,
                         fmt_count(m.iops),
                         spread,
@@ -279,13 +410,13 @@ pub fn table(res: &RunResult, opts: &Options) -> String {
                     );
                 }
                 Column::Na(r) => {
-                    let _ = writeln!(s, "{:<14} {:<10} n/a: {r}", name, c.imp.name());
+                    let _ = writeln!(s, "{lead} n/a: {r}");
                 }
                 Column::Failed(r) => {
-                    let _ = writeln!(s, "{:<14} {:<10} FAILED: {r}", name, c.imp.name());
+                    let _ = writeln!(s, "{lead} FAILED: {r}");
                 }
                 Column::Absent => {
-                    let _ = writeln!(s, "{:<14} {:<10} -", name, c.imp.name());
+                    let _ = writeln!(s, "{lead} -");
                 }
             }
         }
@@ -298,19 +429,108 @@ pub fn table(res: &RunResult, opts: &Options) -> String {
     let _ = writeln!(s, "Latency: start of the request to its completion being seen. CPU: the whole child process, all threads.");
     let _ = writeln!(s, "threads: peak extra threads alive / distinct extra threads seen (beyond the benchmark's own).");
     let _ = writeln!(s, "Ratios (IOPS) are taken within each rep, then the median; paio/kernel is against the faster of io_submit and io_uring.");
-    for w in &res.workloads {
+    let mut said: Vec<String> = Vec::new();
+    for w in rows {
         if let (Some(note), None) = (&w.note, &w.skipped) {
-            let _ = writeln!(s, "{}: {note}.", w.workload.name);
+            let line = format!("{}: {note}.", w.workload.name);
+            if !said.contains(&line) {
+                let _ = writeln!(s, "{line}");
+                said.push(line);
+            }
         }
     }
-    // Rows without ratios would end in padding.
-    s.lines()
-        .map(str::trim_end)
-        .fold(String::with_capacity(s.len()), |mut out, l| {
-            out.push_str(l);
-            out.push('\n');
-            out
-        })
+}
+
+fn sizes_table(
+    s: &mut String,
+    res: &RunResult,
+    opts: &Options,
+    rows: &[&WorkloadResult],
+    fs_col: &dyn Fn(&str) -> String,
+) {
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "sizes: cached reads and writes, 1 in flight; call = the submitting call itself"
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{:<14}{} {:<10} {:>11} {:>11} {:>11} {:>9} {:>6} {:>10}",
+        "request",
+        fs_col("fs"),
+        "impl",
+        "call p50 µs",
+        "call p99 µs",
+        "call max µs",
+        "MiB/s",
+        "spread",
+        "paio/glibc"
+    );
+    let name_of = |w: &WorkloadResult| {
+        let op = match w.workload.pattern {
+            crate::workload::Pattern::CachedWrite => "write",
+            _ => "read",
+        };
+        format!("{op} {}", fmt_block(w.workload.block))
+    };
+    for (i, w) in rows.iter().enumerate() {
+        if let Some(why) = &w.skipped {
+            let (name, fs) = row_labels(res, rows, i, 0, &name_of);
+            let _ = writeln!(s, "{name:<14}{} skipped: {why}", fs_col(&fs));
+            continue;
+        }
+        for (k, c) in w.impls.iter().enumerate() {
+            let (name, fs) = row_labels(res, rows, i, k, &name_of);
+            let lead = format!("{name:<14}{} {:<10}", fs_col(&fs), c.imp.name());
+            match column(c) {
+                Column::Ok(m) => {
+                    let rg = if c.imp == Impl::Paio {
+                        fmt_ratio(ratio(w, &[Impl::Glibc], opts.reps))
+                    } else {
+                        String::new()
+                    };
+                    let spread = if m.reps > 1 {
+                        format!("{:.1}%", m.spread * 100.0)
+                    } else {
+                        "-".into()
+                    };
+                    let _ = writeln!(
+                        s,
+                        "{lead} {:>11} {:>11} {:>11} {:>9.0} {:>6} {:>10}",
+                        fmt_us(m.submit_p50_us),
+                        fmt_us(m.submit_p99_us),
+                        fmt_us(m.submit_max_us),
+                        m.bytes_per_s / (1u64 << 20) as f64,
+                        spread,
+                        rg
+                    );
+                }
+                Column::Na(r) => {
+                    let _ = writeln!(s, "{lead} n/a: {r}");
+                }
+                Column::Failed(r) => {
+                    let _ = writeln!(s, "{lead} FAILED: {r}");
+                }
+                Column::Absent => {
+                    let _ = writeln!(s, "{lead} -");
+                }
+            }
+        }
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "call: how long the submitting call took (aio_read/aio_write for glibc and paio, io_submit or");
+    let _ = writeln!(s, "io_uring_enter for the kernel columns); p50 and p99 are medians over reps, max the longest of all.");
+    let _ = writeln!(s, "MiB/s: bytes moved per second, median over reps; paio/glibc compares it within each rep, then the median.");
+}
+
+/// NaN is not JSON: a number, or null.
+fn finite(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::Null
+    }
 }
 
 fn ratio_json(r: Option<Ratio>) -> Value {
@@ -353,6 +573,10 @@ pub fn json_doc(res: &RunResult, opts: &Options) -> Value {
                             "threads_extra": m.threads_extra,
                             "threads_created": m.threads_created,
                             "maxrss_kib": m.maxrss_kib,
+                            "bytes_per_s": m.bytes_per_s,
+                            "submit_p50_us": finite(m.submit_p50_us),
+                            "submit_p99_us": finite(m.submit_p99_us),
+                            "submit_max_us": finite(m.submit_max_us),
                         })),
                         Column::Na(r) => ("na", Value::String(r), Value::Null),
                         Column::Failed(r) => ("failed", Value::String(r), Value::Null),
@@ -361,8 +585,13 @@ pub fn json_doc(res: &RunResult, opts: &Options) -> Value {
                     json!({ "impl": c.imp.name(), "status": status, "reason": reason, "summary": summary, "runs": runs })
                 })
                 .collect();
+            let target = &res.targets[w.target];
             json!({
                 "name": wl.name,
+                "family": match wl.family { Family::Suite => "suite", Family::Sizes => "sizes" },
+                "dir": target.dir.display().to_string(),
+                "fs": target.fs.name,
+                "mount": target.fs.mount.as_ref().map(|m| m.display().to_string()),
                 "about": wl.about,
                 "depth": wl.depth,
                 "threads": wl.threads,
@@ -389,7 +618,14 @@ pub fn json_doc(res: &RunResult, opts: &Options) -> Value {
             "reps": opts.reps,
             "depth_override": opts.depth,
             "smoke": opts.smoke,
-            "dir": opts.dir.display().to_string(),
+            "dir": opts.dirs.first().map(|d| d.display().to_string()),
+            "dirs": res.targets.iter().map(|t| json!({
+                "dir": t.dir.display().to_string(),
+                "fs": t.fs.name,
+                "f_type": format!("{:#x}", t.fs.magic),
+                "mount": t.fs.mount.as_ref().map(|m| m.display().to_string()),
+            })).collect::<Vec<_>>(),
+            "busy": res.busy,
             "cpus": opts.cpus,
             "impls": opts.impls.iter().map(|i| i.name()).collect::<Vec<_>>(),
             "seed": format!("{SEED:#x}"),

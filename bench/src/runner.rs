@@ -1,6 +1,7 @@
-//! The parent side: prepares the test file, runs every cell as a child process
-//! (interleaved rep by rep, the implementation order rotated each rep) and
-//! collects what the children report.
+//! The parent side: prepares a test file in each test directory, runs every
+//! cell as a child process (interleaved rep by rep, the implementation order
+//! rotated each rep; with `--busy`, beside CPU-bound processes) and collects
+//! what the children report.
 
 use std::ffi::CString;
 use std::io::{IsTerminal, Read, Write};
@@ -12,10 +13,12 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::busy::Busy;
 use crate::cell::{CellSpec, RESULT_PREFIX};
 use crate::cleanup::{set_child, TempFile};
 use crate::cli::Options;
-use crate::workload::{Impl, Pattern, Workload, WRITES_PER_FSYNC};
+use crate::fsinfo::{self, FsInfo};
+use crate::workload::{Family, Impl, Pattern, Workload, WRITES_PER_FSYNC};
 
 /// Data I/Os per cell in `--smoke` mode.
 pub const SMOKE_IOS: u64 = 256;
@@ -42,6 +45,12 @@ pub struct Metrics {
     pub threads_extra: u64,
     pub threads_created: u64,
     pub maxrss_kib: u64,
+    /// Bytes moved per second of the measured phase.
+    pub bytes_per_s: f64,
+    /// The submitting call's duration (the sizes workloads; NaN otherwise).
+    pub submit_p50_us: f64,
+    pub submit_p99_us: f64,
+    pub submit_max_us: f64,
     /// The child's whole result object, for `--json`.
     pub raw: Value,
 }
@@ -63,6 +72,8 @@ pub struct ImplRuns {
 
 pub struct WorkloadResult {
     pub workload: Workload,
+    /// Index into [`RunResult::targets`]: where it ran.
+    pub target: usize,
     /// Why the whole row did not run.
     pub skipped: Option<String>,
     /// A caveat about how it ran.
@@ -70,11 +81,34 @@ pub struct WorkloadResult {
     pub impls: Vec<ImplRuns>,
 }
 
+/// A test directory and the filesystem it is on.
+pub struct Target {
+    pub dir: PathBuf,
+    pub fs: FsInfo,
+}
+
 pub struct RunResult {
     pub lib: Option<PathBuf>,
     pub file_size: u64,
+    pub targets: Vec<Target>,
+    /// CPU-bound processes that ran beside each measured child.
+    pub busy: usize,
+    /// Workload by workload, and within one workload target by target.
     pub workloads: Vec<WorkloadResult>,
     pub wall_s: f64,
+}
+
+impl RunResult {
+    /// How the report names target `t`: the filesystem, or the directory too
+    /// when two targets share a filesystem type.
+    pub fn label(&self, t: usize) -> String {
+        let fs = &self.targets[t].fs.name;
+        if self.targets.iter().filter(|o| &o.fs.name == fs).count() > 1 {
+            format!("{fs}:{}", self.targets[t].dir.display())
+        } else {
+            fs.clone()
+        }
+    }
 }
 
 /// `--lib`, else `$PAIO_SO`, else `libpaio.so` beside this executable, else
@@ -276,6 +310,10 @@ fn run_cell(exe: &Path, spec: &CellSpec, lib: Option<&Path>) -> Outcome {
         threads_extra: u("threads_extra"),
         threads_created: u("threads_created"),
         maxrss_kib: u("maxrss_kib"),
+        bytes_per_s: f("bytes_per_s"),
+        submit_p50_us: f("submit_p50_us"),
+        submit_p99_us: f("submit_p99_us"),
+        submit_max_us: f("submit_max_us"),
         raw: v,
     };
     // Every started operation must have been seen complete exactly once.
@@ -333,14 +371,15 @@ impl Progress {
         self.done += 1;
     }
 
-    fn workload(&self, w: &Workload, reps: usize, impls: usize, skipped: Option<&str>) {
+    /// `on`: where it runs, when there are several directories.
+    fn workload(&self, w: &Workload, on: &str, reps: usize, impls: usize, skipped: Option<&str>) {
         if self.tty {
             return;
         }
         match skipped {
-            Some(why) => eprintln!("paio-bench: {}: skipped: {why}", w.name),
+            Some(why) => eprintln!("paio-bench: {}{on}: skipped: {why}", w.name),
             None => eprintln!(
-                "paio-bench: {} ({reps} rep(s) x {impls} implementations)",
+                "paio-bench: {}{on} ({reps} rep(s) x {impls} implementations)",
                 w.name
             ),
         }
@@ -364,42 +403,62 @@ pub fn run(opts: &Options) -> Result<RunResult, RunError> {
     let exe = std::env::current_exe()
         .map_err(|e| RunError::Runtime(format!("cannot find my own executable: {e}")))?;
 
-    match std::fs::metadata(&opts.dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(RunError::Input(format!(
-                "--dir {}: not a directory",
-                opts.dir.display()
-            )))
-        }
-        Err(e) => {
-            return Err(RunError::Input(format!(
-                "--dir {}: {e}",
-                opts.dir.display()
-            )))
+    let flag = if opts.dirs.len() > 1 {
+        "--dirs"
+    } else {
+        "--dir"
+    };
+    for dir in &opts.dirs {
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(RunError::Input(format!(
+                    "{flag} {}: not a directory",
+                    dir.display()
+                )))
+            }
+            Err(e) => return Err(RunError::Input(format!("{flag} {}: {e}", dir.display()))),
         }
     }
-    let (temp, mut file) = TempFile::create(&opts.dir).map_err(|e| {
-        RunError::Input(format!(
-            "cannot create the test file in {}: {e}",
-            opts.dir.display()
-        ))
-    })?;
-
     let wants = |p: Pattern| opts.workloads.iter().any(|w| w.pattern == p);
-    let direct = if wants(Pattern::DirectRead) {
-        direct_io_supported(temp.path())
-    } else {
-        Ok(())
-    };
-    if let Err(why) = &direct {
-        if opts.workloads_explicit {
-            return Err(RunError::Input(format!(
-                "the filesystem under {} does not support O_DIRECT ({why}); give --dir on a disk \
-                 filesystem, or leave direct-qd32 out of --workloads",
-                opts.dir.display()
-            )));
+    /// A test directory ready to run in.
+    struct Prepared {
+        temp: TempFile,
+        fs: FsInfo,
+        /// Whether O_DIRECT works there; `Err` says why not.
+        direct: Result<(), String>,
+    }
+    let mut prepared = Vec::with_capacity(opts.dirs.len());
+    let mut files = Vec::with_capacity(opts.dirs.len());
+    for dir in &opts.dirs {
+        let (temp, file) = TempFile::create(dir).map_err(|e| {
+            RunError::Input(format!(
+                "cannot create the test file in {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let fs = fsinfo::probe(dir).unwrap_or_else(|e| FsInfo {
+            magic: 0,
+            name: format!("unknown ({e})"),
+            mount: None,
+        });
+        let direct = if wants(Pattern::DirectRead) {
+            direct_io_supported(temp.path())
+        } else {
+            Ok(())
+        };
+        if let Err(why) = &direct {
+            // With several directories the row of this one says why instead.
+            if opts.workloads_explicit && opts.dirs.len() == 1 {
+                return Err(RunError::Input(format!(
+                    "the filesystem under {} does not support O_DIRECT ({why}); give --dir on a \
+                     disk filesystem, or leave direct-qd32 out of --workloads",
+                    dir.display()
+                )));
+            }
         }
+        prepared.push(Prepared { temp, fs, direct });
+        files.push(file);
     }
     let cold = if !wants(Pattern::ColdRead) || opts.smoke {
         Ok(())
@@ -407,23 +466,41 @@ pub fn run(opts: &Options) -> Result<RunResult, RunError> {
         can_drop_caches()
     };
 
-    eprintln!(
-        "paio-bench: writing a {} MiB test file in {}",
-        opts.size >> 20,
-        opts.dir.display()
-    );
-    fill(&mut file, opts.size, &opts.dir)?;
-    drop(file);
+    for ((dir, p), mut file) in opts.dirs.iter().zip(&prepared).zip(files) {
+        eprintln!(
+            "paio-bench: writing a {} MiB test file in {} ({})",
+            opts.size >> 20,
+            dir.display(),
+            p.fs.name
+        );
+        fill(&mut file, opts.size, dir)?;
+    }
 
-    let runnable = |w: &Workload| -> Option<String> {
+    let runnable = |w: &Workload, t: usize| -> Option<String> {
+        if w.block as u64 > opts.size {
+            return Some(format!(
+                "its {} MiB requests need a test file at least that large (--size {}M or more)",
+                w.block >> 20,
+                w.block >> 20
+            ));
+        }
         match w.pattern {
-            Pattern::DirectRead => direct
+            Pattern::DirectRead => prepared[t]
+                .direct
                 .clone()
                 .err()
-                .map(|e| format!("no O_DIRECT on {} ({e})", opts.dir.display())),
+                .map(|e| format!("no O_DIRECT on {} ({e})", opts.dirs[t].display())),
             Pattern::ColdRead => cold.clone().err(),
             _ => None,
         }
+    };
+    let with_depth = |base: &Workload| {
+        let mut w = *base;
+        // The sizes rows are defined at queue depth 1: their submit time is one call's.
+        if let (Some(d), Family::Suite) = (opts.depth, w.family) {
+            w.depth = d;
+        }
+        w
     };
     let mut progress = Progress {
         tty: std::io::stderr().is_terminal(),
@@ -431,83 +508,115 @@ pub fn run(opts: &Options) -> Result<RunResult, RunError> {
         total: opts
             .workloads
             .iter()
-            .filter(|w| runnable(w).is_none())
-            .count()
+            .map(|b| {
+                let w = with_depth(b);
+                (0..prepared.len())
+                    .filter(|&t| runnable(&w, t).is_none())
+                    .count()
+            })
+            .sum::<usize>()
             * opts.reps
             * opts.impls.len(),
         started,
     };
+    let targets: Vec<Target> = opts
+        .dirs
+        .iter()
+        .zip(&prepared)
+        .map(|(dir, p)| Target {
+            dir: dir.clone(),
+            fs: p.fs.clone(),
+        })
+        .collect();
     let mut results = Vec::new();
     for base in &opts.workloads {
-        let mut w = *base;
-        if let Some(d) = opts.depth {
-            w.depth = d;
-        }
-        let skipped = runnable(&w);
-        progress.workload(&w, opts.reps, opts.impls.len(), skipped.as_deref());
-        let mut result = WorkloadResult {
-            workload: w,
-            skipped: skipped.clone(),
-            note: match w.pattern {
-                Pattern::ColdRead if opts.smoke => Some("page cache not dropped in --smoke".into()),
-                Pattern::ColdRead => {
-                    Some("stops at a quarter of the file's blocks so most reads miss".into())
-                }
-                Pattern::WriteFsync => {
-                    Some("IOPS and CPU per 64 KiB write; latency covers writes and fsyncs".into())
-                }
-                _ => None,
-            },
-            impls: opts
-                .impls
-                .iter()
-                .map(|&imp| ImplRuns {
-                    imp,
-                    runs: Vec::new(),
-                })
-                .collect(),
-        };
-        if skipped.is_none() {
-            if matches!(w.pattern, Pattern::CachedRead) {
-                warm_cache(temp.path())?;
-            }
-            for rep in 0..opts.reps {
-                let n = result.impls.len();
-                for k in 0..n {
-                    // Rotate the order each rep so no column always goes first.
-                    let col = &mut result.impls[(k + rep) % n];
-                    progress.step(w.name, rep, opts.reps, col.imp);
-                    if matches!(col.runs.last(), Some(Outcome::Na(_))) {
-                        continue;
+        let w = with_depth(base);
+        for (t, target) in prepared.iter().enumerate() {
+            let skipped = runnable(&w, t);
+            let on = if prepared.len() > 1 {
+                format!(" on {} ({})", opts.dirs[t].display(), target.fs.name)
+            } else {
+                String::new()
+            };
+            progress.workload(&w, &on, opts.reps, opts.impls.len(), skipped.as_deref());
+            let mut result = WorkloadResult {
+                workload: w,
+                target: t,
+                skipped: skipped.clone(),
+                note: match w.pattern {
+                    Pattern::ColdRead if opts.smoke => {
+                        Some("page cache not dropped in --smoke".into())
                     }
-                    if w.pattern == Pattern::ColdRead && !opts.smoke {
-                        drop_caches().map_err(RunError::Runtime)?;
+                    Pattern::ColdRead if fsinfo::is_memory_fs(target.fs.magic) => Some(format!(
+                        "{} keeps its files in memory, so dropping the page cache leaves them cached",
+                        target.fs.name
+                    )),
+                    Pattern::ColdRead => {
+                        Some("stops at a quarter of the file's blocks so most reads miss".into())
                     }
-                    let spec = CellSpec {
-                        imp: col.imp,
-                        workload: w,
-                        file: temp.path().to_path_buf(),
-                        size: opts.size,
-                        duration: (!opts.smoke).then_some(opts.duration),
-                        ios: opts.smoke.then_some(SMOKE_IOS),
-                        cpus: opts.cpus.clone(),
-                        timeout_s: if opts.smoke {
-                            120
-                        } else {
-                            opts.duration.as_secs() as u32 + 120
-                        },
-                    };
-                    col.runs.push(run_cell(&exe, &spec, lib.as_deref()));
+                    Pattern::WriteFsync => Some(
+                        "IOPS and CPU per 64 KiB write; latency covers writes and fsyncs".into(),
+                    ),
+                    _ => None,
+                },
+                impls: opts
+                    .impls
+                    .iter()
+                    .map(|&imp| ImplRuns {
+                        imp,
+                        runs: Vec::new(),
+                    })
+                    .collect(),
+            };
+            if skipped.is_none() {
+                if matches!(w.pattern, Pattern::CachedRead | Pattern::CachedWrite) {
+                    warm_cache(target.temp.path())?;
+                }
+                for rep in 0..opts.reps {
+                    let n = result.impls.len();
+                    for k in 0..n {
+                        // Rotate the order each rep so no column always goes first.
+                        let col = &mut result.impls[(k + rep) % n];
+                        progress.step(w.name, rep, opts.reps, col.imp);
+                        if matches!(col.runs.last(), Some(Outcome::Na(_))) {
+                            continue;
+                        }
+                        if w.pattern == Pattern::ColdRead && !opts.smoke {
+                            drop_caches().map_err(RunError::Runtime)?;
+                        }
+                        let spec = CellSpec {
+                            imp: col.imp,
+                            workload: w,
+                            file: target.temp.path().to_path_buf(),
+                            size: opts.size,
+                            duration: (!opts.smoke).then_some(opts.duration),
+                            ios: opts.smoke.then_some(SMOKE_IOS),
+                            cpus: opts.cpus.clone(),
+                            timeout_s: if opts.smoke {
+                                120
+                            } else {
+                                opts.duration.as_secs() as u32 + 120
+                            },
+                        };
+                        // Started for each cell and gone before the next, so
+                        // the file preparation between cells runs unloaded.
+                        let busy = Busy::start(&exe, opts.busy, opts.cpus.as_deref())
+                            .map_err(RunError::Runtime)?;
+                        col.runs.push(run_cell(&exe, &spec, lib.as_deref()));
+                        drop(busy);
+                    }
                 }
             }
+            results.push(result);
         }
-        results.push(result);
     }
     progress.finish();
-    drop(temp);
+    drop(prepared);
     Ok(RunResult {
         lib,
         file_size: opts.size,
+        targets,
+        busy: opts.busy,
         workloads: results,
         wall_s: started.elapsed().as_secs_f64(),
     })

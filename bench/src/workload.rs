@@ -12,6 +12,19 @@ pub enum Pattern {
     ColdRead,
     /// Sequential 64 KiB writes with an `fsync` after every [`WRITES_PER_FSYNC`].
     WriteFsync,
+    /// Random block-aligned buffered writes over a file held in the page cache,
+    /// no fsync.
+    CachedWrite,
+}
+
+/// Which table a workload's rows go to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// The IOPS table: the default suite.
+    Suite,
+    /// The request-size table (`--workloads sizes`): how long the submitting
+    /// call takes, and the throughput, per request size.
+    Sizes,
 }
 
 /// Writes between two fsyncs in [`Pattern::WriteFsync`].
@@ -28,10 +41,12 @@ pub struct Workload {
     pub threads: usize,
     /// Bytes per data I/O.
     pub block: usize,
+    pub family: Family,
     pub about: &'static str,
 }
 
 const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
 
 /// Every workload, in the order the report lists them.
 pub const WORKLOADS: &[Workload] = &[
@@ -41,6 +56,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 1,
         threads: 1,
         block: 4 * KIB,
+        family: Family::Suite,
         about: "4 KiB random reads from page cache, 1 in flight",
     },
     Workload {
@@ -49,6 +65,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 32,
         threads: 1,
         block: 4 * KIB,
+        family: Family::Suite,
         about: "4 KiB random reads from page cache, 32 in flight",
     },
     Workload {
@@ -57,6 +74,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 128,
         threads: 1,
         block: 4 * KIB,
+        family: Family::Suite,
         about: "4 KiB random reads from page cache, 128 in flight",
     },
     Workload {
@@ -65,6 +83,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 32,
         threads: 1,
         block: 4 * KIB,
+        family: Family::Suite,
         about: "4 KiB random O_DIRECT reads, 32 in flight",
     },
     Workload {
@@ -73,6 +92,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 32,
         threads: 1,
         block: 4 * KIB,
+        family: Family::Suite,
         about: "4 KiB random buffered reads after drop_caches, 32 in flight",
     },
     Workload {
@@ -81,6 +101,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 1,
         threads: 1,
         block: 64 * KIB,
+        family: Family::Suite,
         about: "sequential 64 KiB writes, aio_fsync(O_SYNC) every 16 writes, 1 in flight",
     },
     Workload {
@@ -89,18 +110,121 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 32,
         threads: 2,
         block: 4 * KIB,
+        family: Family::Suite,
         about: "two submitting threads, each 32 cached 4 KiB random reads in flight",
     },
 ];
 
+/// The name that selects every workload of [`SIZES`].
+pub const SIZES_NAME: &str = "sizes";
+
+const fn sized(
+    name: &'static str,
+    pattern: Pattern,
+    block: usize,
+    about: &'static str,
+) -> Workload {
+    Workload {
+        name,
+        pattern,
+        depth: 1,
+        threads: 1,
+        block,
+        family: Family::Sizes,
+        about,
+    }
+}
+
+/// `--workloads sizes`: one cached read and one cached write row per request
+/// size, each at queue depth 1, timing the submitting call itself. Not in the
+/// default set: the large sizes move gigabytes per run.
+pub const SIZES: &[Workload] = &[
+    sized(
+        "sizes-read-4k",
+        Pattern::CachedRead,
+        4 * KIB,
+        "cached 4 KiB reads, QD1",
+    ),
+    sized(
+        "sizes-write-4k",
+        Pattern::CachedWrite,
+        4 * KIB,
+        "cached 4 KiB writes, QD1",
+    ),
+    sized(
+        "sizes-read-64k",
+        Pattern::CachedRead,
+        64 * KIB,
+        "cached 64 KiB reads, QD1",
+    ),
+    sized(
+        "sizes-write-64k",
+        Pattern::CachedWrite,
+        64 * KIB,
+        "cached 64 KiB writes, QD1",
+    ),
+    sized(
+        "sizes-read-1m",
+        Pattern::CachedRead,
+        MIB,
+        "cached 1 MiB reads, QD1",
+    ),
+    sized(
+        "sizes-write-1m",
+        Pattern::CachedWrite,
+        MIB,
+        "cached 1 MiB writes, QD1",
+    ),
+    sized(
+        "sizes-read-16m",
+        Pattern::CachedRead,
+        16 * MIB,
+        "cached 16 MiB reads, QD1",
+    ),
+    sized(
+        "sizes-write-16m",
+        Pattern::CachedWrite,
+        16 * MIB,
+        "cached 16 MiB writes, QD1",
+    ),
+    sized(
+        "sizes-read-128m",
+        Pattern::CachedRead,
+        128 * MIB,
+        "cached 128 MiB reads, QD1",
+    ),
+    sized(
+        "sizes-write-128m",
+        Pattern::CachedWrite,
+        128 * MIB,
+        "cached 128 MiB writes, QD1",
+    ),
+];
+
+/// Under `--smoke` the sizes rows stop here, so the plumbing check stays quick.
+pub const SMOKE_MAX_BLOCK: usize = MIB;
+
 pub fn workload_by_name(name: &str) -> Option<Workload> {
-    WORKLOADS.iter().copied().find(|w| w.name == name)
+    WORKLOADS
+        .iter()
+        .chain(SIZES)
+        .copied()
+        .find(|w| w.name == name)
+}
+
+/// What a `--workloads` entry selects: one workload, or the whole `sizes` family.
+pub fn workloads_by_name(name: &str) -> Option<Vec<Workload>> {
+    if name == SIZES_NAME {
+        return Some(SIZES.to_vec());
+    }
+    workload_by_name(name).map(|w| vec![w])
 }
 
 pub fn workload_names() -> String {
     WORKLOADS
         .iter()
         .map(|w| w.name)
+        .chain([SIZES_NAME])
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -207,6 +331,12 @@ impl OpGen {
                     offset: b * self.block,
                 }
             }
+            Pattern::CachedWrite => {
+                let b = self.xorshift() % self.blocks;
+                Op::Write {
+                    offset: b * self.block,
+                }
+            }
             Pattern::WriteFsync => {
                 if self.writes_since_fsync == WRITES_PER_FSYNC {
                     self.writes_since_fsync = 0;
@@ -261,5 +391,24 @@ mod tests {
         assert_eq!(ops[0], Op::Write { offset: 0 });
         // 1 MiB of 64 KiB blocks wraps after 16 writes.
         assert_eq!(ops[17], Op::Write { offset: 0 });
+    }
+
+    #[test]
+    fn sizes_family_in_bounds() {
+        let all = workloads_by_name("sizes").unwrap();
+        assert_eq!(all.len(), SIZES.len());
+        let size = 256u64 << 20;
+        for w in all {
+            assert_eq!((w.family, w.depth, w.threads), (Family::Sizes, 1, 1));
+            let mut g = OpGen::new(&w, size, 0);
+            for _ in 0..100 {
+                let (Op::Read { offset } | Op::Write { offset }) = g.next_op() else {
+                    panic!("{}: fsync", w.name);
+                };
+                assert!(offset % w.block as u64 == 0 && offset + w.block as u64 <= size);
+            }
+        }
+        assert!(workloads_by_name("sizes-write-16m").is_some());
+        assert!(!WORKLOADS.iter().any(|w| w.family == Family::Sizes));
     }
 }
