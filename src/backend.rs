@@ -34,7 +34,20 @@ pub trait Backend: Send + Sync {
 /// It is the permanent fallback where kernel AIO is unavailable.
 pub struct PoolBackend {
     workers: Workers<u32>,
+    /// Uncached buffered reads whose data the submitting thread already
+    /// asked the kernel to read (`readahead`): their I/O is in flight at the
+    /// device's full queue depth, so a few threads waiting for the pages in
+    /// turn serve them as fast as many would (the retry model: start the
+    /// I/O without waiting, finish the copy when the data is in).
+    cold: Workers<Cold>,
 }
+
+/// A request of the `cold` group (see [`PoolBackend`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Cold(pub u32);
+
+/// Threads of the `cold` group at most (never more than `PAIO_THREADS`).
+pub const COLD_THREADS: u32 = 4;
 
 /// I/O workers only make syscalls; a small stack keeps many cheap.
 const WORKER_STACK: usize = 256 << 10;
@@ -43,6 +56,7 @@ impl PoolBackend {
     pub fn new() -> Self {
         PoolBackend {
             workers: Workers::new("paio-io", WORKER_STACK),
+            cold: Workers::new("paio-cold", WORKER_STACK),
         }
     }
 }
@@ -58,16 +72,24 @@ impl Backend for PoolBackend {
         "threads"
     }
 
-    fn ready(&'static self, engine: &'static Engine, _job: &Job) -> bool {
+    fn ready(&'static self, engine: &'static Engine, job: &Job) -> bool {
+        if job.cold {
+            return self.cold.ensure_thread(engine);
+        }
         self.workers.ensure_thread(engine)
     }
 
     fn dispatch(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32> {
+        // SAFETY: a queued job is owned by its dispatcher until it is claimed.
+        let cold = engine.slab.get(id).is_some_and(|s| unsafe { s.job() }.cold);
+        if cold {
+            return self.cold.submit(engine, Cold(id)).map_err(|Cold(id)| id);
+        }
         self.workers.submit(engine, id)
     }
 
     fn threads(&self) -> u32 {
-        self.workers.threads()
+        self.workers.threads() + self.cold.threads()
     }
 
     fn uses_pool(&self, _job: &Job) -> bool {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::MutexGuard;
 
 use crate::aiocb::{Aiocb, Notify};
-use crate::backend::{Backend, PoolBackend};
+use crate::backend::{Backend, Cold, PoolBackend, COLD_THREADS};
 use crate::completions::Completions;
 use crate::config::{BackendChoice, Config};
 use crate::fdstate::{FdTable, FileRefs, Order};
@@ -433,6 +433,21 @@ impl Serve<u32> for Engine {
     }
     fn max_threads(&self) -> u32 {
         self.config.limits.threads.load(Ordering::Relaxed)
+    }
+    fn idle_ms(&self) -> u32 {
+        self.config.limits.idle_ms.load(Ordering::Relaxed)
+    }
+    fn thread_started(&self) {
+        self.stats.add(Counter::Threads, 1);
+    }
+}
+
+impl Serve<Cold> for Engine {
+    fn serve(&'static self, Cold(id): Cold) {
+        self.execute(id)
+    }
+    fn max_threads(&self) -> u32 {
+        COLD_THREADS.min(self.config.limits.threads.load(Ordering::Relaxed))
     }
     fn idle_ms(&self) -> u32 {
         self.config.limits.idle_ms.load(Ordering::Relaxed)

@@ -73,6 +73,9 @@ pub struct Job {
     /// The identity of an overlayfs file whose read the pool times for
     /// [`crate::fdstate::FdState::record_read`], or 0.
     pub learn: u64,
+    /// An uncached read whose data the kernel is already reading ahead: it
+    /// runs on the pool's small `cold` group.
+    pub cold: bool,
 }
 
 impl Job {
@@ -105,6 +108,7 @@ impl Job {
         epoch: None,
         report: false,
         learn: 0,
+        cold: false,
     };
 }
 

@@ -44,13 +44,16 @@ pub enum Counter {
     /// spare): as on glibc, a close and reuse of the number while they wait
     /// would redirect them.
     OwnFd,
+    /// Uncached buffered reads whose data the submitting call asked the
+    /// kernel to read ahead, then finished by the pool's small `cold` group.
+    Readahead,
     /// Requests completed (a result published): `requests - done` are in
     /// flight. Not in the exit line, which keeps its fields; `paio-stat
     /// --watch` shows it.
     Done,
 }
 
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 14] = [
     "requests",
     "read",
     "write",
@@ -63,6 +66,7 @@ pub const NAMES: [&str; 13] = [
     "cancelled",
     "threads",
     "own_fd",
+    "readahead",
     "done",
 ];
 const N: usize = NAMES.len();
@@ -423,7 +427,7 @@ mod tests {
         let line = s.line();
         assert!(line.starts_with("paio: pid="));
         assert!(line.contains(" backend=threads requests=0 read=4000 write=0"));
-        assert!(line.ends_with(" own_fd=0\n"), "{line}");
+        assert!(line.ends_with(" own_fd=0 readahead=0\n"), "{line}");
     }
 
     #[test]

@@ -211,6 +211,13 @@ pub fn ticks() -> u64 {
 #[cfg(not(target_arch = "x86_64"))]
 pub const DEVICE_TICKS: u64 = 30_000;
 
+/// `readahead(2)`: queue the reads of a file range into the page cache and
+/// return without waiting for them.
+pub fn readahead(fd: i32, offset: i64, len: usize) -> Result<(), i32> {
+    // SAFETY: readahead takes integers only.
+    check(unsafe { libc::readahead(fd, offset, len) } as libc::c_long).map(|_| ())
+}
+
 /// What the filesystem of a file is, for the paths that depend on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Filesystem {
