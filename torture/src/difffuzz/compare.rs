@@ -57,7 +57,7 @@ pub fn run_batch(
     first: u64,
     count: u64,
     dir: &str,
-    without: &crate::gen::Without,
+    shape: &crate::gen::Shape,
 ) -> BTreeMap<u64, Transcript> {
     let exe = std::env::current_exe().expect("own path");
     let mut cmd = Command::new(exe);
@@ -69,9 +69,8 @@ pub fn run_batch(
         &count.to_string(),
         "--dir",
         dir,
-        "--without",
-        &without.arg(),
     ])
+    .args(shape.args())
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit())
     .env_remove("LD_PRELOAD")
@@ -165,7 +164,7 @@ pub fn clean(t: &Transcript) -> bool {
             .any(|l| l.contains("INCONSISTENT") || l.contains("HANG"))
 }
 
-pub fn replay_command(so: &str, seed: u64, libs: &[Lib], without: &crate::gen::Without) -> String {
+pub fn replay_command(so: &str, seed: u64, libs: &[Lib], shape: &crate::gen::Shape) -> String {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
@@ -173,12 +172,7 @@ pub fn replay_command(so: &str, seed: u64, libs: &[Lib], without: &crate::gen::W
         .iter()
         .map(|l| l.paio.clone().unwrap_or_else(|| "glibc".into()))
         .collect();
-    let w = without.arg();
-    let w = if w.is_empty() {
-        String::new()
-    } else {
-        format!(" --without {w}")
-    };
+    let w: String = shape.args().iter().map(|a| format!(" {a}")).collect();
     format!(
         "{exe} --so {so} --seed {seed} --count 1 --libs {}{w} --verbose",
         names.join(",")

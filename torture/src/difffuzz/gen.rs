@@ -304,6 +304,33 @@ impl Without {
     }
 }
 
+/// What a sequence is made of: the families left out, and (to shrink a
+/// failing sequence) the most steps before the drain. A sequence cut to
+/// fewer steps is a prefix of the full one: the steps draw from the
+/// generator in the same order.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Shape {
+    pub without: Without,
+    pub max_steps: Option<usize>,
+}
+
+impl Shape {
+    /// The command-line arguments that give this shape back.
+    pub fn args(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let w = self.without.arg();
+        if !w.is_empty() {
+            v.push("--without".to_string());
+            v.push(w);
+        }
+        if let Some(n) = self.max_steps {
+            v.push("--max-steps".to_string());
+            v.push(n.to_string());
+        }
+        v
+    }
+}
+
 pub struct Gen {
     without: Without,
     rng: Rng,
@@ -351,13 +378,16 @@ impl Gen {
     }
 
     /// The whole sequence for `seed`.
-    pub fn sequence(seed: u64, without: Without) -> Vec<Op> {
-        let mut g = Gen::new(seed, without);
+    pub fn sequence(seed: u64, shape: Shape) -> Vec<Op> {
+        let mut g = Gen::new(seed, shape.without);
         // A few descriptors to start with.
         for _ in 0..g.rng.range(2, 4) {
             g.open_something();
         }
-        let n = g.rng.range(15, 60);
+        let n = g
+            .rng
+            .range(15, 60)
+            .min(shape.max_steps.unwrap_or(usize::MAX) as u64);
         let mut tries = 0;
         while g.ops.len() < n as usize && tries < 2000 {
             tries += 1;
@@ -1318,8 +1348,8 @@ mod tests {
     #[test]
     fn a_seed_gives_one_sequence() {
         for seed in 0..300 {
-            let a = format!("{:?}", Gen::sequence(seed, Without::default()));
-            let b = format!("{:?}", Gen::sequence(seed, Without::default()));
+            let a = format!("{:?}", Gen::sequence(seed, Shape::default()));
+            let b = format!("{:?}", Gen::sequence(seed, Shape::default()));
             assert_eq!(a, b, "seed {seed}");
         }
     }
@@ -1329,7 +1359,7 @@ mod tests {
     #[test]
     fn aiocbs_are_reused_only_after_a_wait() {
         for seed in 0..2000 {
-            let ops = Gen::sequence(seed, Without::default());
+            let ops = Gen::sequence(seed, Shape::default());
             let mut inflight = [false; NCB];
             let submit = |inflight: &mut [bool; NCB], r: &Req| {
                 assert!(!inflight[r.cb], "seed {seed}: cb{} reused in flight", r.cb);

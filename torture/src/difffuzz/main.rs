@@ -11,6 +11,7 @@
 //! ```text
 //! paio-difffuzz [--seconds N | --count N] [--seed N] [--so PATH] [--libs glibc,threads,default]
 //!               [--batch N] [--verbose] [--max-report N] [--without sigwait,fork,direct-reuse,cancel]
+//! paio-difffuzz --shrink --seed N [--libs ...]   the fewest steps of seed N that still differ
 //! paio-difffuzz --print-ops --seed N        the generated sequence
 //! paio-difffuzz --known-glibc-bugs          the table of what is not generated
 //! paio-difffuzz --exec --seed N --count N --dir D   (internal) the executor
@@ -44,11 +45,12 @@ struct Args {
     verbose: bool,
     max_report: u64,
     print_ops: bool,
-    without: gen::Without,
+    shape: gen::Shape,
+    shrink: bool,
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("{msg}\nusage: paio-difffuzz [--seconds N | --count N] [--seed N] [--so PATH] [--libs glibc,threads,default] [--batch N] [--verbose] [--max-report N] [--without sigwait,fork,direct-reuse,cancel] | --print-ops --seed N | --known-glibc-bugs");
+    eprintln!("{msg}\nusage: paio-difffuzz [--seconds N | --count N] [--seed N] [--so PATH] [--libs glibc,threads,default] [--batch N] [--verbose] [--max-report N] [--without sigwait,fork,direct-reuse,cancel] [--max-steps N] | --shrink --seed N | --print-ops --seed N | --known-glibc-bugs");
     std::process::exit(2)
 }
 
@@ -68,7 +70,8 @@ fn parse_args() -> Args {
         verbose: false,
         max_report: 10,
         print_ops: false,
-        without: gen::Without::default(),
+        shape: gen::Shape::default(),
+        shrink: false,
     };
     let mut it = std::env::args().skip(1);
     let num = |it: &mut dyn Iterator<Item = String>, name: &str| -> u64 {
@@ -95,10 +98,12 @@ fn parse_args() -> Args {
             }
             "--without" => {
                 let v = it.next().unwrap_or_else(|| usage("--without needs a list"));
-                a.without = gen::Without::parse(&v).unwrap_or_else(|| {
+                a.shape.without = gen::Without::parse(&v).unwrap_or_else(|| {
                     usage("--without takes sigwait, fork, direct-reuse, cancel (comma-separated)")
                 });
             }
+            "--max-steps" => a.shape.max_steps = Some(num(&mut it, "--max-steps") as usize),
+            "--shrink" => a.shrink = true,
             "--verbose" => a.verbose = true,
             "--print-ops" => a.print_ops = true,
             "--known-glibc-bugs" => {
@@ -115,10 +120,7 @@ fn parse_args() -> Args {
 fn main() {
     let args = parse_args();
     if args.print_ops {
-        for (i, op) in gen::Gen::sequence(args.seed, args.without)
-            .iter()
-            .enumerate()
-        {
+        for (i, op) in gen::Gen::sequence(args.seed, args.shape).iter().enumerate() {
             println!("{i} {op:?}");
         }
         return;
@@ -151,7 +153,7 @@ fn exec_mode(args: &Args) {
         if pid == 0 {
             // SAFETY: a sequence that hangs past this is killed.
             unsafe { libc::alarm(25) };
-            let ops = gen::Gen::sequence(seed, args.without);
+            let ops = gen::Gen::sequence(seed, args.shape);
             let mut e = exec::Exec::new(&dir);
             e.run(&ops);
             say(&format!("# calls {}\n", e.calls));
@@ -172,6 +174,63 @@ fn exec_mode(args: &Args) {
     }
 }
 
+/// Cut the failing sequence of `--seed` to the fewest steps that still show
+/// the difference (a binary search over `--max-steps`; each cut sequence
+/// is a prefix of the full one), and print its transcripts.
+fn shrink(args: &Args, so: &str, base: &str) {
+    let dir = format!("{base}/shrink");
+    std::fs::create_dir_all(&dir).expect("create the work directory");
+    let run = |lib: &Lib, steps: Option<usize>| {
+        let shape = gen::Shape {
+            max_steps: steps,
+            ..args.shape
+        };
+        run_batch(so, lib, args.seed, 1, &dir, &shape)
+            .remove(&args.seed)
+            .unwrap_or_default()
+    };
+    for lib in &args.libs[1..] {
+        let differs = |steps: Option<usize>| {
+            let r = run(&args.libs[0], steps);
+            clean(&r) && first_difference(&r, &run(lib, steps)).is_some()
+        };
+        if !differs(args.shape.max_steps) {
+            println!(
+                "paio-difffuzz: seed {} shows no difference on {}",
+                args.seed, lib.name
+            );
+            continue;
+        }
+        let (mut lo, mut hi) = (0usize, args.shape.max_steps.unwrap_or(64));
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if differs(Some(mid)) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let shape = gen::Shape {
+            max_steps: Some(hi),
+            ..args.shape
+        };
+        let (r, t) = (run(&args.libs[0], Some(hi)), run(lib, Some(hi)));
+        println!(
+            "paio-difffuzz: seed {} on {}: {hi} steps still differ\n  replay: {}",
+            args.seed,
+            lib.name,
+            replay_command(so, args.seed, &[args.libs[0].clone(), lib.clone()], &shape)
+        );
+        for (name, tr) in [(&args.libs[0].name, &r), (&lib.name, &t)] {
+            println!("--- {name} ({})", tr.status);
+            for l in &tr.lines {
+                println!("  {l}");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(base);
+}
+
 fn drive(args: &Args) {
     let so = args.so.clone().unwrap_or_default();
     if args.libs.iter().any(|l| l.paio.is_some()) && !std::path::Path::new(&so).is_file() {
@@ -181,6 +240,9 @@ fn drive(args: &Args) {
         let t = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
         format!("{t}/paio-difffuzz-{}", std::process::id())
     });
+    if args.shrink {
+        return shrink(args, &so, &base);
+    }
     let names: Vec<&str> = args.libs.iter().map(|l| l.name.as_str()).collect();
     println!(
         "paio-difffuzz: first seed {}, {}, comparing {} against {}",
@@ -225,7 +287,7 @@ fn drive(args: &Args) {
                     let so = so.clone();
                     sc.spawn(move || {
                         std::fs::create_dir_all(&dir).expect("create the work directory");
-                        run_batch(&so, lib, seed, n, &dir, &args.without)
+                        run_batch(&so, lib, seed, n, &dir, &args.shape)
                     })
                 })
                 .collect();
@@ -283,7 +345,7 @@ fn drive(args: &Args) {
             let again = |lib: &Lib| {
                 let dir = format!("{base}/confirm");
                 std::fs::create_dir_all(&dir).expect("create the work directory");
-                run_batch(&so, lib, s, 1, &dir, &args.without)
+                run_batch(&so, lib, s, 1, &dir, &args.shape)
                     .remove(&s)
                     .unwrap_or_default()
             };
@@ -307,7 +369,7 @@ fn drive(args: &Args) {
                         if repeated { "again on a second run" } else { "not on a second run: intermittent" },
                         args.libs[0].name,
                         lib.name,
-                        replay_command(&so, s, &[args.libs[0].clone(), lib.clone()], &args.without)
+                        replay_command(&so, s, &[args.libs[0].clone(), lib.clone()], &args.shape)
                     );
                 }
             }
