@@ -167,4 +167,49 @@ fn help_is_not_an_error() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("--workloads") && text.contains("--smoke"));
+    assert!(text.contains("--dirs") && text.contains("--busy") && text.contains("sizes"));
+}
+
+#[test]
+fn dirs_and_busy_mistakes() {
+    assert_bad(
+        &["--dir", "/tmp", "--dirs", "/tmp"],
+        "give the directories once",
+    );
+    assert_bad(&["--dirs", ","], "--dirs names no directory");
+    assert_bad(&["--busy", "0"], "--busy must be between");
+    assert_bad(
+        &[
+            "--smoke",
+            "--impls",
+            "glibc",
+            "--workloads",
+            "cached-qd1",
+            "--dirs",
+            "/tmp,/nonexistent/paio-bench",
+        ],
+        "--dirs /nonexistent/paio-bench",
+    );
+}
+
+#[test]
+fn an_unusable_second_dir_leaves_nothing_in_the_first() {
+    let dir = std::env::temp_dir().join(format!("paio-bench-bad-dirs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let dirs = format!("{},/proc", dir.display());
+    assert_bad(
+        &[
+            "--smoke",
+            "--impls",
+            "glibc",
+            "--workloads",
+            "cached-qd1",
+            "--dirs",
+            &dirs,
+        ],
+        "cannot create the test file in /proc",
+    );
+    let left = std::fs::read_dir(&dir).map(|r| r.count()).unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(left, 0, "test file left in {}", dir.display());
 }

@@ -241,3 +241,214 @@ fn a_library_that_is_not_libpaio_is_refused() {
     assert_eq!(doc["workloads"][0]["ratios"]["paio/glibc"], Value::Null);
     assert!(leftover_test_files(dir).is_empty());
 }
+
+/// Runs paio-bench with `args`, returning its pid (the test files carry it in
+/// their names), the parsed `--json` document and stderr; asserts success.
+fn run_json(args: &[&str]) -> (u32, Value, String) {
+    let child = Command::new(BIN)
+        .args(args)
+        .arg("--json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run paio-bench");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait for paio-bench");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {:?}\n{stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("--json output parses");
+    assert_eq!(doc["ok"], Value::Bool(true), "{stderr}");
+    (pid, doc, stderr)
+}
+
+/// Test files paio-bench process `pid` left in `dir`.
+fn files_of(dir: &Path, pid: u32) -> Vec<String> {
+    let prefix = format!("paio-bench-{pid}-");
+    leftover_test_files(dir)
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+#[test]
+fn dirs_run_side_by_side_with_their_filesystems() {
+    let so = paio_ctests::paio_so()
+        .to_str()
+        .expect("utf-8 path")
+        .to_string();
+    let a = Scratch(paio_ctests::scratch_dir("bench-dirs-a"));
+    // tmpfs where the machine has it, so the two rows differ; else a second scratch dir.
+    let shm = Path::new("/dev/shm");
+    let b = Scratch(paio_ctests::scratch_dir("bench-dirs-b"));
+    let second = if shm.is_dir() { shm } else { b.0.as_path() };
+    let dirs = format!("{},{}", a.0.display(), second.display());
+    let (pid, doc, stderr) = run_json(&[
+        "--smoke",
+        "--dirs",
+        &dirs,
+        "--workloads",
+        "cached-qd1,cached-qd32",
+        "--impls",
+        "glibc,paio",
+        "--lib",
+        &so,
+    ]);
+    let targets = doc["config"]["dirs"].as_array().expect("config.dirs");
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    for (t, want) in targets.iter().zip([a.0.as_path(), second]) {
+        assert_eq!(str_field(t, "dir"), want.to_str().unwrap());
+        assert!(!str_field(t, "fs").is_empty(), "{t}");
+        assert!(str_field(t, "f_type").starts_with("0x"), "{t}");
+    }
+    let rows = doc["workloads"].as_array().expect("workloads");
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|w| (str_field(w, "name"), str_field(w, "dir")))
+        .collect();
+    let (da, db) = (a.0.to_str().unwrap(), second.to_str().unwrap());
+    assert_eq!(
+        got,
+        [
+            ("cached-qd1", da),
+            ("cached-qd1", db),
+            ("cached-qd32", da),
+            ("cached-qd32", db)
+        ]
+    );
+    for w in rows {
+        assert_eq!(
+            str_field(w, "fs"),
+            str_field(&targets[usize::from(str_field(w, "dir") == db)], "fs")
+        );
+        for c in w["impls"].as_array().expect("impls") {
+            assert_eq!(str_field(c, "status"), "ok", "{c}");
+            assert_eq!(u64_field(&c["runs"][0], "ios"), SMOKE_IOS);
+        }
+        assert!(w["ratios"]["paio/glibc"]["median"].as_f64().is_some());
+    }
+    // One table, with a filesystem column and a line per directory above it.
+    assert!(stderr.contains("each of 2 directories"), "{stderr}");
+    let header = stderr
+        .lines()
+        .find(|l| l.starts_with("workload"))
+        .expect("table header");
+    assert!(header.split_whitespace().nth(1) == Some("fs"), "{header}");
+    assert_eq!(
+        stderr.matches("\nworkload").count(),
+        1,
+        "one table: {stderr}"
+    );
+    assert!(files_of(&a.0, pid).is_empty() && files_of(second, pid).is_empty());
+}
+
+#[test]
+fn sizes_time_the_submitting_call() {
+    let so = paio_ctests::paio_so()
+        .to_str()
+        .expect("utf-8 path")
+        .to_string();
+    let scratch = Scratch(paio_ctests::scratch_dir("bench-sizes"));
+    let dir = scratch.0.to_str().expect("utf-8").to_string();
+    let (pid, doc, stderr) = run_json(&[
+        "--smoke",
+        "--workloads",
+        "sizes",
+        "--dir",
+        &dir,
+        "--lib",
+        &so,
+    ]);
+    let rows = doc["workloads"].as_array().expect("workloads");
+    let names: Vec<&str> = rows.iter().map(|w| str_field(w, "name")).collect();
+    // --smoke keeps the sizes up to 1 MiB.
+    assert_eq!(
+        names,
+        [
+            "sizes-read-4k",
+            "sizes-write-4k",
+            "sizes-read-64k",
+            "sizes-write-64k",
+            "sizes-read-1m",
+            "sizes-write-1m"
+        ]
+    );
+    for w in rows {
+        let name = str_field(w, "name");
+        assert_eq!(str_field(w, "family"), "sizes");
+        assert_eq!(u64_field(w, "depth"), 1);
+        let block = u64_field(w, "block");
+        for c in w["impls"].as_array().expect("impls") {
+            let imp = str_field(c, "impl");
+            if str_field(c, "status") == "na" && imp.starts_with("io_") {
+                continue;
+            }
+            assert_eq!(str_field(c, "status"), "ok", "{name}/{imp}: {c}");
+            let r = &c["runs"][0];
+            assert_eq!(u64_field(r, "ios"), SMOKE_IOS, "{name}/{imp}");
+            // Queue depth 1: every request is its own submitting call.
+            assert_eq!(u64_field(r, "submit_count"), SMOKE_IOS, "{name}/{imp}");
+            assert_eq!(u64_field(r, "block"), block);
+            let p50 = r["submit_p50_us"].as_f64().expect("submit_p50_us");
+            let max = r["submit_max_us"].as_f64().expect("submit_max_us");
+            assert!(p50 > 0.0 && max >= p50, "{name}/{imp}: {r}");
+            assert!(r["bytes_per_s"].as_f64().is_some_and(|x| x > 0.0));
+            assert!(c["summary"]["submit_max_us"].as_f64().is_some());
+        }
+    }
+    assert!(
+        stderr.contains("call p50 µs") && stderr.contains("read 1 MiB"),
+        "{stderr}"
+    );
+    // No IOPS table when only sizes ran.
+    assert!(!stderr.contains("paio/kernel"), "{stderr}");
+    assert!(files_of(&scratch.0, pid).is_empty());
+}
+
+/// Pids of processes running this test's paio-bench binary as a busy child.
+fn busy_children() -> Vec<u32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let mut args = c.split(|&b| b == 0);
+                args.next() == Some(BIN.as_bytes()) && args.next() == Some(b"__busy")
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn busy_runs_beside_and_is_gone_after() {
+    let scratch = Scratch(paio_ctests::scratch_dir("bench-busy"));
+    let dir = scratch.0.to_str().expect("utf-8").to_string();
+    let (_, doc, stderr) = run_json(&[
+        "--smoke",
+        "--busy",
+        "2",
+        "--workloads",
+        "cached-qd1",
+        "--impls",
+        "glibc",
+        "--dir",
+        &dir,
+    ]);
+    assert_eq!(doc["config"]["busy"], 2);
+    assert!(
+        stderr.contains("busy: 2 CPU-bound processes ran beside every measured child"),
+        "{stderr}"
+    );
+    assert_eq!(
+        busy_children(),
+        Vec::<u32>::new(),
+        "busy processes left running"
+    );
+}
