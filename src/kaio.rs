@@ -43,10 +43,16 @@ use crate::sync::AtomicU64;
 use crate::sys;
 
 /// Events per kernel context. Each context is charged against the
-/// system-wide `fs.aio-max-nr` (65536 by default), so contexts are kept
-/// small and few: many processes can use paio at once. What does not fit in
-/// a ring waits in user space (polls) or goes to the pool (transfers).
+/// system-wide `fs.aio-max-nr` (65536 by default; the kernel charges about
+/// twice the ring size), so contexts are kept small and few: many processes
+/// can use paio at once. What does not fit in a ring waits in user space
+/// (polls) or goes to the pool (transfers).
 const CONTEXT_EVENTS: u32 = 256;
+/// Contexts grow with demand: the first kernel request makes one, and each
+/// thread that submits to the kernel beyond the first may add one, up to
+/// the number of CPUs and at most this many. A process with one submitting
+/// thread (a prefork server's worker, fio's job) holds one context however
+/// many CPUs the machine has.
 const MAX_CONTEXTS: usize = 8;
 
 /// One kernel context and its mapped ring.
@@ -68,7 +74,14 @@ struct Ring {
 
 /// The kernel side, set up by the first request that needs it.
 struct Contexts {
-    rings: Box<[Ring]>,
+    /// `rings[..live]` are set up, in order; the rest may be later.
+    rings: Box<[OnceCell<Ring>]>,
+    live: AtomicUsize,
+    /// Held while a context is added.
+    grow: Mutex<()>,
+    /// An `io_setup` for one more context was refused (`fs.aio-max-nr`
+    /// exhausted): the process keeps the contexts it has.
+    refused: AtomicBool,
     /// The eventfd every request signals when it completes (`IOCB_FLAG_RESFD`)
     /// and paio signals for other completions while program threads sleep on it.
     wake: i32,
@@ -152,14 +165,23 @@ impl KaioBackend {
     }
 
     /// This thread's ring: each thread keeps one (chosen round robin), so
-    /// threads on different CPUs use different contexts.
-    fn ring_index(&self, k: &Contexts) -> usize {
-        MY_RING.with(|m| {
+    /// threads on different CPUs use different contexts. A thread whose
+    /// turn comes beyond the contexts that exist adds one, while the CPUs,
+    /// `MAX_CONTEXTS` and the system's budget allow.
+    fn ring_index(&self, engine: &Engine, k: &Contexts) -> usize {
+        let turn = MY_RING.with(|m| {
             if m.get() == usize::MAX {
                 m.set(NEXT_RING.fetch_add(1, Relaxed));
             }
-            m.get() % k.rings.len()
-        })
+            m.get()
+        });
+        let want = turn % k.rings.len();
+        while want >= k.live.load(Acquire) {
+            if !k.grow(engine) {
+                return want % k.live.load(Acquire);
+            }
+        }
+        want
     }
 
     /// Start the reaper (once): from now on completions are acted on
@@ -295,7 +317,7 @@ impl KaioBackend {
         let Some(kernel) = self.rings() else {
             return;
         };
-        let ring = &kernel.rings[i];
+        let ring = kernel.ring(i);
         for cb in cbs.iter_mut() {
             cb.aio_flags |= k::IOCB_FLAG_RESFD;
             cb.aio_resfd = kernel.wake as u32;
@@ -358,7 +380,7 @@ impl KaioBackend {
         let mut batch = [Iocb::default(); 64];
         let mut n = 0;
         while n < batch.len() {
-            match kernel.rings[i].overflow.pop() {
+            match kernel.ring(i).overflow.pop() {
                 Some(cb) => {
                     batch[n] = cb;
                     n += 1;
@@ -382,7 +404,7 @@ impl KaioBackend {
             return false;
         }
         let mut any = false;
-        for ring in k.rings.iter() {
+        for ring in k.live() {
             if ring.map.pending(&ring.claim) || !ring.handoff.is_empty() {
                 any |= take(engine, k, ring, true).completed;
             }
@@ -409,7 +431,7 @@ impl KaioBackend {
         // again, and whatever completed before is in a ring, taken below.
         sys::eventfd_drain(k.wake);
         let mut took = Taken::default();
-        for ring in k.rings.iter() {
+        for ring in k.live() {
             took.add(take(engine, k, ring, true));
         }
         if took.completed {
@@ -481,33 +503,71 @@ impl KaioBackend {
 
 fn setup(dup_floor: i32) -> Result<Contexts, i32> {
     let n = sys::online_cpus().clamp(1, MAX_CONTEXTS);
-    let mut rings = Vec::with_capacity(n);
-    for _ in 0..n {
-        match k::io_setup(CONTEXT_EVENTS) {
-            Ok(ctx) => {
-                // A ring whose layout this code does not know cannot be
-                // shared by takers: without it, the pool does everything.
-                let map = RingMap::of(ctx).ok_or(libc::ENOSYS)?;
-                rings.push(Ring {
-                    ctx,
-                    map,
-                    claim: AtomicU64::new(map.head()),
-                    handoff: ArrayQueue::new(4 * CONTEXT_EVENTS as usize),
-                    overflow: SegQueue::new(),
-                });
-            }
-            Err(e) if rings.is_empty() => return Err(e),
-            Err(_) => break, // fewer contexts than CPUs is fine
-        }
-    }
+    let first = new_ring()?;
     let wake = sys::eventfd(dup_floor)?;
+    let rings: Box<[OnceCell<Ring>]> = (0..n).map(|_| OnceCell::new()).collect();
+    let _ = rings[0].set(first);
     Ok(Contexts {
-        rings: rings.into_boxed_slice(),
+        rings,
+        live: AtomicUsize::new(1),
+        grow: Mutex::new(()),
+        refused: AtomicBool::new(false),
         wake,
         sleepers: AtomicU32::new(0),
         reaper: Mutex::new(false),
         reaped: AtomicBool::new(false),
     })
+}
+
+/// One kernel context and its mapped ring.
+fn new_ring() -> Result<Ring, i32> {
+    let ctx = k::io_setup(CONTEXT_EVENTS)?;
+    // A ring whose layout this code does not know cannot be shared by
+    // takers: without it, the pool does everything.
+    let map = RingMap::of(ctx).ok_or(libc::ENOSYS)?;
+    Ok(Ring {
+        ctx,
+        map,
+        claim: AtomicU64::new(map.head()),
+        handoff: ArrayQueue::new(4 * CONTEXT_EVENTS as usize),
+        overflow: SegQueue::new(),
+    })
+}
+
+impl Contexts {
+    /// The rings set up so far.
+    fn live(&self) -> impl Iterator<Item = &Ring> {
+        self.rings[..self.live.load(Acquire)]
+            .iter()
+            .filter_map(OnceCell::get)
+    }
+
+    /// Ring `i`, which is live (an index from `ring_index`).
+    fn ring(&self, i: usize) -> &Ring {
+        self.rings[i].get().expect("a ring index below `live`")
+    }
+
+    /// Add one context. False when none can be added: every one allowed
+    /// exists, or the system refused one (counted once, as `kaio_refused`).
+    fn grow(&self, engine: &Engine) -> bool {
+        let _g = self.grow.lock();
+        let live = self.live.load(Acquire);
+        if live >= self.rings.len() || self.refused.load(Relaxed) {
+            return false;
+        }
+        match new_ring() {
+            Ok(ring) => {
+                let _ = self.rings[live].set(ring);
+                self.live.store(live + 1, Release);
+                true
+            }
+            Err(_) => {
+                self.refused.store(true, Relaxed);
+                engine.stats.add(Counter::KaioRefused, 1);
+                false
+            }
+        }
+    }
 }
 
 /// Collect this thread's kernel submissions until `end_batch`.
@@ -559,7 +619,7 @@ impl Backend for KaioBackend {
             engine.release_slot(id);
             return Ok(());
         }
-        let ring = self.ring_index(kernel);
+        let ring = self.ring_index(engine, kernel);
         let batched = BATCH.with(|b| match b.borrow_mut().as_mut() {
             Some(v) => {
                 v.push((ring, cb));
@@ -591,7 +651,7 @@ impl Backend for KaioBackend {
 fn reap(engine: &'static Engine, kaio: &'static KaioBackend, k: &'static Contexts) {
     loop {
         sys::eventfd_drain(k.wake);
-        for (i, ring) in k.rings.iter().enumerate() {
+        for (i, ring) in k.live().enumerate() {
             take(engine, k, ring, false);
             if !ring.overflow.is_empty() {
                 kaio.resubmit_overflow(engine, i);
@@ -750,6 +810,6 @@ fn ready_stream(engine: &'static Engine, id: u32, job: &mut Job) {
         }
         return engine.dispatch_to_pool(id);
     };
-    let ring = kaio.ring_index(kernel);
+    let ring = kaio.ring_index(engine, kernel);
     kaio.submit(engine, ring, std::slice::from_mut(&mut cb));
 }

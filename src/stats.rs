@@ -47,13 +47,16 @@ pub enum Counter {
     /// Uncached buffered reads whose data the submitting call asked the
     /// kernel to read ahead, then finished by the pool's small `cold` group.
     Readahead,
+    /// The system refused this process one more kernel AIO context
+    /// (`fs.aio-max-nr` exhausted): it kept the contexts it had.
+    KaioRefused,
     /// Requests completed (a result published): `requests - done` are in
     /// flight. Not in the exit line, which keeps its fields; `paio-stat
     /// --watch` shows it.
     Done,
 }
 
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 15] = [
     "requests",
     "read",
     "write",
@@ -67,6 +70,7 @@ pub const NAMES: [&str; 14] = [
     "threads",
     "own_fd",
     "readahead",
+    "kaio_refused",
     "done",
 ];
 const N: usize = NAMES.len();
@@ -427,7 +431,10 @@ mod tests {
         let line = s.line();
         assert!(line.starts_with("paio: pid="));
         assert!(line.contains(" backend=threads requests=0 read=4000 write=0"));
-        assert!(line.ends_with(" own_fd=0 readahead=0\n"), "{line}");
+        assert!(
+            line.ends_with(" own_fd=0 readahead=0 kaio_refused=0\n"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -15,6 +15,10 @@ use crossbeam_queue::{ArrayQueue, SegQueue};
 use crate::sys;
 
 const PER_CPU_CAPACITY: usize = 1024;
+/// Queues per group at most: CPUs beyond share them (lock-free either way),
+/// so a process's memory does not grow with the machine (16 queues of 1,024
+/// entries: 256 KiB for a pool group, whatever the CPU count).
+const MAX_QUEUES: usize = 16;
 
 pub struct Workers<T> {
     name: &'static str,
@@ -40,7 +44,7 @@ impl<T: Send + 'static> Workers<T> {
     /// to paio. What a served item runs with is the server's business (the
     /// `SIGEV_THREAD` notifiers unblock around the program's callback).
     pub fn new(name: &'static str, stack_size: usize) -> Self {
-        let n = sys::online_cpus().clamp(1, 256);
+        let n = sys::online_cpus().clamp(1, MAX_QUEUES);
         Workers {
             name,
             queues: (0..n).map(|_| ArrayQueue::new(PER_CPU_CAPACITY)).collect(),
