@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::engine::{drive, Buffers, Engine, Limit, PhaseStats};
+use crate::engine::{drive, Buffers, Engine, Limit, PhaseStats, SubmitTiming};
 use crate::histogram::Histogram;
 use crate::kaio::KernelAio;
 use crate::posix::{aio_read_provider, is_libpaio, PosixAio};
@@ -239,6 +239,14 @@ fn make_engine(imp: Impl, fd: i32, w: &Workload) -> Result<Box<dyn Engine>, Cell
     })
 }
 
+/// The sizes rows time every submitting call, and read the CPU clock around
+/// every call from 1 MiB up and every 32nd below (where its cost would show).
+fn submit_timing(w: &Workload) -> Option<SubmitTiming> {
+    (w.family == Family::Sizes).then_some(SubmitTiming {
+        cpu_every: if w.block >= 1 << 20 { 1 } else { 32 },
+    })
+}
+
 /// Warm-up, then the measured phase, for one submitting thread. `start` runs
 /// between the two and `stop` right after the measured phase, before the
 /// engine is torn down (io_destroy alone can take tens of milliseconds): that
@@ -290,7 +298,7 @@ fn worker(
         w.depth,
         w.block,
         warm,
-        w.family == Family::Sizes,
+        submit_timing(w),
         sampler.as_deref_mut(),
     );
     start();
@@ -321,7 +329,7 @@ fn worker(
         w.depth,
         w.block,
         limit,
-        w.family == Family::Sizes,
+        submit_timing(w),
         sampler.as_deref_mut(),
     );
     if let Some(s) = sampler {
@@ -365,6 +373,7 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
     let (begin, end): (Mark, Mark) = (Cell::new(None), Cell::new(None));
     let mut hist = Histogram::default();
     let mut submit = Histogram::default();
+    let mut submit_cpu = Histogram::default();
     let (mut ios, mut fsyncs) = (0u64, 0u64);
     let mut errors = Vec::new();
     if w.threads == 1 {
@@ -375,6 +384,7 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
             Ok(s) => {
                 hist.merge(&s.hist);
                 submit.merge(&s.submit);
+                submit_cpu.merge(&s.submit_cpu);
                 ios += s.ios;
                 fsyncs += s.fsyncs;
             }
@@ -418,6 +428,7 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
                 Ok(s) => {
                     hist.merge(&s.hist);
                     submit.merge(&s.submit);
+                    submit_cpu.merge(&s.submit_cpu);
                     ios += s.ios;
                     fsyncs += s.fsyncs;
                 }
@@ -440,6 +451,14 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
     let us = |ns: u64| ns as f64 / 1000.0;
     let timed = w.family == Family::Sizes && submit.count() > 0;
     let submit_us = |ns: u64| if timed { json!(us(ns)) } else { Value::Null };
+    let cpu_timed = timed && submit_cpu.count() > 0;
+    let cpu_us = |ns: u64| {
+        if cpu_timed {
+            json!(us(ns))
+        } else {
+            Value::Null
+        }
+    };
     Ok(json!({
         "impl": spec.imp.name(),
         "workload": w.name,
@@ -459,6 +478,9 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
         "submit_p50_us": submit_us(submit.quantile(0.50)),
         "submit_p99_us": submit_us(submit.quantile(0.99)),
         "submit_max_us": submit_us(submit.max()),
+        "submit_cpu_count": submit_cpu.count(),
+        "submit_cpu_p50_us": cpu_us(submit_cpu.quantile(0.50)),
+        "submit_cpu_max_us": cpu_us(submit_cpu.max()),
         "cpu_s": cpu,
         "cpu_us_per_io": if ios > 0 { cpu * 1e6 / ios as f64 } else { 0.0 },
         "threads_own": own_threads,

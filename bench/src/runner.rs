@@ -51,6 +51,8 @@ pub struct Metrics {
     pub submit_p50_us: f64,
     pub submit_p99_us: f64,
     pub submit_max_us: f64,
+    /// The longest CPU time inside a sampled submitting call (NaN: not measured).
+    pub submit_cpu_max_us: f64,
     /// The child's whole result object, for `--json`.
     pub raw: Value,
 }
@@ -314,6 +316,7 @@ fn run_cell(exe: &Path, spec: &CellSpec, lib: Option<&Path>) -> Outcome {
         submit_p50_us: f("submit_p50_us"),
         submit_p99_us: f("submit_p99_us"),
         submit_max_us: f("submit_max_us"),
+        submit_cpu_max_us: f("submit_cpu_max_us"),
         raw: v,
     };
     // Every started operation must have been seen complete exactly once.

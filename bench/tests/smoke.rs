@@ -398,6 +398,14 @@ fn sizes_time_the_submitting_call() {
             assert!(p50 > 0.0 && max >= p50, "{name}/{imp}: {r}");
             assert!(r["bytes_per_s"].as_f64().is_some_and(|x| x > 0.0));
             assert!(c["summary"]["submit_max_us"].as_f64().is_some());
+            // The CPU clock is read around every 32nd call below 1 MiB, every call from there.
+            let every = if block >= 1 << 20 { 1 } else { 32 };
+            assert_eq!(
+                u64_field(r, "submit_cpu_count"),
+                SMOKE_IOS.div_ceil(every),
+                "{name}/{imp}"
+            );
+            assert!(r["submit_cpu_max_us"].as_f64().is_some_and(|x| x > 0.0));
         }
     }
     assert!(
