@@ -267,19 +267,26 @@ fn try_inline(
             st.learn_hint(seen, hint);
             now_or_enqueue(engine, cb, job, st, seen)
         }
-        Err(libc::ESPIPE) => {
-            // A pipe or socket: read/write semantics at the current position.
-            job.stream = true;
-            match io::attempt(&job, sys::RWF_NOWAIT) {
-                Ok(n) if n == job.len || job.op == Op::Read => complete_inline(engine, job, Ok(n)),
-                Ok(n) => {
-                    job.done = n;
-                    enqueue(engine, cb, job, Some(true))
-                }
-                Err(libc::EAGAIN) | Err(libc::EOPNOTSUPP) => enqueue(engine, cb, job, Some(true)),
-                Err(e) => complete_inline(engine, job, Err(e)),
-            }
+        Err(libc::ESPIPE) => stream_now_or_enqueue(engine, cb, job),
+        Err(e) => complete_inline(engine, job, Err(e)),
+    }
+}
+
+/// The file answered `ESPIPE`: a pipe, a socket or a device without
+/// offsets, read and written at its current position. One non-blocking
+/// transfer first: it completes what is ready, and it is what tells a
+/// descriptor that can never be ready for this direction (a write on a
+/// pipe's reading end: `EBADF`) from one that is not ready yet, which alone
+/// may wait for readiness.
+fn stream_now_or_enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job) -> Result<(), i32> {
+    job.stream = true;
+    match io::attempt(&job, sys::RWF_NOWAIT) {
+        Ok(n) if n == job.len || job.op == Op::Read => complete_inline(engine, job, Ok(n)),
+        Ok(n) => {
+            job.done = n;
+            enqueue(engine, cb, job, Some(true))
         }
+        Err(libc::EAGAIN) | Err(libc::EOPNOTSUPP) => enqueue(engine, cb, job, Some(true)),
         Err(e) => complete_inline(engine, job, Err(e)),
     }
 }
@@ -329,10 +336,7 @@ fn now_or_enqueue(
             job.done = n;
             enqueue(engine, cb, job, Some(false))
         }
-        Err(libc::ESPIPE) => {
-            job.stream = true;
-            enqueue(engine, cb, job, Some(true))
-        }
+        Err(libc::ESPIPE) => stream_now_or_enqueue(engine, cb, job),
         Err(libc::EAGAIN) | Err(libc::EINTR) => enqueue(engine, cb, job, None),
         Err(e) => complete_inline(engine, job, Err(e)),
     }

@@ -153,6 +153,7 @@ scenarios! {
     sigev_invalid,
     socket_reads_10000,
     socketpair_ordered,
+    stream_wrong_direction,
     suspend_already_done,
     suspend_basic,
     suspend_eintr,
