@@ -25,7 +25,7 @@ OPTIONS:
     --workloads A,B   workloads to run (default: all but sizes):
                       cached-qd1, cached-qd32, cached-qd128, direct-qd32,
                       cold-qd32, write-fsync, threads2-qd32,
-                      sizes (not in the default set: 10 rows, about 2 minutes
+                      sizes (not in the default set: 10 rows, about 2.5 minutes
                       per directory; its own table)
     --impls A,B       implementations to run (default: glibc,paio,io_submit,io_uring)
     --lib PATH        libpaio.so to preload (default: $PAIO_SO, else libpaio.so next
