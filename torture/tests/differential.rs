@@ -62,7 +62,7 @@ fn differential_fuzz_glibc_vs_paio() {
     let summary = stdout
         .lines()
         .rev()
-        .find(|l| l.contains(" sequences, ") && l.contains(" calls, "))
+        .find(|l| l.contains(" sequences, ") && l.contains(" differences, "))
         .unwrap_or("");
     assert!(
         !summary.is_empty(),
