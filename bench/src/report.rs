@@ -281,18 +281,16 @@ pub fn table(res: &RunResult, opts: &Options) -> String {
     if let Some(lib) = &res.lib {
         let _ = writeln!(s, "paio: LD_PRELOAD={}", lib.display());
     }
-    // The fs column, only when there are several directories.
-    let fs_w = (0..res.targets.len())
-        .map(|t| res.label(t).chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(2);
-    let fs_col = |text: &str| {
-        if multi {
-            format!(" {text:<fs_w$}")
-        } else {
-            String::new()
-        }
+    let frame = Frame {
+        res,
+        opts,
+        fs_w: multi.then(|| {
+            (0..res.targets.len())
+                .map(|t| res.label(t).chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(2)
+        }),
     };
     let suite: Vec<&WorkloadResult> = res
         .workloads
@@ -305,10 +303,10 @@ pub fn table(res: &RunResult, opts: &Options) -> String {
         .filter(|w| w.workload.family == Family::Sizes)
         .collect();
     if !suite.is_empty() {
-        suite_table(&mut s, res, opts, &suite, &fs_col);
+        suite_table(&mut s, &frame, &suite);
     }
     if !sizes.is_empty() {
-        sizes_table(&mut s, res, opts, &sizes, &fs_col);
+        sizes_table(&mut s, &frame, &sizes);
     }
     // Rows without ratios would end in padding.
     s.lines()
@@ -320,114 +318,159 @@ pub fn table(res: &RunResult, opts: &Options) -> String {
         })
 }
 
-/// The (workload name, fs label) cells of a row: each printed on the first
-/// row it applies to.
-fn row_labels(
-    res: &RunResult,
-    rows: &[&WorkloadResult],
-    i: usize,
-    c: usize,
-    name: &dyn Fn(&WorkloadResult) -> String,
-) -> (String, String) {
-    let w = rows[i];
-    let first_of_workload = i == 0 || rows[i - 1].workload.name != w.workload.name;
-    (
-        if c == 0 && first_of_workload {
-            name(w)
-        } else {
-            String::new()
-        },
-        if c == 0 {
-            res.label(w.target)
-        } else {
-            String::new()
-        },
-    )
+/// What the tables of one report share.
+struct Frame<'a> {
+    res: &'a RunResult,
+    opts: &'a Options,
+    /// The width of the fs column, which is there only when there are
+    /// several directories.
+    fs_w: Option<usize>,
 }
 
-fn suite_table(
-    s: &mut String,
-    res: &RunResult,
-    opts: &Options,
-    rows: &[&WorkloadResult],
-    fs_col: &dyn Fn(&str) -> String,
-) {
+impl Frame<'_> {
+    fn fs_col(&self, text: &str) -> String {
+        match self.fs_w {
+            Some(w) => format!(" {text:<w$}"),
+            None => String::new(),
+        }
+    }
+
+    /// The columns left of the numbers, in the header and in every row.
+    fn lead(&self, name: &str, fs: &str, imp: &str) -> String {
+        format!("{name:<14}{} {imp:<10}", self.fs_col(fs))
+    }
+
+    /// `paio / against` on paio's own row; empty on the others.
+    fn paio_ratio(&self, w: &WorkloadResult, c: &ImplRuns, against: &[Impl]) -> String {
+        if c.imp == Impl::Paio {
+            fmt_ratio(ratio(w, against, self.opts.reps))
+        } else {
+            String::new()
+        }
+    }
+
+    /// The (workload name, fs label) cells of a row: each printed on the first
+    /// row it applies to.
+    fn row_labels(
+        &self,
+        rows: &[&WorkloadResult],
+        i: usize,
+        c: usize,
+        name: &dyn Fn(&WorkloadResult) -> String,
+    ) -> (String, String) {
+        let w = rows[i];
+        let first_of_workload = i == 0 || rows[i - 1].workload.name != w.workload.name;
+        (
+            if c == 0 && first_of_workload {
+                name(w)
+            } else {
+                String::new()
+            },
+            if c == 0 {
+                self.res.label(w.target)
+            } else {
+                String::new()
+            },
+        )
+    }
+
+    fn write_header(&self, s: &mut String, first: &str, columns: &[Col]) {
+        let headings = pad(columns, columns.iter().map(|c| c.0.to_string()));
+        let _ = writeln!(s, "{} {headings}", self.lead(first, "fs", "impl"));
+    }
+
+    /// The rows of a table: one line for a skipped workload, else one per
+    /// implementation, where `numbers` gives the cells of `columns` for one
+    /// that ran.
+    fn write_rows(
+        &self,
+        s: &mut String,
+        rows: &[&WorkloadResult],
+        columns: &[Col],
+        name_of: &dyn Fn(&WorkloadResult) -> String,
+        numbers: &dyn Fn(&WorkloadResult, &ImplRuns, &Summary) -> Vec<String>,
+    ) {
+        for (i, w) in rows.iter().enumerate() {
+            if let Some(why) = &w.skipped {
+                let (name, fs) = self.row_labels(rows, i, 0, name_of);
+                let _ = writeln!(s, "{name:<14}{} skipped: {why}", self.fs_col(&fs));
+                continue;
+            }
+            for (k, c) in w.impls.iter().enumerate() {
+                let (name, fs) = self.row_labels(rows, i, k, name_of);
+                let cells = match column(c) {
+                    Column::Ok(m) => pad(columns, numbers(w, c, &m)),
+                    Column::Na(r) => format!("n/a: {r}"),
+                    Column::Failed(r) => format!("FAILED: {r}"),
+                    Column::Absent => "-".into(),
+                };
+                let _ = writeln!(s, "{} {cells}", self.lead(&name, &fs, c.imp.name()));
+            }
+        }
+    }
+}
+
+/// A numeric column: its heading and width.
+type Col = (&'static str, usize);
+
+/// `cells`, each right-aligned in its column, one space apart.
+fn pad(columns: &[Col], cells: impl IntoIterator<Item = String>) -> String {
+    let cells: Vec<String> = cells.into_iter().collect();
+    debug_assert_eq!(cells.len(), columns.len());
+    columns
+        .iter()
+        .zip(cells)
+        .map(|(&(_, w), cell)| format!("{cell:>w$}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `-` for one rep, which has no spread.
+fn fmt_spread(m: &Summary) -> String {
+    if m.reps > 1 {
+        format!("{:.1}%", m.spread * 100.0)
+    } else {
+        "-".into()
+    }
+}
+
+fn suite_table(s: &mut String, frame: &Frame, rows: &[&WorkloadResult]) {
+    const COLUMNS: &[Col] = &[
+        ("qd", 4),
+        ("IOPS", 9),
+        ("spread", 6),
+        ("p50 µs", 8),
+        ("p99 µs", 8),
+        ("CPU µs/IO", 9),
+        ("threads", 9),
+        ("RSS MiB", 7),
+        ("paio/glibc", 10),
+        ("paio/kernel", 11),
+    ];
     let _ = writeln!(s);
-    let _ = writeln!(
-        s,
-        "{:<14}{} {:<10} {:>4} {:>9} {:>6} {:>8} {:>8} {:>9} {:>9} {:>7} {:>10} {:>11}",
-        "workload",
-        fs_col("fs"),
-        "impl",
-        "qd",
-        "IOPS",
-        "spread",
-        "p50 µs",
-        "p99 µs",
-        "CPU µs/IO",
-        "threads",
-        "RSS MiB",
-        "paio/glibc",
-        "paio/kernel"
-    );
-    for (i, w) in rows.iter().enumerate() {
+    frame.write_header(s, "workload", COLUMNS);
+    let name_of = |w: &WorkloadResult| w.workload.name.to_string();
+    let numbers = |w: &WorkloadResult, c: &ImplRuns, m: &Summary| {
         let wl = &w.workload;
         let qd = if wl.threads > 1 {
             format!("{}x{}", wl.threads, wl.depth)
         } else {
             wl.depth.to_string()
         };
-        let name_of = |w: &WorkloadResult| w.workload.name.to_string();
-        if let Some(why) = &w.skipped {
-            let (name, fs) = row_labels(res, rows, i, 0, &name_of);
-            let _ = writeln!(s, "{name:<14}{} skipped: {why}", fs_col(&fs));
-            continue;
-        }
-        for (k, c) in w.impls.iter().enumerate() {
-            let (name, fs) = row_labels(res, rows, i, k, &name_of);
-            let lead = format!("{name:<14}{} {:<10}", fs_col(&fs), c.imp.name());
-            match column(c) {
-                Column::Ok(m) => {
-                    let (rg, rk) = if c.imp == Impl::Paio {
-                        (
-                            fmt_ratio(ratio(w, &[Impl::Glibc], opts.reps)),
-                            fmt_ratio(ratio(w, KERNEL, opts.reps)),
-                        )
-                    } else {
-                        (String::new(), String::new())
-                    };
-                    let spread = if m.reps > 1 {
-                        format!("{:.1}%", m.spread * 100.0)
-                    } else {
-                        "-".into()
-                    };
-                    let _ = writeln!(
-                        s,
-                        "{lead} {:>4} {:>9} {:>6} {:>8} {:>8} {:>9.2} {:>9} {:>7.1} {:>10} {:>11}",
-                        qd,
-                        fmt_count(m.iops),
-                        spread,
-                        fmt_us(m.p50_us),
-                        fmt_us(m.p99_us),
-                        m.cpu_us_per_io,
-                        format!("{}/{}", m.threads_extra, m.threads_created),
-                        m.maxrss_kib as f64 / 1024.0,
-                        rg,
-                        rk
-                    );
-                }
-                Column::Na(r) => {
-                    let _ = writeln!(s, "{lead} n/a: {r}");
-                }
-                Column::Failed(r) => {
-                    let _ = writeln!(s, "{lead} FAILED: {r}");
-                }
-                Column::Absent => {
-                    let _ = writeln!(s, "{lead} -");
-                }
-            }
-        }
-    }
+        vec![
+            qd,
+            fmt_count(m.iops),
+            fmt_spread(m),
+            fmt_us(m.p50_us),
+            fmt_us(m.p99_us),
+            format!("{:.2}", m.cpu_us_per_io),
+            format!("{}/{}", m.threads_extra, m.threads_created),
+            format!("{:.1}", m.maxrss_kib as f64 / 1024.0),
+            frame.paio_ratio(w, c, &[Impl::Glibc]),
+            frame.paio_ratio(w, c, KERNEL),
+        ]
+    };
+    frame.write_rows(s, rows, COLUMNS, &name_of, &numbers);
     let _ = writeln!(s);
     let _ = writeln!(
         s,
@@ -448,33 +491,23 @@ fn suite_table(
     }
 }
 
-fn sizes_table(
-    s: &mut String,
-    res: &RunResult,
-    opts: &Options,
-    rows: &[&WorkloadResult],
-    fs_col: &dyn Fn(&str) -> String,
-) {
+fn sizes_table(s: &mut String, frame: &Frame, rows: &[&WorkloadResult]) {
+    const COLUMNS: &[Col] = &[
+        ("call p50 µs", 11),
+        ("call p99 µs", 11),
+        ("call max µs", 11),
+        ("cpu max µs", 10),
+        ("MiB/s", 9),
+        ("spread", 6),
+        ("paio/glibc", 10),
+    ];
     let _ = writeln!(s);
     let _ = writeln!(
         s,
         "sizes: cached reads and writes, 1 in flight; call = the submitting call itself"
     );
     let _ = writeln!(s);
-    let _ = writeln!(
-        s,
-        "{:<14}{} {:<10} {:>11} {:>11} {:>11} {:>10} {:>9} {:>6} {:>10}",
-        "request",
-        fs_col("fs"),
-        "impl",
-        "call p50 µs",
-        "call p99 µs",
-        "call max µs",
-        "cpu max µs",
-        "MiB/s",
-        "spread",
-        "paio/glibc"
-    );
+    frame.write_header(s, "request", COLUMNS);
     let name_of = |w: &WorkloadResult| {
         let op = match w.workload.pattern {
             crate::workload::Pattern::CachedWrite => "write",
@@ -482,51 +515,18 @@ fn sizes_table(
         };
         format!("{op} {}", fmt_block(w.workload.block))
     };
-    for (i, w) in rows.iter().enumerate() {
-        if let Some(why) = &w.skipped {
-            let (name, fs) = row_labels(res, rows, i, 0, &name_of);
-            let _ = writeln!(s, "{name:<14}{} skipped: {why}", fs_col(&fs));
-            continue;
-        }
-        for (k, c) in w.impls.iter().enumerate() {
-            let (name, fs) = row_labels(res, rows, i, k, &name_of);
-            let lead = format!("{name:<14}{} {:<10}", fs_col(&fs), c.imp.name());
-            match column(c) {
-                Column::Ok(m) => {
-                    let rg = if c.imp == Impl::Paio {
-                        fmt_ratio(ratio(w, &[Impl::Glibc], opts.reps))
-                    } else {
-                        String::new()
-                    };
-                    let spread = if m.reps > 1 {
-                        format!("{:.1}%", m.spread * 100.0)
-                    } else {
-                        "-".into()
-                    };
-                    let _ = writeln!(
-                        s,
-                        "{lead} {:>11} {:>11} {:>11} {:>10} {:>9.0} {:>6} {:>10}",
-                        fmt_us(m.submit_p50_us),
-                        fmt_us(m.submit_p99_us),
-                        fmt_us(m.submit_max_us),
-                        fmt_us(m.submit_cpu_max_us),
-                        m.bytes_per_s / (1u64 << 20) as f64,
-                        spread,
-                        rg
-                    );
-                }
-                Column::Na(r) => {
-                    let _ = writeln!(s, "{lead} n/a: {r}");
-                }
-                Column::Failed(r) => {
-                    let _ = writeln!(s, "{lead} FAILED: {r}");
-                }
-                Column::Absent => {
-                    let _ = writeln!(s, "{lead} -");
-                }
-            }
-        }
-    }
+    let numbers = |w: &WorkloadResult, c: &ImplRuns, m: &Summary| {
+        vec![
+            fmt_us(m.submit_p50_us),
+            fmt_us(m.submit_p99_us),
+            fmt_us(m.submit_max_us),
+            fmt_us(m.submit_cpu_max_us),
+            format!("{:.0}", m.bytes_per_s / (1u64 << 20) as f64),
+            fmt_spread(m),
+            frame.paio_ratio(w, c, &[Impl::Glibc]),
+        ]
+    };
+    frame.write_rows(s, rows, COLUMNS, &name_of, &numbers);
     let _ = writeln!(s);
     let _ = writeln!(s, "call: how long the submitting call took (aio_read/aio_write for glibc and paio, io_submit or");
     let _ = writeln!(s, "io_uring_enter for the kernel columns), wall clock; p50 and p99 are medians over reps, max the longest");

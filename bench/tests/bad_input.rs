@@ -33,6 +33,15 @@ fn assert_bad(args: &[&str], says: &str) {
     assert!(out.stdout.is_empty(), "{args:?} printed on stdout");
 }
 
+/// A quick glibc-only run of one cached workload: what is left to go wrong is
+/// in the arguments a test adds.
+const QUICK: &[&str] = &["--smoke", "--impls", "glibc", "--workloads", "cached-qd1"];
+
+/// `assert_bad` for the quick run with `more` added.
+fn assert_bad_quick(more: &[&str], says: &str) {
+    assert_bad(&[QUICK, more].concat(), says);
+}
+
 #[test]
 fn unknown_workload() {
     assert_bad(
@@ -60,26 +69,15 @@ fn depth_zero_and_garbage_numbers() {
 
 #[test]
 fn missing_or_unusable_dir() {
-    let args = [
-        "--smoke",
-        "--impls",
-        "glibc",
-        "--workloads",
-        "cached-qd1",
-        "--dir",
-    ];
-    assert_bad(
-        &[&args[..], &["/nonexistent/paio-bench"]].concat(),
+    assert_bad_quick(
+        &["--dir", "/nonexistent/paio-bench"],
         "/nonexistent/paio-bench",
     );
     let file = std::env::current_exe().expect("test exe");
     let file = file.to_str().expect("utf-8 path");
-    assert_bad(&[&args[..], &[file]].concat(), "not a directory");
+    assert_bad_quick(&["--dir", file], "not a directory");
     // Root ignores permission bits, but nobody may create files in /proc.
-    assert_bad(
-        &[&args[..], &["/proc"]].concat(),
-        "cannot create the test file",
-    );
+    assert_bad_quick(&["--dir", "/proc"], "cannot create the test file");
 }
 
 #[test]
@@ -178,16 +176,8 @@ fn dirs_and_busy_mistakes() {
     );
     assert_bad(&["--dirs", ","], "--dirs names no directory");
     assert_bad(&["--busy", "0"], "--busy must be between");
-    assert_bad(
-        &[
-            "--smoke",
-            "--impls",
-            "glibc",
-            "--workloads",
-            "cached-qd1",
-            "--dirs",
-            "/tmp,/nonexistent/paio-bench",
-        ],
+    assert_bad_quick(
+        &["--dirs", "/tmp,/nonexistent/paio-bench"],
         "--dirs /nonexistent/paio-bench",
     );
 }
@@ -197,18 +187,7 @@ fn an_unusable_second_dir_leaves_nothing_in_the_first() {
     let dir = std::env::temp_dir().join(format!("paio-bench-bad-dirs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let dirs = format!("{},/proc", dir.display());
-    assert_bad(
-        &[
-            "--smoke",
-            "--impls",
-            "glibc",
-            "--workloads",
-            "cached-qd1",
-            "--dirs",
-            &dirs,
-        ],
-        "cannot create the test file in /proc",
-    );
+    assert_bad_quick(&["--dirs", &dirs], "cannot create the test file in /proc");
     let left = std::fs::read_dir(&dir).map(|r| r.count()).unwrap_or(0);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(left, 0, "test file left in {}", dir.display());

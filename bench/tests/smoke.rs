@@ -26,10 +26,22 @@ fn leftover_test_files(dir: &Path) -> Vec<String> {
 /// Removes the scratch directory however the test ends.
 struct Scratch(std::path::PathBuf);
 
+impl Scratch {
+    /// The directory as an argument.
+    fn arg(&self) -> &str {
+        self.0.to_str().expect("utf-8")
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// `paio_ctests::paio_so()` as an argument.
+fn paio_so() -> &'static str {
+    paio_ctests::paio_so().to_str().expect("utf-8 path")
 }
 
 fn str_field<'a>(v: &'a Value, k: &str) -> &'a str {
@@ -44,45 +56,40 @@ fn u64_field(v: &Value, k: &str) -> u64 {
         .unwrap_or_else(|| panic!("no integer {k} in {v}"))
 }
 
+/// The workloads of a `--json` document, checked to be `names` in that order.
+fn workloads_named<'a>(doc: &'a Value, names: &[&str]) -> &'a [Value] {
+    let rows = doc["workloads"].as_array().expect("workloads array");
+    let got: Vec<&str> = rows.iter().map(|w| str_field(w, "name")).collect();
+    assert_eq!(got, names);
+    rows
+}
+
 #[test]
 fn smoke_run_every_column_json_and_plot() {
-    let so = paio_ctests::paio_so();
     let scratch = Scratch(paio_ctests::scratch_dir("bench-smoke"));
     let dir = &scratch.0;
     let svg = dir.join("plot.svg");
-    let out = Command::new(BIN)
-        .args(["--smoke", "--json", "--plot"])
-        .arg(&svg)
-        .arg("--dir")
-        .arg(dir)
-        .arg("--lib")
-        .arg(so)
-        .output()
-        .expect("run paio-bench");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "paio-bench --smoke failed: {:?}\n{stderr}",
-        out.status
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("--json output parses");
-    assert_eq!(doc["ok"], Value::Bool(true));
+    let (_, doc, stderr) = run_json(&[
+        "--smoke",
+        "--plot",
+        svg.to_str().expect("utf-8"),
+        "--dir",
+        scratch.arg(),
+        "--lib",
+        paio_so(),
+    ]);
     assert_eq!(doc["config"]["smoke"], Value::Bool(true));
-    let workloads = doc["workloads"].as_array().expect("workloads array");
-    let names: Vec<&str> = workloads.iter().map(|w| str_field(w, "name")).collect();
-    assert_eq!(
-        names,
-        [
+    let workloads = workloads_named(
+        &doc,
+        &[
             "cached-qd1",
             "cached-qd32",
             "cached-qd128",
             "direct-qd32",
             "cold-qd32",
             "write-fsync",
-            "threads2-qd32"
-        ]
+            "threads2-qd32",
+        ],
     );
 
     let mut runs_ok = 0u64;
@@ -277,10 +284,6 @@ fn files_of(dir: &Path, pid: u32) -> Vec<String> {
 
 #[test]
 fn dirs_run_side_by_side_with_their_filesystems() {
-    let so = paio_ctests::paio_so()
-        .to_str()
-        .expect("utf-8 path")
-        .to_string();
     let a = Scratch(paio_ctests::scratch_dir("bench-dirs-a"));
     // tmpfs where the machine has it, so the two rows differ; else a second scratch dir.
     let shm = Path::new("/dev/shm");
@@ -296,7 +299,7 @@ fn dirs_run_side_by_side_with_their_filesystems() {
         "--impls",
         "glibc,paio",
         "--lib",
-        &so,
+        paio_so(),
     ]);
     let targets = doc["config"]["dirs"].as_array().expect("config.dirs");
     assert_eq!(targets.len(), 2, "{targets:?}");
@@ -348,34 +351,27 @@ fn dirs_run_side_by_side_with_their_filesystems() {
 
 #[test]
 fn sizes_time_the_submitting_call() {
-    let so = paio_ctests::paio_so()
-        .to_str()
-        .expect("utf-8 path")
-        .to_string();
     let scratch = Scratch(paio_ctests::scratch_dir("bench-sizes"));
-    let dir = scratch.0.to_str().expect("utf-8").to_string();
     let (pid, doc, stderr) = run_json(&[
         "--smoke",
         "--workloads",
         "sizes",
         "--dir",
-        &dir,
+        scratch.arg(),
         "--lib",
-        &so,
+        paio_so(),
     ]);
-    let rows = doc["workloads"].as_array().expect("workloads");
-    let names: Vec<&str> = rows.iter().map(|w| str_field(w, "name")).collect();
     // --smoke keeps the sizes up to 1 MiB.
-    assert_eq!(
-        names,
-        [
+    let rows = workloads_named(
+        &doc,
+        &[
             "sizes-read-4k",
             "sizes-write-4k",
             "sizes-read-64k",
             "sizes-write-64k",
             "sizes-read-1m",
-            "sizes-write-1m"
-        ]
+            "sizes-write-1m",
+        ],
     );
     for w in rows {
         let name = str_field(w, "name");
@@ -437,7 +433,6 @@ fn busy_children() -> Vec<u32> {
 #[test]
 fn busy_runs_beside_and_is_gone_after() {
     let scratch = Scratch(paio_ctests::scratch_dir("bench-busy"));
-    let dir = scratch.0.to_str().expect("utf-8").to_string();
     let (_, doc, stderr) = run_json(&[
         "--smoke",
         "--busy",
@@ -447,7 +442,7 @@ fn busy_runs_beside_and_is_gone_after() {
         "--impls",
         "glibc",
         "--dir",
-        &dir,
+        scratch.arg(),
     ]);
     assert_eq!(doc["config"]["busy"], 2);
     assert!(
