@@ -798,7 +798,7 @@ impl Gen {
                             start: range.0,
                             end: range.1,
                             certain,
-                            extends: range.1 > fm.min_size,
+                            extends: len > 0 && range.1 > fm.min_size,
                         }
                     }
                 }
@@ -1020,13 +1020,16 @@ impl Gen {
                 certain,
                 ..
             } => {
+                // A write of nothing leaves the size alone.
                 let fm = &mut self.files[file];
-                if certain && !p.maybe_cancelled {
-                    fm.min_size = fm.min_size.max(end);
-                } else {
-                    fm.taint.push((start, end));
+                if end > start {
+                    if certain && !p.maybe_cancelled {
+                        fm.min_size = fm.min_size.max(end);
+                    } else {
+                        fm.taint.push((start, end));
+                    }
+                    fm.max_size = fm.max_size.max(end);
                 }
-                fm.max_size = fm.max_size.max(end);
             }
             Pending::StreamRead { s, .. } => {
                 self.streams[s].read = None;
