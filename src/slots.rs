@@ -12,6 +12,7 @@ use std::cell::UnsafeCell;
 use crate::sync::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
 use crossbeam_queue::ArrayQueue;
+use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 use crate::aiocb::Notify;
@@ -278,7 +279,9 @@ pub fn untag(tag: u64) -> Option<(u32, u32)> {
 pub struct Slab {
     chunks: Chunks<Slot>,
     grown: AtomicU32,
-    free: ArrayQueue<u32>,
+    /// Free slot ids, one queue per chunk, made with the chunk: a slab costs
+    /// memory (and the first request time) only for the chunks in use.
+    free: Box<[OnceCell<ArrayQueue<u32>>]>,
     grow_lock: Mutex<()>,
     capacity: u32,
 }
@@ -290,7 +293,7 @@ impl Slab {
         Slab {
             chunks: Chunks::new(nchunks, CHUNK),
             grown: AtomicU32::new(0),
-            free: ArrayQueue::new(nchunks * CHUNK),
+            free: (0..nchunks).map(|_| OnceCell::new()).collect(),
             grow_lock: Mutex::new(()),
             capacity: (nchunks * CHUNK) as u32,
         }
@@ -316,7 +319,7 @@ impl Slab {
     /// would publish `ECANCELED`, which the marking would then overwrite,
     /// leaving the aiocb in progress forever.
     pub fn alloc(&self, aiocb: usize, job: Job) -> Option<(u32, u32)> {
-        let id = match self.free.pop() {
+        let id = match self.pop_free() {
             Some(id) => id,
             None => self.grow()?,
         };
@@ -330,19 +333,30 @@ impl Slab {
         Some((id, gen))
     }
 
+    /// A free id, from the lowest chunk that has one.
+    fn pop_free(&self) -> Option<u32> {
+        let grown = self.grown.load(Ordering::Acquire) as usize;
+        self.free[..grown]
+            .iter()
+            .filter_map(OnceCell::get)
+            .find_map(ArrayQueue::pop)
+    }
+
     fn grow(&self) -> Option<u32> {
         let _g = self.grow_lock.lock();
-        if let Some(id) = self.free.pop() {
+        if let Some(id) = self.pop_free() {
             return Some(id);
         }
         let c = self.grown.load(Ordering::Relaxed) as usize;
         self.chunks.get_or_make(c * CHUNK, Slot::new)?;
-        self.grown.store(c as u32 + 1, Ordering::Release);
         let base = (c * CHUNK) as u32;
+        let free = ArrayQueue::new(CHUNK);
         for i in 1..CHUNK as u32 {
-            // Cannot fail: the queue holds every slot id there is.
-            let _ = self.free.push(base + i);
+            // Cannot fail: the queue holds every id of its chunk.
+            let _ = free.push(base + i);
         }
+        let _ = self.free[c].set(free);
+        self.grown.store(c as u32 + 1, Ordering::Release);
         Some(base)
     }
 
@@ -352,7 +366,9 @@ impl Slab {
             slot.fd.store(-1, Ordering::Relaxed);
             slot.aiocb.store(0, Ordering::Relaxed);
             slot.state.store(State::Free as u32, Ordering::Release);
-            let _ = self.free.push(id);
+            if let Some(free) = self.free[id as usize / CHUNK].get() {
+                let _ = free.push(id);
+            }
         }
     }
 
