@@ -1,5 +1,6 @@
 //! Command line.
 
+use crate::cmdline::Words;
 use crate::ffi::now_ms;
 
 pub(crate) struct Args {
@@ -27,22 +28,17 @@ pub(crate) fn parse_args() -> Args {
         a.seconds = s;
     }
     a.seed = now_ms() ^ (std::process::id() as u64) << 32;
-    let mut it = std::env::args().skip(1);
-    let num = |it: &mut dyn Iterator<Item = String>, name: &str| -> u64 {
-        it.next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| usage(&format!("{name} needs a number")))
-    };
+    let mut it = Words::from_env(usage);
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--seconds" => a.seconds = num(&mut it, "--seconds"),
+            "--seconds" => a.seconds = it.num("--seconds"),
             "--soak" => {
-                a.seconds = num(&mut it, "--soak");
+                a.seconds = it.num("--soak");
                 a.soak = true;
             }
-            "--seed" => a.seed = num(&mut it, "--seed"),
-            "--threads" => a.threads = num(&mut it, "--threads").max(1) as usize,
-            "--dir" => a.dir = Some(it.next().unwrap_or_else(|| usage("--dir needs a path"))),
+            "--seed" => a.seed = it.num("--seed"),
+            "--threads" => a.threads = it.num("--threads").max(1) as usize,
+            "--dir" => a.dir = Some(it.value("--dir", "a path")),
             "--allow-glibc" => a.allow_glibc = true,
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other}")),

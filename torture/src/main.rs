@@ -25,9 +25,11 @@
 #[macro_use]
 mod report;
 mod args;
+mod cmdline;
 mod ffi;
 mod files;
 mod fork;
+mod forkchild;
 mod ledger;
 mod model;
 mod req;

@@ -118,13 +118,7 @@ impl Worker {
                     count(K::StreamWrite, 1);
                     count(K::BytesWritten, ret as u64);
                 }
-                libc::ECANCELED if ret == -1 => count(K::Cancelled, 1),
-                _ => fail!(
-                    self.idx,
-                    "{}: aio_error {} aio_return {ret}",
-                    r.desc,
-                    errname(e)
-                ),
+                _ => cancelled_or_fail(self.idx, r, e, ret),
             }
         }
         model.pending.extend(&sw.topped);
@@ -152,13 +146,7 @@ impl Worker {
                         count(K::StreamRead, 1);
                         count(K::BytesRead, ret as u64);
                     }
-                    libc::ECANCELED if ret == -1 => count(K::Cancelled, 1),
-                    _ => fail!(
-                        self.idx,
-                        "{}: aio_error {} aio_return {ret}",
-                        r.desc,
-                        errname(e)
-                    ),
+                    _ => cancelled_or_fail(self.idx, r, e, ret),
                 }
             }
             if r.note != 0 {
@@ -168,6 +156,16 @@ impl Worker {
         drop(model);
         s.busy.store(false, Release);
         self.check_list_notes();
+    }
+}
+
+/// A stream request of worker `idx` that did not complete as the model
+/// expects: counted if it was cancelled, a failure otherwise.
+fn cancelled_or_fail(idx: usize, r: &Req, e: i32, ret: isize) {
+    if e == libc::ECANCELED && ret == -1 {
+        count(K::Cancelled, 1);
+    } else {
+        fail!(idx, "{}: aio_error {} aio_return {ret}", r.desc, errname(e));
     }
 }
 

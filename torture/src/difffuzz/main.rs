@@ -3,8 +3,8 @@
 //! cancels, close/dup2/reopen of descriptors, a fork, a signal probe) on
 //! regular files (buffered and `O_DIRECT`), pipes, socketpairs, `/dev/null`,
 //! `/dev/zero` and bad descriptors, built so that POSIX fixes everything the
-//! transcript shows (`gen.rs`). The sequence runs once on glibc and once
-//! under paio per backend (`exec.rs`, in a fresh forked process each), and
+//! transcript shows (`gen`). The sequence runs once on glibc and once
+//! under paio per backend (`exec`, in a fresh forked process each), and
 //! the transcripts must be identical (`compare.rs`); glibc's known defects
 //! are kept out by name (`glibc_bugs.rs`).
 //!
@@ -20,8 +20,12 @@
 //! The first library of `--libs` is the reference (glibc by default; `--libs
 //! glibc,glibc` checks that the transcripts are deterministic).
 
+#[path = "../cmdline.rs"]
+mod cmdline;
 #[path = "../ffi.rs"]
 mod ffi;
+#[path = "../forkchild.rs"]
+mod forkchild;
 
 mod compare;
 mod exec;
@@ -30,6 +34,7 @@ mod glibc_bugs;
 
 use std::collections::BTreeMap;
 
+use cmdline::Words;
 use compare::{clean, first_difference, replay_command, run_batch, Lib, Totals, Transcript};
 use ffi::now_ms;
 
@@ -73,36 +78,31 @@ fn parse_args() -> Args {
         shape: gen::Shape::default(),
         shrink: false,
     };
-    let mut it = std::env::args().skip(1);
-    let num = |it: &mut dyn Iterator<Item = String>, name: &str| -> u64 {
-        it.next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| usage(&format!("{name} needs a number")))
-    };
+    let mut it = Words::from_env(usage);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--exec" => a.exec = true,
-            "--seed" => a.seed = num(&mut it, "--seed"),
-            "--count" => a.count = Some(num(&mut it, "--count")),
-            "--seconds" => a.seconds = Some(num(&mut it, "--seconds")),
-            "--batch" => a.batch = num(&mut it, "--batch").max(1),
-            "--max-report" => a.max_report = num(&mut it, "--max-report"),
-            "--so" => a.so = Some(it.next().unwrap_or_else(|| usage("--so needs a path"))),
-            "--dir" => a.dir = Some(it.next().unwrap_or_else(|| usage("--dir needs a path"))),
+            "--seed" => a.seed = it.num("--seed"),
+            "--count" => a.count = Some(it.num("--count")),
+            "--seconds" => a.seconds = Some(it.num("--seconds")),
+            "--batch" => a.batch = it.num("--batch").max(1),
+            "--max-report" => a.max_report = it.num("--max-report"),
+            "--so" => a.so = Some(it.value("--so", "a path")),
+            "--dir" => a.dir = Some(it.value("--dir", "a path")),
             "--libs" => {
-                let v = it.next().unwrap_or_else(|| usage("--libs needs a list"));
+                let v = it.value("--libs", "a list");
                 a.libs = v.split(',').map(Lib::parse).collect();
                 if a.libs.len() < 2 {
                     usage("--libs needs a reference and at least one library to compare");
                 }
             }
             "--without" => {
-                let v = it.next().unwrap_or_else(|| usage("--without needs a list"));
+                let v = it.value("--without", "a list");
                 a.shape.without = gen::Without::parse(&v).unwrap_or_else(|| {
                     usage("--without takes sigwait, fork, direct-reuse, cancel (comma-separated)")
                 });
             }
-            "--max-steps" => a.shape.max_steps = Some(num(&mut it, "--max-steps") as usize),
+            "--max-steps" => a.shape.max_steps = Some(it.num("--max-steps") as usize),
             "--shrink" => a.shrink = true,
             "--verbose" => a.verbose = true,
             "--print-ops" => a.print_ops = true,
