@@ -40,6 +40,13 @@ pub struct CellSpec {
     pub cpus: Option<Vec<usize>>,
     /// Kill the child if it runs this long (a lost completion must not hang the bench).
     pub timeout_s: u32,
+    /// Which operation sequence to replay (a procs child's index; 0 otherwise).
+    pub stream: usize,
+    /// Where in the file the child's stretch of `size` bytes starts.
+    pub base: u64,
+    /// One of a group of processes: after the warm-up, say so on stdout and
+    /// wait for the parent's go (see [`crate::procs`]).
+    pub sync: bool,
 }
 
 impl CellSpec {
@@ -68,6 +75,9 @@ impl CellSpec {
             );
         }
         a.push(format!("timeout_s={}", self.timeout_s).into());
+        a.push(format!("stream={}", self.stream).into());
+        a.push(format!("base={}", self.base).into());
+        a.push(format!("sync={}", u8::from(self.sync)).into());
         // Last, since a path may hold anything, '=' included.
         let mut f = std::ffi::OsString::from("file=");
         f.push(&self.file);
@@ -85,6 +95,7 @@ impl CellSpec {
         let mut ios = None;
         let mut cpus = None;
         let mut timeout_s = 600;
+        let (mut stream, mut base, mut sync) = (0, 0, false);
         for a in args {
             let bytes = a.as_bytes();
             let Some(eq) = bytes.iter().position(|&b| b == b'=') else {
@@ -120,6 +131,9 @@ impl CellSpec {
                     )
                 }
                 "timeout_s" => timeout_s = num()? as u32,
+                "stream" => stream = num()? as usize,
+                "base" => base = num()?,
+                "sync" => sync = num()? != 0,
                 _ => return Err(format!("unknown cell argument {key}")),
             }
         }
@@ -142,6 +156,9 @@ impl CellSpec {
             ios,
             cpus,
             timeout_s,
+            stream,
+            base,
+            sync,
         })
     }
 }
@@ -252,11 +269,13 @@ fn submit_timing(w: &Workload) -> Option<SubmitTiming> {
 /// engine is torn down (io_destroy alone can take tens of milliseconds): that
 /// is where the process-wide clocks start and stop. Both run exactly once on
 /// every path, so threads meeting at a barrier there never wait forever.
+/// `start` may return when the measured phase ends (a group's common end);
+/// else it lasts `spec.duration` from then.
 fn worker(
     spec: &CellSpec,
     thread: usize,
     engine: Result<Box<dyn Engine>, CellError>,
-    start: &dyn Fn(),
+    start: &dyn Fn() -> Option<Instant>,
     stop: &dyn Fn(),
     mut sampler: Option<&mut ThreadSampler>,
 ) -> Result<PhaseStats, CellError> {
@@ -269,7 +288,7 @@ fn worker(
             return Err(e);
         }
     };
-    let mut gen = OpGen::new(w, spec.size, thread);
+    let mut gen = OpGen::new(w, spec.size, spec.stream + thread).at(spec.base);
     let blocks = spec.size / w.block as u64;
     let cold = w.pattern == Pattern::ColdRead;
     // Warm-up: start helper threads, rings and caches alike for everyone. A cold
@@ -301,7 +320,7 @@ fn worker(
         submit_timing(w),
         sampler.as_deref_mut(),
     );
-    start();
+    let until = start();
     // Every submitting thread and the helpers the warm-up started are alive here.
     if let Some(s) = sampler.as_deref_mut() {
         s.sample();
@@ -321,7 +340,7 @@ fn worker(
             None if cold => Some(share((blocks / 4).max(1))),
             None => None,
         },
-        until: spec.duration.map(|d| Instant::now() + d),
+        until: until.or_else(|| spec.duration.map(|d| Instant::now() + d)),
     };
     let result = drive(
         engine.as_mut(),
@@ -369,7 +388,13 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
     sampler.sample();
     let own_threads = if w.threads > 1 { 1 + w.threads } else { 1 };
 
-    type Mark = Cell<Option<(Instant, crate::sampler::Usage)>>;
+    if spec.sync && w.threads != 1 {
+        return Err(failed("a group member has one submitting thread"));
+    }
+    /// When, by `Instant` and by `CLOCK_MONOTONIC` (which the parent compares
+    /// across processes), and the process's usage then.
+    type Mark = Cell<Option<(Instant, u64, crate::sampler::Usage)>>;
+    let mark = || Some((Instant::now(), crate::procs::monotonic_ns(), usage()));
     let (begin, end): (Mark, Mark) = (Cell::new(None), Cell::new(None));
     let mut hist = Histogram::default();
     let mut submit = Histogram::default();
@@ -378,8 +403,16 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
     let mut errors = Vec::new();
     if w.threads == 1 {
         let engine = make_engine(spec.imp, fd, &w);
-        let start = || begin.set(Some((Instant::now(), usage())));
-        let stop = || end.set(Some((Instant::now(), usage())));
+        let start = || {
+            let until = if spec.sync {
+                crate::procs::await_go()
+            } else {
+                None
+            };
+            begin.set(mark());
+            until
+        };
+        let stop = || end.set(mark());
         match worker(spec, 0, engine, &start, &stop, Some(&mut sampler)) {
             Ok(s) => {
                 hist.merge(&s.hist);
@@ -403,15 +436,19 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
                             let meet = || {
                                 barrier.wait();
                             };
-                            let r = worker(spec, t, engine, &meet, &meet, own.as_mut());
+                            let start = || {
+                                meet();
+                                None
+                            };
+                            let r = worker(spec, t, engine, &start, &meet, own.as_mut());
                             (r, own)
                         })
                     })
                     .collect();
                 barrier.wait();
-                begin.set(Some((Instant::now(), usage())));
+                begin.set(mark());
                 barrier.wait();
-                end.set(Some((Instant::now(), usage())));
+                end.set(mark());
                 handles
                     .into_iter()
                     .map(|h| {
@@ -440,14 +477,14 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
     if let Some(e) = errors.into_iter().next() {
         return Err(e);
     }
-    let (t0, u0) = begin
+    let (t0, mono0, u0) = begin
         .get()
         .ok_or_else(|| failed("measured phase never started"))?;
     let end = end
         .get()
         .ok_or_else(|| failed("measured phase never ended"))?;
     let elapsed = end.0.duration_since(t0).as_secs_f64();
-    let cpu = end.1.cpu.saturating_sub(u0.cpu).as_secs_f64();
+    let cpu = end.2.cpu.saturating_sub(u0.cpu).as_secs_f64();
     let us = |ns: u64| ns as f64 / 1000.0;
     let timed = w.family == Family::Sizes && submit.count() > 0;
     let submit_us = |ns: u64| if timed { json!(us(ns)) } else { Value::Null };
@@ -487,7 +524,10 @@ fn run(spec: &CellSpec) -> Result<Value, CellError> {
         "threads_peak": sampler.peak(),
         "threads_extra": sampler.peak().saturating_sub(own_threads),
         "threads_created": sampler.seen().saturating_sub(own_threads),
-        "maxrss_kib": end.1.maxrss_kib,
+        "maxrss_kib": end.2.maxrss_kib,
+        "pid": std::process::id(),
+        "begin_mono_ns": mono0,
+        "end_mono_ns": end.1,
         "aio_read_from": provider,
     }))
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::workload::{
     impl_names, workload_names, workloads_by_name, Family, Impl, Workload, IMPLS, SMOKE_MAX_BLOCK,
-    WORKLOADS,
+    SMOKE_PROCS, WORKLOADS,
 };
 
 pub const USAGE: &str = "\
@@ -22,11 +22,14 @@ Each workload runs as separate child processes, interleaved rep by rep:
   io_uring   io_uring via the io-uring crate, the limit
 
 OPTIONS:
-    --workloads A,B   workloads to run (default: all but sizes):
+    --workloads A,B   workloads to run (default: all but sizes and procs*):
                       cached-qd1, cached-qd32, cached-qd128, direct-qd32,
                       cold-qd32, write-fsync, threads2-qd32,
                       sizes (not in the default set: 10 rows, about 2.5 minutes
-                      per directory; its own table)
+                      per directory; its own table),
+                      procs16-direct, procs128-direct, or procs for both (not in
+                      the default set: 16 or 128 processes at once, about 35 s
+                      for both per directory on 2 CPUs; their own table)
     --impls A,B       implementations to run (default: glibc,paio,io_submit,io_uring)
     --lib PATH        libpaio.so to preload (default: $PAIO_SO, else libpaio.so next
                       to this executable, else target/release/libpaio.so)
@@ -55,6 +58,13 @@ flight, timing the submitting call itself (aio_read/aio_write; io_submit and
 io_uring_enter for the kernel columns): p50, p99 and max, with the throughput. A row
 whose request is larger than the test file is skipped (give --size 128M or more;
 the default 256M is enough); --smoke keeps the rows up to 1 MiB.
+
+procs16-direct, procs128-direct: 16 or 128 processes at once, each with 32 4 KiB
+random O_DIRECT reads in flight on its own 1/N of the test file, all measured over
+one common window; IOPS is their sum. For paio, each process runs with PAIO_STATS
+set to a directory of the run's own, and the table says how many ran on kernel AIO
+and how many fell back to the worker pool; it prints fs.aio-max-nr and the peak
+fs.aio-nr seen while the processes ran. --smoke runs 4 processes.
 
 Ratios are taken pair by
 pair within one rep, then the median; paio/kernel is against the faster kernel
@@ -235,6 +245,11 @@ pub fn parse(args: &[String]) -> Result<Options, UsageError> {
     if o.smoke {
         o.workloads
             .retain(|w| w.family != Family::Sizes || w.block <= SMOKE_MAX_BLOCK);
+        for w in &mut o.workloads {
+            if w.family == Family::Procs {
+                w.procs = SMOKE_PROCS;
+            }
+        }
     }
     o.busy = match busy {
         None => 0,
@@ -460,5 +475,15 @@ mod tests {
         let o = parse(&args("--smoke --workloads sizes")).unwrap();
         assert!(o.workloads.iter().all(|w| w.block <= SMOKE_MAX_BLOCK));
         assert_eq!(o.workloads.len(), 6);
+        let o = parse(&args("--workloads procs")).unwrap();
+        let procs: Vec<usize> = o.workloads.iter().map(|w| w.procs).collect();
+        assert_eq!(procs, [16, 128]);
+        let o = parse(&args("--smoke --workloads procs128-direct")).unwrap();
+        assert_eq!(o.workloads[0].procs, SMOKE_PROCS);
+        assert!(!parse(&args(""))
+            .unwrap()
+            .workloads
+            .iter()
+            .any(|w| w.family == Family::Procs));
     }
 }

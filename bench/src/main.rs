@@ -5,10 +5,12 @@
 //! The parent process only orchestrates; every measurement runs in a child
 //! (this binary re-executed with `__cell`), so each implementation gets a fresh
 //! process whose CPU time, threads and memory are its own; `--busy` load runs
-//! beside it as more re-executions (`__busy`).
+//! beside it as more re-executions (`__busy`); the procs workloads run a
+//! group of cells at once.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod aio_nr;
 mod busy;
 mod cell;
 mod cleanup;
@@ -17,8 +19,10 @@ mod engine;
 mod fsinfo;
 mod histogram;
 mod kaio;
+mod paio_stats;
 mod plot;
 mod posix;
+mod procs;
 mod report;
 mod runner;
 mod sampler;

@@ -302,11 +302,19 @@ pub fn table(res: &RunResult, opts: &Options) -> String {
         .iter()
         .filter(|w| w.workload.family == Family::Sizes)
         .collect();
+    let procs: Vec<&WorkloadResult> = res
+        .workloads
+        .iter()
+        .filter(|w| w.workload.family == Family::Procs)
+        .collect();
     if !suite.is_empty() {
         suite_table(&mut s, &frame, &suite);
     }
     if !sizes.is_empty() {
         sizes_table(&mut s, &frame, &sizes);
+    }
+    if !procs.is_empty() {
+        procs_table(&mut s, &frame, &procs);
     }
     // Rows without ratios would end in padding.
     s.lines()
@@ -535,6 +543,118 @@ fn sizes_table(s: &mut String, frame: &Frame, rows: &[&WorkloadResult]) {
     let _ = writeln!(s, "MiB/s: bytes moved per second, median over reps; paio/glibc compares it within each rep, then the median.");
 }
 
+/// The group numbers of every rep of one column that ran.
+fn groups(c: &ImplRuns) -> Vec<&crate::procs::GroupStats> {
+    c.runs
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Ok(m) => m.group.as_ref(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn procs_table(s: &mut String, frame: &Frame, rows: &[&WorkloadResult]) {
+    const COLUMNS: &[Col] = &[
+        ("procs", 5),
+        ("qd", 4),
+        ("IOPS", 9),
+        ("spread", 6),
+        ("slowest", 8),
+        ("p50 µs", 8),
+        ("p99 µs", 8),
+        ("CPU µs/IO", 9),
+        ("aio-nr peak", 11),
+        ("on kaio", 8),
+        ("paio/glibc", 10),
+        ("paio/kernel", 11),
+    ];
+    let _ = writeln!(s);
+    let max_nr = crate::aio_nr::max_nr().map_or("unknown".into(), |n| n.to_string());
+    let before = rows
+        .iter()
+        .flat_map(|w| &w.impls)
+        .flat_map(groups)
+        .find_map(|g| g.aio_nr.map(|a| a.0))
+        .map_or("unknown".into(), |n| n.to_string());
+    let _ = writeln!(
+        s,
+        "procs: N processes at once, IOPS summed over one common window; fs.aio-max-nr {max_nr}, fs.aio-nr {before} before"
+    );
+    let _ = writeln!(s);
+    frame.write_header(s, "workload", COLUMNS);
+    let name_of = |w: &WorkloadResult| w.workload.name.to_string();
+    let numbers = |w: &WorkloadResult, c: &ImplRuns, m: &Summary| {
+        let g = groups(c);
+        let peak = g.iter().filter_map(|g| g.aio_nr.map(|a| a.1)).max();
+        // The worst rep: a fallback in any rep shows.
+        let on_kaio = if c.imp == Impl::Paio {
+            g.iter()
+                .min_by_key(|g| g.on_kaio())
+                .map_or_else(|| "-".into(), |g| format!("{}/{}", g.on_kaio(), g.procs))
+        } else {
+            "-".into()
+        };
+        let slowest = median(&g.iter().map(|g| g.iops_min).collect::<Vec<_>>());
+        vec![
+            w.workload.procs.to_string(),
+            w.workload.depth.to_string(),
+            fmt_count(m.iops),
+            fmt_spread(m),
+            fmt_count(slowest),
+            fmt_us(m.p50_us),
+            fmt_us(m.p99_us),
+            format!("{:.2}", m.cpu_us_per_io),
+            peak.map_or("-".into(), |p| p.to_string()),
+            on_kaio,
+            frame.paio_ratio(w, c, &[Impl::Glibc]),
+            frame.paio_ratio(w, c, KERNEL),
+        ]
+    };
+    frame.write_rows(s, rows, COLUMNS, &name_of, &numbers);
+    let _ = writeln!(s);
+    let _ = writeln!(s, "IOPS: the I/Os of all processes over the span from the first one's start to the last one's stop,");
+    let _ = writeln!(s, "median over reps; slowest: the slowest process's own IOPS (median over reps). p50: median over the");
+    let _ = writeln!(
+        s,
+        "processes; p99: the worst process's. CPU: all processes together, per I/O."
+    );
+    let _ = writeln!(s, "aio-nr peak: the most fs.aio-nr (events held by every kernel AIO context on the system) seen while");
+    let _ = writeln!(s, "the processes ran, highest rep. on kaio: paio's processes whose PAIO_STATS file says they ran on");
+    let _ = writeln!(s, "kernel AIO, of all (the rep with the fewest).");
+    for w in rows {
+        for c in w.impls.iter().filter(|c| c.imp == Impl::Paio) {
+            for (rep, g) in groups(c).iter().enumerate() {
+                let elsewhere = g.elsewhere();
+                if !elsewhere.is_empty() {
+                    let what: Vec<String> = elsewhere
+                        .iter()
+                        .map(|(label, n)| format!("{n} on {label}"))
+                        .collect();
+                    let _ = writeln!(
+                        s,
+                        "{}: paio rep {}: {} of {} processes not on kernel AIO: {}.",
+                        w.workload.name,
+                        rep + 1,
+                        g.procs - g.on_kaio(),
+                        g.procs,
+                        what.join(", ")
+                    );
+                }
+                if g.kaio_refused() > 0 {
+                    let _ = writeln!(
+                        s,
+                        "{}: paio rep {}: one more kernel AIO context refused {} time(s) (kaio_refused).",
+                        w.workload.name,
+                        rep + 1,
+                        g.kaio_refused()
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// NaN is not JSON: a number, or null.
 fn finite(x: f64) -> Value {
     if x.is_finite() {
@@ -600,7 +720,12 @@ pub fn json_doc(res: &RunResult, opts: &Options) -> Value {
             let target = &res.targets[w.target];
             json!({
                 "name": wl.name,
-                "family": match wl.family { Family::Suite => "suite", Family::Sizes => "sizes" },
+                "family": match wl.family {
+                    Family::Suite => "suite",
+                    Family::Sizes => "sizes",
+                    Family::Procs => "procs",
+                },
+                "procs": wl.procs,
                 "dir": target.dir.display().to_string(),
                 "fs": target.fs.name,
                 "mount": target.fs.mount.as_ref().map(|m| m.display().to_string()),

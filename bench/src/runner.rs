@@ -53,6 +53,8 @@ pub struct Metrics {
     pub submit_max_us: f64,
     /// The longest CPU time inside a sampled submitting call (NaN: not measured).
     pub submit_cpu_max_us: f64,
+    /// A procs workload's group of processes (the numbers above are theirs together).
+    pub group: Option<crate::procs::GroupStats>,
     /// The child's whole result object, for `--json`.
     pub raw: Value,
 }
@@ -229,8 +231,9 @@ fn warm_cache(path: &Path) -> Result<(), RunError> {
     }
 }
 
-/// Run one cell in a child process and read its result line.
-fn run_cell(exe: &Path, spec: &CellSpec, lib: Option<&Path>) -> Outcome {
+/// The command that runs `spec` in a child: stdin closed, stdout and stderr
+/// piped, `LD_PRELOAD` for the paio column only, killed if we die.
+pub fn cell_command(exe: &Path, spec: &CellSpec, lib: Option<&Path>) -> Command {
     let mut cmd = Command::new(exe);
     cmd.args(spec.to_args())
         .stdin(Stdio::null())
@@ -252,7 +255,12 @@ fn run_cell(exe: &Path, spec: &CellSpec, lib: Option<&Path>) -> Outcome {
             Ok(())
         });
     }
-    let child = match cmd.spawn() {
+    cmd
+}
+
+/// Run one cell in a child process and read its result line.
+fn run_cell(exe: &Path, spec: &CellSpec, lib: Option<&Path>) -> Outcome {
+    let child = match cell_command(exe, spec, lib).spawn() {
         Ok(c) => c,
         Err(e) => return Outcome::Failed(format!("cannot start {}: {e}", exe.display())),
     };
@@ -263,8 +271,21 @@ fn run_cell(exe: &Path, spec: &CellSpec, lib: Option<&Path>) -> Outcome {
         Ok(o) => o,
         Err(e) => return Outcome::Failed(format!("waiting for the child: {e}")),
     };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    cell_outcome(
+        spec,
+        out.status,
+        &String::from_utf8_lossy(&out.stdout),
+        &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// What a cell child's exit status and output say.
+pub fn cell_outcome(
+    spec: &CellSpec,
+    status: std::process::ExitStatus,
+    stdout: &str,
+    stderr: &str,
+) -> Outcome {
     let tail = || {
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
@@ -275,7 +296,7 @@ fn run_cell(exe: &Path, spec: &CellSpec, lib: Option<&Path>) -> Outcome {
         }
     };
     let Some(line) = stdout.lines().find_map(|l| l.strip_prefix(RESULT_PREFIX)) else {
-        let how = match (out.status.code(), out.status.signal()) {
+        let how = match (status.code(), status.signal()) {
             (_, Some(libc::SIGALRM)) => format!("timed out after {} s", spec.timeout_s),
             (_, Some(sig)) => format!("killed by signal {sig}"),
             (Some(code), _) => format!("exited with status {code} without a result"),
@@ -317,6 +338,7 @@ fn run_cell(exe: &Path, spec: &CellSpec, lib: Option<&Path>) -> Outcome {
         submit_p99_us: f("submit_p99_us"),
         submit_max_us: f("submit_max_us"),
         submit_cpu_max_us: f("submit_cpu_max_us"),
+        group: None,
         raw: v,
     };
     // Every started operation must have been seen complete exactly once.
@@ -453,10 +475,17 @@ pub fn run(opts: &Options) -> Result<RunResult, RunError> {
         if let Err(why) = &direct {
             // With several directories the row of this one says why instead.
             if opts.workloads_explicit && opts.dirs.len() == 1 {
+                let direct: Vec<&str> = opts
+                    .workloads
+                    .iter()
+                    .filter(|w| w.pattern == Pattern::DirectRead)
+                    .map(|w| w.name)
+                    .collect();
                 return Err(RunError::Input(format!(
                     "the filesystem under {} does not support O_DIRECT ({why}); give --dir on a \
-                     disk filesystem, or leave direct-qd32 out of --workloads",
-                    dir.display()
+                     disk filesystem, or leave {} out of --workloads",
+                    dir.display(),
+                    direct.join(", ")
                 )));
             }
         }
@@ -500,7 +529,7 @@ pub fn run(opts: &Options) -> Result<RunResult, RunError> {
     let with_depth = |base: &Workload| {
         let mut w = *base;
         // The sizes rows are defined at queue depth 1: their submit time is one call's.
-        if let (Some(d), Family::Suite) = (opts.depth, w.family) {
+        if let (Some(d), Family::Suite | Family::Procs) = (opts.depth, w.family) {
             w.depth = d;
         }
         w
@@ -600,12 +629,19 @@ pub fn run(opts: &Options) -> Result<RunResult, RunError> {
                             } else {
                                 opts.duration.as_secs() as u32 + 120
                             },
+                            stream: 0,
+                            base: 0,
+                            sync: false,
                         };
                         // Started for each cell and gone before the next, so
                         // the file preparation between cells runs unloaded.
                         let busy = Busy::start(&exe, opts.busy, opts.cpus.as_deref())
                             .map_err(RunError::Runtime)?;
-                        col.runs.push(run_cell(&exe, &spec, lib.as_deref()));
+                        col.runs.push(if w.family == Family::Procs {
+                            crate::procs::run_group(&exe, &spec, lib.as_deref())
+                        } else {
+                            run_cell(&exe, &spec, lib.as_deref())
+                        });
                         drop(busy);
                     }
                 }

@@ -25,6 +25,9 @@ pub enum Family {
     /// The request-size table (`--workloads sizes`): how long the submitting
     /// call takes, and the throughput, per request size.
     Sizes,
+    /// The many-processes table (`--workloads procs`): [`Workload::procs`]
+    /// processes at once, each on its own stretch of the file, IOPS summed.
+    Procs,
 }
 
 /// Writes between two fsyncs in [`Pattern::WriteFsync`].
@@ -41,6 +44,9 @@ pub struct Workload {
     pub threads: usize,
     /// Bytes per data I/O.
     pub block: usize,
+    /// Processes running it at once, each with its own `threads` and `depth`
+    /// (1 but for [`Family::Procs`]).
+    pub procs: usize,
     pub family: Family,
     pub about: &'static str,
 }
@@ -56,6 +62,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 1,
         threads: 1,
         block: 4 * KIB,
+        procs: 1,
         family: Family::Suite,
         about: "4 KiB random reads from page cache, 1 in flight",
     },
@@ -65,6 +72,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 32,
         threads: 1,
         block: 4 * KIB,
+        procs: 1,
         family: Family::Suite,
         about: "4 KiB random reads from page cache, 32 in flight",
     },
@@ -74,6 +82,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 128,
         threads: 1,
         block: 4 * KIB,
+        procs: 1,
         family: Family::Suite,
         about: "4 KiB random reads from page cache, 128 in flight",
     },
@@ -83,6 +92,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 32,
         threads: 1,
         block: 4 * KIB,
+        procs: 1,
         family: Family::Suite,
         about: "4 KiB random O_DIRECT reads, 32 in flight",
     },
@@ -92,6 +102,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 32,
         threads: 1,
         block: 4 * KIB,
+        procs: 1,
         family: Family::Suite,
         about: "4 KiB random buffered reads after drop_caches, 32 in flight",
     },
@@ -101,6 +112,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 1,
         threads: 1,
         block: 64 * KIB,
+        procs: 1,
         family: Family::Suite,
         about: "sequential 64 KiB writes, aio_fsync(O_SYNC) every 16 writes, 1 in flight",
     },
@@ -110,6 +122,7 @@ pub const WORKLOADS: &[Workload] = &[
         depth: 32,
         threads: 2,
         block: 4 * KIB,
+        procs: 1,
         family: Family::Suite,
         about: "two submitting threads, each 32 cached 4 KiB random reads in flight",
     },
@@ -130,6 +143,7 @@ const fn sized(
         depth: 1,
         threads: 1,
         block,
+        procs: 1,
         family: Family::Sizes,
         about,
     }
@@ -204,27 +218,66 @@ pub const SIZES: &[Workload] = &[
 /// Under `--smoke` the sizes rows stop here, so the plumbing check stays quick.
 pub const SMOKE_MAX_BLOCK: usize = MIB;
 
+/// The name that selects every workload of [`PROCS`].
+pub const PROCS_NAME: &str = "procs";
+
+const fn procs_direct(name: &'static str, procs: usize, about: &'static str) -> Workload {
+    Workload {
+        name,
+        pattern: Pattern::DirectRead,
+        depth: 32,
+        threads: 1,
+        block: 4 * KIB,
+        procs,
+        family: Family::Procs,
+        about,
+    }
+}
+
+/// `--workloads procs`: many processes at once, as a prefork server has them,
+/// each taking its own kernel AIO contexts out of the system's `fs.aio-max-nr`.
+/// Not in the default set: starting 128 processes per cell takes a while.
+pub const PROCS: &[Workload] = &[
+    procs_direct(
+        "procs16-direct",
+        16,
+        "16 processes at once, each 32 4 KiB random O_DIRECT reads in flight on its own stretch",
+    ),
+    procs_direct(
+        "procs128-direct",
+        128,
+        "128 processes at once, each 32 4 KiB random O_DIRECT reads in flight on its own stretch",
+    ),
+];
+
+/// Under `--smoke` every procs workload runs this many processes.
+pub const SMOKE_PROCS: usize = 4;
+
 pub fn workload_by_name(name: &str) -> Option<Workload> {
     WORKLOADS
         .iter()
         .chain(SIZES)
+        .chain(PROCS)
         .copied()
         .find(|w| w.name == name)
 }
 
-/// What a `--workloads` entry selects: one workload, or the whole `sizes` family.
+/// What a `--workloads` entry selects: one workload, or a whole family
+/// (`sizes`, `procs`).
 pub fn workloads_by_name(name: &str) -> Option<Vec<Workload>> {
-    if name == SIZES_NAME {
-        return Some(SIZES.to_vec());
+    match name {
+        SIZES_NAME => Some(SIZES.to_vec()),
+        PROCS_NAME => Some(PROCS.to_vec()),
+        _ => workload_by_name(name).map(|w| vec![w]),
     }
-    workload_by_name(name).map(|w| vec![w])
 }
 
 pub fn workload_names() -> String {
     WORKLOADS
         .iter()
+        .chain(PROCS)
         .map(|w| w.name)
-        .chain([SIZES_NAME])
+        .chain([SIZES_NAME, PROCS_NAME])
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -282,6 +335,8 @@ pub const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 /// reads, a wrapping sequential cursor plus periodic fsyncs for writes.
 pub struct OpGen {
     pattern: Pattern,
+    /// Added to every offset: where this process's stretch of the file starts.
+    base: u64,
     state: u64,
     blocks: u64,
     block: u64,
@@ -299,6 +354,7 @@ impl OpGen {
         }
         OpGen {
             pattern: w.pattern,
+            base: 0,
             state,
             blocks: (file_size / block).max(1),
             block,
@@ -307,6 +363,13 @@ impl OpGen {
                 % (file_size / block).max(1),
             writes_since_fsync: 0,
         }
+    }
+
+    /// The same sequence, moved `base` bytes into the file (a procs child's
+    /// stretch; `file_size` given to [`OpGen::new`] is then the stretch's length).
+    pub fn at(mut self, base: u64) -> OpGen {
+        self.base = base;
+        self
     }
 
     fn xorshift(&mut self) -> u64 {
@@ -328,13 +391,13 @@ impl OpGen {
             Pattern::CachedRead | Pattern::DirectRead | Pattern::ColdRead => {
                 let b = self.xorshift() % self.blocks;
                 Op::Read {
-                    offset: b * self.block,
+                    offset: self.base + b * self.block,
                 }
             }
             Pattern::CachedWrite => {
                 let b = self.xorshift() % self.blocks;
                 Op::Write {
-                    offset: b * self.block,
+                    offset: self.base + b * self.block,
                 }
             }
             Pattern::WriteFsync => {
@@ -343,7 +406,7 @@ impl OpGen {
                     return Op::Fsync;
                 }
                 self.writes_since_fsync += 1;
-                let offset = self.cursor * self.block;
+                let offset = self.base + self.cursor * self.block;
                 self.cursor = (self.cursor + 1) % self.blocks;
                 Op::Write { offset }
             }
@@ -410,5 +473,25 @@ mod tests {
         }
         assert!(workloads_by_name("sizes-write-16m").is_some());
         assert!(!WORKLOADS.iter().any(|w| w.family == Family::Sizes));
+    }
+
+    #[test]
+    fn procs_family_stays_in_its_stretch() {
+        let all = workloads_by_name("procs").unwrap();
+        assert_eq!(all.len(), PROCS.len());
+        assert!(!WORKLOADS.iter().any(|w| w.family == Family::Procs));
+        let w = workload_by_name("procs128-direct").unwrap();
+        assert_eq!(
+            (w.procs, w.depth, w.pattern),
+            (128, 32, Pattern::DirectRead)
+        );
+        let (stretch, base) = (2u64 << 20, 6u64 << 20);
+        let mut g = OpGen::new(&w, stretch, 3).at(base);
+        for _ in 0..1000 {
+            let Op::Read { offset } = g.next_op() else {
+                panic!("not a read");
+            };
+            assert!(offset % 4096 == 0 && offset >= base && offset + 4096 <= base + stretch);
+        }
     }
 }

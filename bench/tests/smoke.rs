@@ -455,3 +455,101 @@ fn busy_runs_beside_and_is_gone_after() {
         "busy processes left running"
     );
 }
+
+/// Whether files in `dir` can be opened with `O_DIRECT`.
+fn direct_io_works(dir: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let probe = dir.join("o_direct-probe");
+    let ok = std::fs::write(&probe, [0u8; 4096]).is_ok()
+        && std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&probe)
+            .is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
+#[test]
+fn procs_run_a_group_per_cell_and_say_where_paio_ran() {
+    let scratch = Scratch(paio_ctests::scratch_dir("bench-procs"));
+    if !direct_io_works(&scratch.0) {
+        eprintln!("skipped: no O_DIRECT in {}", scratch.0.display());
+        return;
+    }
+    let (pid, doc, stderr) = run_json(&[
+        "--smoke",
+        "--workloads",
+        "procs",
+        "--dir",
+        scratch.arg(),
+        "--lib",
+        paio_so(),
+    ]);
+    let rows = workloads_named(&doc, &["procs16-direct", "procs128-direct"]);
+    for w in rows {
+        let name = str_field(w, "name");
+        assert_eq!(str_field(w, "family"), "procs");
+        // --smoke runs 4 processes of each.
+        assert_eq!(u64_field(w, "procs"), 4, "{name}");
+        for c in w["impls"].as_array().expect("impls") {
+            let imp = str_field(c, "impl");
+            if str_field(c, "status") == "na" && imp.starts_with("io_") {
+                continue;
+            }
+            assert_eq!(str_field(c, "status"), "ok", "{name}/{imp}: {c}");
+            let r = &c["runs"][0];
+            assert_eq!(u64_field(r, "procs"), 4);
+            assert_eq!(u64_field(r, "ios"), 4 * SMOKE_IOS, "{name}/{imp}");
+            assert!(r["iops"].as_f64().is_some_and(|x| x > 0.0), "{r}");
+            let procs = r["processes"].as_array().expect("processes");
+            let mut pids: Vec<u64> = procs.iter().map(|p| u64_field(p, "pid")).collect();
+            pids.sort_unstable();
+            pids.dedup();
+            assert_eq!(pids.len(), 4, "four distinct processes: {r}");
+            for p in procs {
+                assert_eq!(u64_field(p, "ios"), SMOKE_IOS, "{name}/{imp}");
+                // Each process reports its window on the clock all of them share.
+                assert!(u64_field(p, "end_mono_ns") > u64_field(p, "begin_mono_ns"));
+            }
+            if std::path::Path::new("/proc/sys/fs/aio-nr").exists() {
+                assert!(u64_field(r, "aio_max_nr") > 0, "{r}");
+                assert!(u64_field(r, "aio_nr_peak") >= u64_field(r, "aio_nr_before"));
+            }
+            if imp == "paio" {
+                // Every process left a PAIO_STATS file naming its backend.
+                let backends = r["paio_backends"].as_array().expect("paio_backends");
+                assert_eq!(backends.len(), 4, "{r}");
+                let mut on_kaio = 0;
+                for b in backends {
+                    let label = str_field(b, "backend");
+                    assert!(pids.contains(&u64_field(b, "pid")), "{b}");
+                    if label == "kaio" {
+                        on_kaio += 1;
+                        assert!(u64_field(&b["counters"], "kernel") > 0, "{b}");
+                    }
+                }
+                assert_eq!(u64_field(r, "paio_on_kaio"), on_kaio);
+            }
+        }
+        assert!(
+            w["ratios"]["paio/glibc"]["median"]
+                .as_f64()
+                .is_some_and(|x| x > 0.0),
+            "{name}"
+        );
+    }
+    assert!(
+        stderr.contains("fs.aio-max-nr") && stderr.contains("on kaio"),
+        "{stderr}"
+    );
+    // The test file and the groups' directories are gone.
+    assert!(files_of(&scratch.0, pid).is_empty());
+    let left: Vec<String> = std::fs::read_dir(&scratch.0)
+        .expect("scratch dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!("paio-bench-{pid}-procs-")))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
