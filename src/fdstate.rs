@@ -332,7 +332,7 @@ impl FdState {
     }
 
     /// What is known of the file behind `fd`, for the inline path: read once
-    /// per file (`F_GETFL`, `fstat`), then no syscall. It may describe a file
+    /// per file (`F_GETFL`, `statx`, `fstatfs`), then no syscall. It may describe a file
     /// the number named before: the inline path only uses it where the
     /// attempt itself, made on the descriptor, shows the truth (see
     /// `submit`), and [`FdState::confirm`] checks it where it does not.
@@ -345,7 +345,7 @@ impl FdState {
         Ok(Hints(self.hints.load(Ordering::Relaxed)))
     }
 
-    /// One `fstat`: is the file behind `fd` the one the hints were learnt
+    /// One `statx`: is the file behind `fd` the one the hints were learnt
     /// from? If not, learn them again (`F_GETFL`). For the paths that hand
     /// the program's descriptor to the kernel as it is.
     pub fn confirm(&self, fd: i32) -> Result<Hints, i32> {

@@ -160,7 +160,7 @@ fn submit(
     };
     if hints.has(HINT_DIRECT) {
         // The program's descriptor goes to the kernel as it is: the number
-        // must still name the file the hint was learnt from (one fstat).
+        // must still name the file the hint was learnt from (one statx).
         hints = match st.confirm(fd) {
             Ok(h) => h,
             Err(e) => return complete_inline(engine, job, Err(e)),
