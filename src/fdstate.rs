@@ -129,6 +129,17 @@ impl Hints {
         self.0 & h as u64 != 0
     }
 
+    /// The filesystem of the file the hints describe.
+    fn filesystem(self) -> crate::sys::Filesystem {
+        if self.has(HINT_MEMORY) {
+            crate::sys::Filesystem::Memory
+        } else if self.has(HINT_OVERLAY) {
+            crate::sys::Filesystem::Overlay
+        } else {
+            crate::sys::Filesystem::Other
+        }
+    }
+
     /// The identity of the file the hints describe.
     pub fn ident(self) -> u64 {
         self.0 >> HINT_BITS
@@ -361,8 +372,22 @@ impl FdState {
 
     /// A fresh look at the file behind `fd`, remembered for the next
     /// requests.
+    /// The filesystem is looked up (`fstatfs`) only for a file the hints do
+    /// not describe yet: a file's filesystem never changes.
     pub fn observe(&self, fd: i32) -> Result<FileView, i32> {
-        let view = FileView::read(fd)?;
+        let flags = crate::sys::status_flags(fd)?;
+        let (kind, ident) = crate::sys::file_identity(fd)?;
+        let known = Hints(self.hints.load(Ordering::Relaxed));
+        let view = if known.has(HINT_KNOWN) && known.ident() == ident {
+            FileView {
+                flags,
+                kind,
+                ident,
+                fs: known.filesystem(),
+            }
+        } else {
+            FileView::of(fd, flags, kind, ident)
+        };
         self.learn(&view);
         Ok(view)
     }
@@ -616,6 +641,7 @@ mod tests {
         assert!(!st.hints(fd).unwrap().has(HINT_NO_NOWAIT_WRITE));
         let v = st.observe(fd).unwrap();
         assert!(v.is_stream() && !v.kernel_direct());
+        assert_eq!(v.fs, crate::sys::Filesystem::Other);
         // SAFETY: closing the pipe's own ends.
         unsafe {
             libc::close(p[0]);
@@ -640,6 +666,10 @@ mod tests {
         let tmp_is_memory =
             crate::sys::filesystem(disk.as_raw_fd()) == crate::sys::Filesystem::Memory;
         assert_eq!(on_disk, tmp_is_memory);
+        // Seen again, the same file keeps its filesystem without a lookup.
+        let st = FdState::new();
+        let first = st.observe(disk.as_raw_fd()).unwrap().fs;
+        assert_eq!(st.observe(disk.as_raw_fd()).unwrap().fs, first);
     }
 
     #[test]
