@@ -4,10 +4,19 @@
 //! `aio_error`, `aio_return`, `aio_suspend`, `aio_cancel`, `aio_init` and the
 //! `*64` aliases, so a program gets it by `LD_PRELOAD` or by linking `-lpaio`.
 //!
-//! Layout: [`capi`] is the only module with exported symbols; [`aiocb`] owns
-//! the C structure; [`submit`] decides what runs inline and what is queued;
-//! [`engine`] completes every request exactly once; [`backend`] executes what
-//! would block; [`sys`] holds the raw kernel interface.
+//! The layers, each calling only the ones below it:
+//! - [`capi`]: the C boundary, the only module with exported symbols;
+//! - [`submit`]: submission policy (what runs inline, what is queued, in
+//!   which order) and `aio_suspend`;
+//! - [`engine`]: owns the requests and completes each exactly once (status,
+//!   wake-ups, notifications, `lio_listio` groups, `aio_waitcomplete`);
+//! - [`backend`]: executes what would block (kernel AIO, io_uring, the
+//!   worker pool) and reports through a [`backend::Sink`], never naming the
+//!   engine; each backend's raw kernel ABI sits beside it;
+//! - [`sys`]: the system calls.
+//!
+//! [`request`] is the vocabulary they share: the C `struct aiocb`, paio's
+//! request slots, what is known per descriptor, and the transfer itself.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -17,29 +26,16 @@
 #[cfg(all(not(panic = "abort"), not(test)))]
 compile_error!("paio must be built with panic = \"abort\" (see Cargo.toml profiles)");
 
-pub mod aiocb;
 pub mod backend;
 pub mod capi;
-pub mod chunks;
-pub mod completions;
 pub mod config;
 pub mod engine;
-pub mod fdstate;
-pub mod io;
-pub mod kaio;
-pub mod kaio_sys;
-pub mod lio;
-pub mod notify;
 pub mod once;
-pub mod slots;
+pub mod request;
 pub mod stats;
 pub mod submit;
-pub mod suspend;
 pub mod sync;
 pub mod sys;
-pub mod workers;
 
-#[cfg(all(test, not(loom)))]
-mod engine_tests;
 #[cfg(all(test, loom))]
 mod model;

@@ -8,8 +8,8 @@ use loom::sync::atomic::AtomicI32;
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
-use crate::slots::{Slot, State};
-use crate::suspend::{Futex, WaitQueue};
+use crate::engine::wake::{Futex, WaitQueue};
+use crate::request::slots::{Slot, State};
 use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
 /// The kernel futex, modelled: the value check and the sleep are atomic with
@@ -99,7 +99,7 @@ fn two_waiters_two_completions() {
 /// the `ppoll` on the eventfd modelled as a futex on its count) and a
 /// completion elsewhere (the pool): the completion either sees the sleeper
 /// and signals the wake, or the waiter sees the status before it sleeps (as
-/// in `suspend::wake_waiters`).
+/// in `wake::wake_waiters`).
 #[test]
 fn completion_elsewhere_signals_the_wake() {
     use loom::sync::atomic::fence;
@@ -176,15 +176,15 @@ struct ModelRing {
     head: AtomicU32,
 }
 
-impl crate::kaio_sys::RingWords for ModelRing {
+impl crate::backend::kaio_sys::RingWords for ModelRing {
     fn nr(&self) -> u64 {
         2
     }
     fn tail(&self) -> u32 {
         self.tail.load(Acquire)
     }
-    fn event(&self, at: u64) -> crate::kaio_sys::IoEvent {
-        crate::kaio_sys::IoEvent {
+    fn event(&self, at: u64) -> crate::backend::kaio_sys::IoEvent {
+        crate::backend::kaio_sys::IoEvent {
             data: self.slots[at as usize].load(Relaxed),
             ..Default::default()
         }
@@ -199,7 +199,7 @@ impl crate::kaio_sys::RingWords for ModelRing {
 /// with (`kaio_sys::take_next`: copy, then claim, then move the head).
 #[test]
 fn ring_events_taken_once_by_racing_takers() {
-    use crate::kaio_sys::take_next;
+    use crate::backend::kaio_sys::take_next;
     const EVENTS: u64 = 3;
     loom::model(|| {
         let ring = Arc::new(ModelRing {

@@ -7,10 +7,10 @@
 //! - `paio_completion_fd`: a descriptor an event loop can poll;
 //! - `paio_stats`: the counters behind `PAIO_STATS`.
 
-use crate::aiocb::RawAiocb;
 use crate::capi::{aiocb, set_errno, to_c};
 use crate::engine;
-use crate::slots::Op;
+use crate::request::aiocb::RawAiocb;
+use crate::request::slots::Op;
 use crate::stats::Counter;
 use crate::submit;
 
@@ -18,8 +18,10 @@ use crate::submit;
 pub const LIO_READV: i32 = 6;
 /// `lio_listio` opcode: a vectored write (FreeBSD's value).
 pub const LIO_WRITEV: i32 = 5;
-const _: () =
-    assert!(LIO_READV == crate::aiocb::LIO_READV && LIO_WRITEV == crate::aiocb::LIO_WRITEV);
+const _: () = assert!(
+    LIO_READV == crate::request::aiocb::LIO_READV
+        && LIO_WRITEV == crate::request::aiocb::LIO_WRITEV
+);
 /// The current layout of `struct paio_stats`.
 pub const PAIO_STATS_VERSION: u32 = 1;
 
@@ -195,7 +197,7 @@ pub unsafe extern "C" fn paio_stats(stats: *mut PaioStats) -> libc::c_int {
         s.errors = c(Counter::Errors);
         s.cancelled = c(Counter::Cancelled);
         s.threads = c(Counter::Threads);
-        s.kernel_aio = e.kaio().is_some() as u32;
+        s.kernel_aio = e.in_kernel() as u32;
         s.fallback_errno = e.kaio_error.load(std::sync::atomic::Ordering::Relaxed);
     }
     let n = size.min(std::mem::size_of::<PaioStats>());

@@ -9,12 +9,12 @@
 
 pub mod ext;
 
-use crate::aiocb::{Aiocb, RawAiocb, RawSigevent};
 use crate::config::{self, AioInit};
 use crate::engine;
-use crate::slots::Op;
+use crate::request::aiocb::{Aiocb, RawAiocb, RawSigevent};
+use crate::request::slots::Op;
 use crate::submit;
-use crate::suspend;
+use crate::submit::suspend;
 
 pub(crate) fn set_errno(e: i32) {
     // SAFETY: __errno_location returns this thread's errno slot.
@@ -116,7 +116,7 @@ export! {
     fn aio_error / aio_error64 (cb: *const RawAiocb) -> libc::c_int {
         to_c(unsafe { aiocb(cb) }.map(|cb| match cb.error() {
             libc::EINPROGRESS => {
-                let took = engine::try_get().is_some_and(|e| e.kaio().is_some_and(|k| k.poll(e)));
+                let took = engine::try_get().is_some_and(|e| e.backend.poll(e));
                 if took { cb.error() } else { libc::EINPROGRESS }
             }
             e => e,
@@ -163,7 +163,7 @@ export! {
             // sleep where they are signalled.
             let elsewhere = |done: &mut dyn FnMut() -> bool, deadline: Option<&libc::timespec>| {
                 let e = engine::try_get()?;
-                e.kaio()?.wait(e, done, deadline)
+                e.backend.wait(e, done, deadline)
             };
             suspend::suspend(entries, timeout, tracked, elsewhere)
         }).map(|()| 0))

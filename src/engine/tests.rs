@@ -3,25 +3,23 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::aiocb::{Aiocb, RawAiocb, LIO_READ, LIO_WRITE};
 use crate::backend::fake::FakeBackend;
-use crate::backend::PoolBackend;
 use crate::config::{BackendChoice, Config};
 use crate::engine::Engine;
-use crate::io::temp_file;
-use crate::slots::Op;
+use crate::request::aiocb::{Aiocb, RawAiocb, LIO_READ, LIO_WRITE};
+use crate::request::io::temp_file;
+use crate::request::slots::Op;
 use crate::submit::{self, AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED};
 use crate::sys;
 
 fn engine() -> (&'static Engine, &'static FakeBackend) {
     let fake: &'static FakeBackend = Box::leak(Box::default());
-    let pool: &'static PoolBackend = Box::leak(Box::new(PoolBackend::new()));
     let config = Config {
         backend: BackendChoice::Threads,
         inline: false,
         ..Config::load()
     };
-    let e = Box::leak(Box::new(Engine::with_backend(config, fake, pool, None)));
+    let e = Box::leak(Box::new(Engine::with_backend(config, fake)));
     (e, fake)
 }
 
@@ -65,16 +63,16 @@ fn fsync_is_held_until_earlier_writes_complete() {
     submit::submit_fsync(e, libc::O_DSYNC, cb(&mut fs)).unwrap();
     // Buffered writes share the descriptor's write lane: one at a time.
     assert_eq!(
-        fake.len(),
+        fake.pending(),
         1,
         "the first write; the others wait in the lane, the fsync behind them"
     );
     fake.run_next(e);
     fake.run_next(e);
-    assert_eq!(fake.len(), 1, "only the third write");
+    assert_eq!(fake.pending(), 1, "only the third write");
     assert_eq!(cb(&mut fs).error(), libc::EINPROGRESS);
     fake.run_next(e); // the last write releases the barrier
-    assert_eq!(fake.len(), 1, "now the fsync");
+    assert_eq!(fake.pending(), 1, "now the fsync");
     fake.run_next(e);
     assert_eq!(cb(&mut fs).error(), 0);
     for w in ws.iter_mut() {
@@ -121,7 +119,7 @@ fn pipe_reads_run_in_order_one_at_a_time() {
     for r in rs.iter_mut() {
         submit::submit_rw(e, cb(r), Op::Read, 0).unwrap();
     }
-    assert_eq!(fake.len(), 1, "one request of the read lane at a time");
+    assert_eq!(fake.pending(), 1, "one request of the read lane at a time");
     // Cancel the middle one while it waits in the lane.
     assert_eq!(
         submit::cancel(Some(e), rd.as_raw_fd(), Some(cb(&mut rs[1]))),
@@ -133,7 +131,7 @@ fn pipe_reads_run_in_order_one_at_a_time() {
     );
     fake.run_next(e);
     assert_eq!(cb(&mut rs[0]).return_value(), 1);
-    assert_eq!(fake.len(), 1, "the lane skipped the cancelled one");
+    assert_eq!(fake.pending(), 1, "the lane skipped the cancelled one");
     fake.run_next(e);
     assert_eq!(cb(&mut rs[2]).return_value(), 1);
     drop(rs);
@@ -227,7 +225,7 @@ fn reads_of_one_file_run_in_parallel() {
         submit::submit_rw(e, cb(r), Op::Read, 0).unwrap();
     }
     assert_eq!(
-        fake.len(),
+        fake.pending(),
         5,
         "all dispatched at once: no per-descriptor queue"
     );

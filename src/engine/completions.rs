@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use crossbeam_queue::SegQueue;
 use parking_lot::Mutex;
 
-use crate::chunks::Chunks;
-use crate::suspend::WaitQueue;
+use crate::engine::wake::WaitQueue;
+use crate::request::chunks::Chunks;
 use crate::sys;
 
 /// One completed request.
@@ -214,7 +214,7 @@ impl Completions {
 
     pub fn push(&self, done: Done) {
         self.queue.push(done);
-        self.waiters.wake(&crate::suspend::KernelFutex);
+        self.waiters.wake(&crate::engine::wake::KernelFutex);
         let fd = self.eventfd.load(Ordering::Acquire);
         if fd >= 0 {
             signal(fd);
@@ -243,7 +243,7 @@ impl Completions {
         };
         let mut got = None;
         self.waiters.wait_until(
-            &crate::suspend::KernelFutex,
+            &crate::engine::wake::KernelFutex,
             || {
                 got = self.pop();
                 got.is_some()

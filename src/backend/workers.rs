@@ -75,13 +75,17 @@ impl<T: Send + 'static> Workers<T> {
     }
 
     /// At least one thread runs (starting one if none does).
-    pub fn ensure_thread<S: Serve<T>>(&'static self, server: &'static S) -> bool {
+    pub fn ensure_thread<S: Serve<T> + ?Sized>(&'static self, server: &'static S) -> bool {
         self.threads.load(SeqCst) > 0 || self.spawn(server)
     }
 
     /// Queue an item and make sure a thread will serve it. `Err(item)` only
     /// when no thread exists and none can be created: nothing was queued.
-    pub fn submit<S: Serve<T>>(&'static self, server: &'static S, item: T) -> Result<(), T> {
+    pub fn submit<S: Serve<T> + ?Sized>(
+        &'static self,
+        server: &'static S,
+        item: T,
+    ) -> Result<(), T> {
         if self.threads.load(SeqCst) == 0 && !self.spawn(server) {
             return Err(item);
         }
@@ -102,7 +106,7 @@ impl<T: Send + 'static> Workers<T> {
 
     /// Make sure some thread will look at the queues: wake an idle one, or
     /// start one more if none is idle.
-    fn wake_one<S: Serve<T>>(&'static self, server: &'static S) {
+    fn wake_one<S: Serve<T> + ?Sized>(&'static self, server: &'static S) {
         if self.idle.load(SeqCst) > 0 {
             self.seq.fetch_add(1, SeqCst);
             sys::futex_wake(&self.seq, 1);
@@ -115,7 +119,7 @@ impl<T: Send + 'static> Workers<T> {
     /// counted this worker as idle after it was woken and before it took the
     /// item; if work is still queued, pass the wake-up on so that nothing
     /// waits behind a blocked worker.
-    fn take<S: Serve<T>>(&'static self, server: &'static S, item: T) {
+    fn take<S: Serve<T> + ?Sized>(&'static self, server: &'static S, item: T) {
         if !self.is_empty() {
             self.wake_one(server);
         }
@@ -123,7 +127,7 @@ impl<T: Send + 'static> Workers<T> {
     }
 
     /// Start one more thread if under the limit. True if one is running now.
-    fn spawn<S: Serve<T>>(&'static self, server: &'static S) -> bool {
+    fn spawn<S: Serve<T> + ?Sized>(&'static self, server: &'static S) -> bool {
         let mut n = self.threads.load(SeqCst);
         loop {
             if n >= server.max_threads().max(1) {
@@ -153,7 +157,7 @@ impl<T: Send + 'static> Workers<T> {
         }
     }
 
-    fn run<S: Serve<T>>(&'static self, server: &'static S) {
+    fn run<S: Serve<T> + ?Sized>(&'static self, server: &'static S) {
         let home = sys::current_cpu() % self.queues.len();
         loop {
             if let Some(v) = self.pop(home) {
@@ -186,7 +190,7 @@ impl<T: Send + 'static> Workers<T> {
         }
     }
 
-    fn rejoin<S: Serve<T>>(&self, server: &S) -> bool {
+    fn rejoin<S: Serve<T> + ?Sized>(&self, server: &S) -> bool {
         let mut n = self.threads.load(SeqCst);
         loop {
             if n >= server.max_threads().max(1) {

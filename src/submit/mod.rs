@@ -7,16 +7,18 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
+pub mod suspend;
+
+use crate::engine::lio;
+use crate::engine::notify;
 use crate::engine::Engine;
-use crate::fdstate::{
+use crate::request::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
+use crate::request::fdstate::{
     FdState, Hints, HINT_APPEND, HINT_DIRECT, HINT_KERNEL_FILE, HINT_MEMORY, HINT_NO_NOWAIT_READ,
     HINT_NO_NOWAIT_WRITE, HINT_OVERLAY,
 };
-use crate::io;
-use crate::lio;
-use crate::notify;
-use crate::slots::{self, Job, Lane, Op};
+use crate::request::io;
+use crate::request::slots::{self, Job, Lane, Op};
 use crate::stats::Counter;
 use crate::sys;
 
@@ -170,14 +172,14 @@ fn submit(
         // O_DIRECT: a non-blocking attempt here would wait for the device.
         // Truly asynchronous in the kernel; otherwise (no kernel AIO, or
         // O_APPEND, which needs the ordered lane) on the pool.
-        if hints.has(HINT_APPEND) || engine.kaio().is_none() {
+        if hints.has(HINT_APPEND) || !engine.in_kernel() {
             return enqueue(engine, cb, job, None);
         }
         job.direct = true;
         if !engine.backend.ready(engine, &job) {
             return refuse_counted(engine, cb, job.group, libc::EAGAIN);
         }
-        if engine.kaio().is_none() {
+        if !engine.in_kernel() {
             // Kernel AIO turned out to be unavailable: the pool.
             return enqueue(engine, cb, job, None);
         }
@@ -427,7 +429,7 @@ fn queue(
     cb: Aiocb,
     mut job: Job,
     st: &FdState,
-    place: impl FnOnce(&mut crate::fdstate::Order, u32) -> bool,
+    place: impl FnOnce(&mut crate::request::fdstate::Order, u32) -> bool,
 ) -> Result<(), i32> {
     let Some((id, gen)) = engine.slab.alloc(job.aiocb, job) else {
         // Out of request slots: undo, report EAGAIN, lose nothing.
@@ -492,9 +494,7 @@ fn fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Result<(), i32> 
         // thread (maybe in a signal handler) may take: the reaper should
         // run. If its thread cannot be made, the program's own calls
         // release the barrier; a missing thread is no reason to refuse.
-        if let Some(k) = engine.kaio() {
-            k.expect_barrier(engine);
-        }
+        engine.backend.expect_barrier(engine);
     }
     job.file = engine.take_file(cb.fd())?;
     queue(engine, cb, job, st, |order, id| order.fsync_submit(id))
@@ -567,7 +567,7 @@ pub fn listio(
     engine: &'static Engine,
     mode: i32,
     list: &[Option<Aiocb>],
-    sigevent: Option<crate::aiocb::RawSigevent>,
+    sigevent: Option<crate::request::aiocb::RawSigevent>,
 ) -> Result<(), i32> {
     notify::submitting(|| submit_list(engine, mode, list, sigevent))
 }
@@ -576,7 +576,7 @@ fn submit_list(
     engine: &'static Engine,
     mode: i32,
     list: &[Option<Aiocb>],
-    sigevent: Option<crate::aiocb::RawSigevent>,
+    sigevent: Option<crate::request::aiocb::RawSigevent>,
 ) -> Result<(), i32> {
     if mode != LIO_WAIT && mode != LIO_NOWAIT {
         return Err(libc::EINVAL);
@@ -594,17 +594,14 @@ fn submit_list(
     let member = || if grouped { group.add_member() } else { 0 };
     let mut refused = None;
     // One io_submit per kernel context for the whole list.
-    let kaio = engine.kaio();
-    if kaio.is_some() {
-        crate::kaio::begin_batch();
-    }
+    engine.backend.begin_batch();
     for cb in list.iter().flatten() {
         let (op, vectored) = match cb.opcode() {
-            crate::aiocb::LIO_NOP => continue,
-            crate::aiocb::LIO_READ => (Op::Read, false),
-            crate::aiocb::LIO_WRITE => (Op::Write, false),
-            crate::aiocb::LIO_READV => (Op::Read, true),
-            crate::aiocb::LIO_WRITEV => (Op::Write, true),
+            crate::request::aiocb::LIO_NOP => continue,
+            crate::request::aiocb::LIO_READ => (Op::Read, false),
+            crate::request::aiocb::LIO_WRITE => (Op::Write, false),
+            crate::request::aiocb::LIO_READV => (Op::Read, true),
+            crate::request::aiocb::LIO_WRITEV => (Op::Write, true),
             _ => {
                 // An unknown opcode fails that entry alone, through aio_error.
                 let member = member();
@@ -628,9 +625,7 @@ fn submit_list(
             refused = Some(e);
         }
     }
-    if let Some(k) = kaio {
-        k.end_batch(engine);
-    }
+    engine.backend.end_batch(engine);
     lio::release_hold(engine, &group);
     if mode == LIO_WAIT {
         group.wait()?;

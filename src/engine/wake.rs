@@ -1,5 +1,6 @@
-//! `aio_suspend` and the wake-up of its waiters, async-signal-safe: no
-//! allocation, no lock, only atomics and futex calls.
+//! Waking the threads that wait for completions (`aio_suspend`,
+//! `aio_waitcomplete`), async-signal-safe: no allocation, no lock, only
+//! atomics and futex calls.
 //!
 //! Protocol (a store-buffering pair, both sides `SeqCst`):
 //! - a completion publishes the aiocb's status, then reads `waiters`; if any
@@ -12,7 +13,6 @@
 //! With no waiter, a completion costs one read of a read-mostly word.
 //! `model.rs` checks this protocol with loom.
 
-use crate::aiocb::Aiocb;
 use crate::sync::{fence, AtomicU32, Ordering::SeqCst};
 #[cfg(not(loom))]
 use crate::sys;
@@ -150,19 +150,28 @@ impl Futex for KernelFutex {
 #[cfg(not(loom))]
 static QUEUE: WaitQueue = WaitQueue::new();
 
-/// Called after a status was published; also wakes threads that sleep on
-/// the kernel backend's wake rather than on the futex.
+/// Called after a status was published. True when threads wait: the
+/// caller also wakes those that sleep in a backend's own way (a kernel
+/// ring's wake) rather than on the futex.
 #[cfg(not(loom))]
-pub fn wake_waiters() {
-    if QUEUE.wake(&KernelFutex) {
-        if let Some(k) = crate::engine::try_get().and_then(|e| e.kaio()) {
-            k.signal_wake();
-        }
-    }
+pub fn wake_waiters() -> bool {
+    QUEUE.wake(&KernelFutex)
 }
 
 #[cfg(loom)]
-pub fn wake_waiters() {}
+pub fn wake_waiters() -> bool {
+    false
+}
+
+/// Wait on the process's queue: [`WaitQueue::wait_until`].
+#[cfg(not(loom))]
+pub fn wait_until(
+    done: impl FnMut() -> bool,
+    elsewhere: impl FnMut(&mut dyn FnMut() -> bool) -> Option<Result<(), i32>>,
+    deadline: Option<&libc::timespec>,
+) -> Result<(), i32> {
+    QUEUE.wait_until(&KernelFutex, done, elsewhere, deadline)
+}
 
 #[cfg(not(loom))]
 pub fn reset_after_fork() {
@@ -171,50 +180,3 @@ pub fn reset_after_fork() {
 
 #[cfg(loom)]
 pub fn reset_after_fork() {}
-
-/// `aio_suspend` over a caller's list, given as a function that walks it
-/// (NULL entries as `None`, skipped), so a list of any length needs no
-/// allocation. `tracked` says whether an aiocb reading `EINPROGRESS` really
-/// has a request behind it; one that does not (never submitted, or inherited
-/// over `fork`) counts as done, as in glibc, so the call cannot sleep forever.
-/// `elsewhere` is [`WaitQueue::wait_until`]'s (given the deadline).
-#[cfg(not(loom))]
-pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
-    list: impl Fn() -> I,
-    timeout: Option<&libc::timespec>,
-    tracked: impl Fn(Aiocb) -> bool,
-    mut elsewhere: impl FnMut(
-        &mut dyn FnMut() -> bool,
-        Option<&libc::timespec>,
-    ) -> Option<Result<(), i32>>,
-) -> Result<(), i32> {
-    let any_done = || {
-        list()
-            .flatten()
-            .any(|cb| cb.error() != libc::EINPROGRESS || !tracked(cb))
-    };
-    if list().flatten().next().is_none() || any_done() {
-        return Ok(());
-    }
-    if let Some(t) = timeout {
-        if t.tv_nsec < 0 || t.tv_nsec >= 1_000_000_000 || t.tv_sec < 0 {
-            return Err(libc::EINVAL);
-        }
-        if t.tv_sec == 0 && t.tv_nsec == 0 {
-            return Err(libc::EAGAIN);
-        }
-    }
-    let deadline = timeout.map(sys::deadline_after);
-    let d = deadline.as_ref();
-    QUEUE.wait_until(&KernelFutex, any_done, |done| elsewhere(done, d), d)
-}
-
-#[cfg(loom)]
-pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
-    _list: impl Fn() -> I,
-    _timeout: Option<&libc::timespec>,
-    _tracked: impl Fn(Aiocb) -> bool,
-    _elsewhere: impl FnMut(&mut dyn FnMut() -> bool, Option<&libc::timespec>) -> Option<Result<(), i32>>,
-) -> Result<(), i32> {
-    Err(libc::ENOSYS)
-}

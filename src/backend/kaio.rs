@@ -33,11 +33,10 @@ use crossbeam_queue::{ArrayQueue, SegQueue};
 use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
-use crate::backend::{Backend, PoolBackend};
-use crate::engine::Engine;
-use crate::kaio_sys::{self as k, Context, IoEvent, Iocb, RingMap};
-use crate::notify::{self, Delivery};
-use crate::slots::{Job, Op};
+use crate::backend::kaio_sys::{self as k, Context, IoEvent, Iocb, RingMap};
+use crate::backend::{Backend, PoolBackend, Sink};
+use crate::request::aiocb::Notify;
+use crate::request::slots::{Job, Op};
 use crate::stats::Counter;
 use crate::sync::AtomicU64;
 use crate::sys;
@@ -121,7 +120,7 @@ fn needs_reaper(job: &Job) -> bool {
         || job.group != 0
         || job.report
         || job.lane.is_some()
-        || !matches!(notify::plan(job.notify), Delivery::Nothing)
+        || !matches!(job.notify, Notify::None)
 }
 
 impl KaioBackend {
@@ -144,12 +143,12 @@ impl KaioBackend {
     /// (`ENOSYS`), a seccomp policy (`EPERM`), `fs.aio-max-nr` exhausted
     /// (`EAGAIN`) — or no eventfd can be made; the engine records why and
     /// uses the pool from then on.
-    fn kernel(&'static self, engine: &'static Engine) -> Option<&'static Contexts> {
+    fn kernel(&'static self, sink: &'static dyn Sink) -> Option<&'static Contexts> {
         let r = self.kernel.get_or_init(|| {
-            self.dup_floor.store(engine.dup_floor, Relaxed);
-            let r = setup(engine.dup_floor);
+            self.dup_floor.store(sink.dup_floor(), Relaxed);
+            let r = setup(sink.dup_floor());
             if let Err(e) = r {
-                engine.kaio_error.store(e, Relaxed);
+                sink.kernel_refused(e);
             }
             r
         });
@@ -168,7 +167,7 @@ impl KaioBackend {
     /// threads on different CPUs use different contexts. A thread whose
     /// turn comes beyond the contexts that exist adds one, while the CPUs,
     /// `MAX_CONTEXTS` and the system's budget allow.
-    fn ring_index(&self, engine: &Engine, k: &Contexts) -> usize {
+    fn ring_index(&self, sink: &dyn Sink, k: &Contexts) -> usize {
         let turn = MY_RING.with(|m| {
             if m.get() == usize::MAX {
                 m.set(NEXT_RING.fetch_add(1, Relaxed));
@@ -177,7 +176,7 @@ impl KaioBackend {
         });
         let want = turn % k.rings.len();
         while want >= k.live.load(Acquire) {
-            if !k.grow(engine) {
+            if !k.grow(sink) {
                 return want % k.live.load(Acquire);
             }
         }
@@ -186,7 +185,7 @@ impl KaioBackend {
 
     /// Start the reaper (once): from now on completions are acted on
     /// without the program asking. False when its thread cannot be made.
-    fn ensure_reaper(&'static self, engine: &'static Engine, k: &'static Contexts) -> bool {
+    fn ensure_reaper(&'static self, sink: &'static dyn Sink, k: &'static Contexts) -> bool {
         if k.reaped.load(Acquire) {
             return true;
         }
@@ -196,12 +195,12 @@ impl KaioBackend {
             let r = std::thread::Builder::new()
                 .name("paio-reap".into())
                 .stack_size(256 << 10)
-                .spawn(move || reap(engine, self, k));
+                .spawn(move || reap(sink, self, k));
             sys::restore_signals(&old);
             if r.is_err() {
                 return false;
             }
-            engine.stats.add(Counter::Threads, 1);
+            sink.count(Counter::Threads, 1);
             *started = true;
         }
         k.reaped.store(true, Release);
@@ -212,9 +211,9 @@ impl KaioBackend {
     /// completion that releases it may be a kernel one, taken by a program
     /// thread maybe in a signal handler, which must not dispatch it. Start
     /// the reaper now, in the submitting call, if its thread can be made.
-    pub fn expect_barrier(&'static self, engine: &'static Engine) {
+    fn expect_barrier(&'static self, sink: &'static dyn Sink) {
         if let Some(Ok(k)) = self.kernel.get() {
-            self.ensure_reaper(engine, k);
+            self.ensure_reaper(sink, k);
         }
     }
 
@@ -270,32 +269,40 @@ impl KaioBackend {
 
     /// Hand the request to the pool instead; it must hold its own reference
     /// to the file there.
-    fn to_pool(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32> {
-        if let Some(slot) = engine.slab.get(id) {
+    fn to_pool(&'static self, sink: &'static dyn Sink, id: u32) -> Result<(), u32> {
+        if let Some(slot) = sink.slab().get(id) {
             // SAFETY: the dispatching thread owns a queued job until it is
             // handed to an executor.
             let job = unsafe { slot.job() };
             if job.file < 0 {
-                match engine.take_file(job.fd) {
+                match sink.take_file(job.fd) {
                     Ok(f) => job.file = f,
                     Err(e) => {
                         // Only reachable for a request submitted just now, in
                         // the caller's thread: the descriptor is bad.
                         if slot.claim_or_cancelled() {
                             slot.mark_done();
-                            engine.complete(job, Err(e));
+                            sink.complete(job, Err(e));
                         }
-                        engine.release_slot(id);
+                        sink.release(id);
                         return Ok(());
                     }
                 }
             }
         }
-        self.pool.dispatch(engine, id)
+        self.pool.dispatch(sink, id)
     }
 
-    /// Flush this thread's batch (see [`begin_batch`]).
-    pub fn end_batch(&'static self, engine: &'static Engine) {
+    /// Send a claimed-then-unclaimed request to the pool; run it here if no
+    /// worker can take it.
+    fn pool_or_here(&'static self, sink: &'static dyn Sink, id: u32) {
+        if let Err(id) = self.pool.dispatch(sink, id) {
+            sink.execute(id);
+        }
+    }
+
+    /// Flush this thread's batch (see [`Backend::begin_batch`]).
+    fn end_batch(&'static self, sink: &'static dyn Sink) {
         let Some(batch) = BATCH.with(|b| b.borrow_mut().take()) else {
             return;
         };
@@ -307,13 +314,13 @@ impl KaioBackend {
             }
         }
         for (ring, mut cbs) in by_ring {
-            self.submit(engine, ring, &mut cbs);
+            self.submit(sink, ring, &mut cbs);
         }
     }
 
     /// `io_submit` a set of iocbs of claimed jobs to ring `i`; whatever the
     /// kernel does not take goes to the pool (polls wait for room).
-    fn submit(&'static self, engine: &'static Engine, i: usize, cbs: &mut [Iocb]) {
+    fn submit(&'static self, sink: &'static dyn Sink, i: usize, cbs: &mut [Iocb]) {
         let Some(kernel) = self.rings() else {
             return;
         };
@@ -344,7 +351,7 @@ impl KaioBackend {
                     // has not asked yet): take them here, once.
                     Err(libc::EAGAIN) if !made_room && !kernel.reaped.load(Relaxed) => {
                         made_room = true;
-                        take(engine, kernel, ring, true);
+                        take(sink, self, kernel, ring, true);
                     }
                     Err(e) => {
                         refused_from = base + done;
@@ -356,24 +363,24 @@ impl KaioBackend {
             }
             base = end;
         }
-        engine.stats.add(Counter::Kernel, refused_from as u64);
+        sink.count(Counter::Kernel, refused_from as u64);
         for cb in &cbs[refused_from..] {
             let id = cb.aio_data as u32;
             if ring_full && cb.aio_lio_opcode == k::IOCB_CMD_POLL {
                 ring.overflow.push(*cb);
                 continue;
             }
-            if let Some(slot) = engine.slab.get(id) {
+            if let Some(slot) = sink.slab().get(id) {
                 slot.unclaim();
             }
-            if let Err(id) = self.to_pool(engine, id) {
-                engine.execute(id);
+            if let Err(id) = self.to_pool(sink, id) {
+                sink.execute(id);
             }
         }
     }
 
     /// The reaper made room in ring `i`: resubmit polls that waited for it.
-    fn resubmit_overflow(&'static self, engine: &'static Engine, i: usize) {
+    fn resubmit_overflow(&'static self, sink: &'static dyn Sink, i: usize) {
         let Some(kernel) = self.rings() else {
             return;
         };
@@ -389,14 +396,14 @@ impl KaioBackend {
             }
         }
         if n > 0 {
-            self.submit(engine, i, &mut batch[..n]);
+            self.submit(sink, i, &mut batch[..n]);
         }
     }
 
     /// `aio_error` found a request in progress: take what the rings hold,
     /// in the calling thread, without a syscall. True when anything was
     /// completed.
-    pub fn poll(&'static self, engine: &'static Engine) -> bool {
+    fn poll(&'static self, sink: &'static dyn Sink) -> bool {
         let Some(k) = self.rings() else {
             return false;
         };
@@ -406,7 +413,7 @@ impl KaioBackend {
         let mut any = false;
         for ring in k.live() {
             if ring.map.pending(&ring.claim) || !ring.handoff.is_empty() {
-                any |= take(engine, k, ring, true).completed;
+                any |= take(sink, self, k, ring, true).completed;
             }
         }
         any
@@ -417,9 +424,9 @@ impl KaioBackend {
     /// what the rings hold, then sleep on the wake until a completion, a
     /// signal (`EINTR`) or the deadline (`ETIMEDOUT`). `Some(Ok)`: look
     /// again.
-    pub fn wait(
+    fn wait(
         &'static self,
-        engine: &'static Engine,
+        sink: &'static dyn Sink,
         done: &mut dyn FnMut() -> bool,
         deadline: Option<&libc::timespec>,
     ) -> Option<Result<(), i32>> {
@@ -432,13 +439,13 @@ impl KaioBackend {
         sys::eventfd_drain(k.wake);
         let mut took = Taken::default();
         for ring in k.live() {
-            took.add(take(engine, k, ring, true));
+            took.add(take(sink, self, k, ring, true));
         }
         if took.completed {
             return Some(Ok(()));
         }
         k.sleepers.fetch_add(1, SeqCst);
-        // Pairs with the fence in `suspend::wake_waiters`: either a
+        // Pairs with the fence in `engine::wake::wake_waiters`: either a
         // completion elsewhere sees this sleeper and signals the wake, or
         // this sees its status.
         fence(SeqCst);
@@ -483,9 +490,9 @@ impl KaioBackend {
         }
     }
 
-    /// A completion while threads wait (see `suspend::wake_waiters`): wake
+    /// A completion while threads wait (see `engine::wake::wake_waiters`): wake
     /// those sleeping on the wake.
-    pub fn signal_wake(&self) {
+    fn signal_wake(&self) {
         if let Some(k) = self.rings() {
             if k.sleepers.load(SeqCst) != 0 {
                 sys::eventfd_signal(k.wake);
@@ -494,7 +501,7 @@ impl KaioBackend {
     }
 
     /// In a forked child: the parent's wake is not this process's.
-    pub fn close_inherited(&self) {
+    fn close_inherited(&self) {
         if let Some(k) = self.rings() {
             sys::close(k.wake);
         }
@@ -549,7 +556,7 @@ impl Contexts {
 
     /// Add one context. False when none can be added: every one allowed
     /// exists, or the system refused one (counted once, as `kaio_refused`).
-    fn grow(&self, engine: &Engine) -> bool {
+    fn grow(&self, sink: &dyn Sink) -> bool {
         let _g = self.grow.lock();
         let live = self.live.load(Acquire);
         if live >= self.rings.len() || self.refused.load(Relaxed) {
@@ -563,16 +570,11 @@ impl Contexts {
             }
             Err(_) => {
                 self.refused.store(true, Relaxed);
-                engine.stats.add(Counter::KaioRefused, 1);
+                sink.count(Counter::KaioRefused, 1);
                 false
             }
         }
     }
-}
-
-/// Collect this thread's kernel submissions until `end_batch`.
-pub fn begin_batch() {
-    BATCH.with(|b| *b.borrow_mut() = Some(Vec::new()));
 }
 
 impl Backend for KaioBackend {
@@ -586,40 +588,40 @@ impl Backend for KaioBackend {
     /// A reaper that cannot start is no reason to refuse: `dispatch` then
     /// sends the request to the pool, which is refused only where glibc's
     /// would be too (no thread runs and none can be made).
-    fn ready(&'static self, engine: &'static Engine, job: &Job) -> bool {
+    fn ready(&'static self, sink: &'static dyn Sink, job: &Job) -> bool {
         if self.iocb(0, job).is_some() {
-            if let Some(k) = self.kernel(engine) {
-                if !needs_reaper(job) || self.ensure_reaper(engine, k) {
+            if let Some(k) = self.kernel(sink) {
+                if !needs_reaper(job) || self.ensure_reaper(sink, k) {
                     return true;
                 }
             }
         }
-        self.pool.ready(engine, job)
+        self.pool.ready(sink, job)
     }
 
-    fn dispatch(&'static self, engine: &'static Engine, id: u32) -> Result<(), u32> {
-        let Some(slot) = engine.slab.get(id) else {
+    fn dispatch(&'static self, sink: &'static dyn Sink, id: u32) -> Result<(), u32> {
+        let Some(slot) = sink.slab().get(id) else {
             return Ok(());
         };
         // SAFETY: a queued job is owned by its dispatcher until claimed.
         let job = unsafe { slot.job() };
         let Some(cb) = self.iocb(id, job) else {
-            return self.to_pool(engine, id);
+            return self.to_pool(sink, id);
         };
-        let Some(kernel) = self.kernel(engine) else {
-            return self.to_pool(engine, id);
+        let Some(kernel) = self.kernel(sink) else {
+            return self.to_pool(sink, id);
         };
-        if needs_reaper(job) && !self.ensure_reaper(engine, kernel) {
+        if needs_reaper(job) && !self.ensure_reaper(sink, kernel) {
             // Nobody could act on its completion in time.
-            return self.to_pool(engine, id);
+            return self.to_pool(sink, id);
         }
         // The kernel cannot cancel most requests: once submitted, the job
         // belongs to whoever takes its event.
         if !slot.claim_or_cancelled() {
-            engine.release_slot(id);
+            sink.release(id);
             return Ok(());
         }
-        let ring = self.ring_index(engine, kernel);
+        let ring = self.ring_index(sink, kernel);
         let batched = BATCH.with(|b| match b.borrow_mut().as_mut() {
             Some(v) => {
                 v.push((ring, cb));
@@ -628,13 +630,54 @@ impl Backend for KaioBackend {
             None => false,
         });
         if !batched {
-            self.submit(engine, ring, &mut [cb]);
+            self.submit(sink, ring, &mut [cb]);
         }
         Ok(())
     }
 
+    fn dispatch_to_pool(&'static self, sink: &'static dyn Sink, id: u32) -> Result<(), u32> {
+        self.to_pool(sink, id)
+    }
+
     fn uses_pool(&self, job: &Job) -> bool {
         !(self.usable() && self.iocb(0, job).is_some())
+    }
+
+    fn in_kernel(&self) -> bool {
+        self.usable()
+    }
+
+    fn begin_batch(&self) {
+        BATCH.with(|b| *b.borrow_mut() = Some(Vec::new()));
+    }
+
+    fn end_batch(&'static self, sink: &'static dyn Sink) {
+        KaioBackend::end_batch(self, sink)
+    }
+
+    fn expect_barrier(&'static self, sink: &'static dyn Sink) {
+        KaioBackend::expect_barrier(self, sink)
+    }
+
+    fn poll(&'static self, sink: &'static dyn Sink) -> bool {
+        KaioBackend::poll(self, sink)
+    }
+
+    fn wait(
+        &'static self,
+        sink: &'static dyn Sink,
+        done: &mut dyn FnMut() -> bool,
+        deadline: Option<&libc::timespec>,
+    ) -> Option<Result<(), i32>> {
+        KaioBackend::wait(self, sink, done, deadline)
+    }
+
+    fn signal_wake(&self) {
+        KaioBackend::signal_wake(self)
+    }
+
+    fn close_inherited(&self) {
+        KaioBackend::close_inherited(self)
     }
 
     fn threads(&self) -> u32 {
@@ -648,13 +691,13 @@ impl Backend for KaioBackend {
 
 /// The reaper: takes every ring's events (and what program threads handed
 /// off), resubmits polls that waited for room, and sleeps on the wake.
-fn reap(engine: &'static Engine, kaio: &'static KaioBackend, k: &'static Contexts) {
+fn reap(sink: &'static dyn Sink, kaio: &'static KaioBackend, k: &'static Contexts) {
     loop {
         sys::eventfd_drain(k.wake);
         for (i, ring) in k.live().enumerate() {
-            take(engine, k, ring, false);
+            take(sink, kaio, k, ring, false);
             if !ring.overflow.is_empty() {
-                kaio.resubmit_overflow(engine, i);
+                kaio.resubmit_overflow(sink, i);
             }
         }
         let _ = sys::poll_in(k.wake, None);
@@ -679,16 +722,22 @@ impl Taken {
 
 /// Take and act on everything ring holds (first what was handed off).
 /// `here`: the caller is a program thread (see [`on_event`]).
-fn take(engine: &'static Engine, k: &Contexts, ring: &Ring, here: bool) -> Taken {
+fn take(
+    sink: &'static dyn Sink,
+    kaio: &'static KaioBackend,
+    k: &Contexts,
+    ring: &Ring,
+    here: bool,
+) -> Taken {
     let mut t = Taken::default();
     let act = |ev: IoEvent, t: &mut Taken| {
-        if on_event(engine, ev, here) {
+        if on_event(sink, kaio, ev, here) {
             t.completed = true;
         } else {
             t.handed_off = true;
             if let Err(ev) = ring.handoff.push(ev) {
                 // Never lose it: act on it here after all.
-                on_event(engine, ev, false);
+                on_event(sink, kaio, ev, false);
                 t.completed = true;
             }
         }
@@ -713,9 +762,9 @@ fn take(engine: &'static Engine, k: &Contexts, ring: &Ring, here: bool) -> Taken
 /// `aio_error` or `aio_suspend`, maybe in a signal handler): it completes
 /// only requests that need no reaper, and only when the descriptor locks
 /// are free at once; false leaves the event to another taker.
-fn on_event(engine: &'static Engine, ev: IoEvent, here: bool) -> bool {
+fn on_event(sink: &'static dyn Sink, kaio: &'static KaioBackend, ev: IoEvent, here: bool) -> bool {
     let id = ev.data as u32;
-    let Some(slot) = engine.slab.get(id) else {
+    let Some(slot) = sink.slab().get(id) else {
         return true;
     };
     // SAFETY: the job was claimed before submission; the taker of its event
@@ -730,69 +779,48 @@ fn on_event(engine: &'static Engine, ev: IoEvent, here: bool) -> bool {
         if needs_reaper(job) {
             return false;
         }
-        let Some(locks) = engine.try_locks(job) else {
-            return false;
-        };
-        slot.mark_done();
-        engine.complete_with(job, result, locks);
-        engine.release_slot(id);
-        return true;
+        return sink.try_finish(id, job, result);
     }
     if job.stream && !matches!(job.op, Op::Fsync { .. }) {
         match result {
-            Err(e) => finish(engine, id, job, Err(e)),
-            Ok(_) => ready_stream(engine, id, job),
+            Err(e) => sink.finish(id, job, Err(e)),
+            Ok(_) => ready_stream(sink, kaio, id, job),
         }
         return true;
     }
-    finish(engine, id, job, result);
+    sink.finish(id, job, result);
     true
-}
-
-fn finish(engine: &'static Engine, id: u32, job: &mut Job, result: Result<usize, i32>) {
-    if let Some(slot) = engine.slab.get(id) {
-        slot.mark_done();
-    }
-    engine.complete(job, result);
-    engine.release_slot(id);
 }
 
 /// A pipe or socket became ready: transfer without blocking; poll again if
 /// it is not (or no longer) ready.
-fn ready_stream(engine: &'static Engine, id: u32, job: &mut Job) {
+fn ready_stream(sink: &'static dyn Sink, kaio: &'static KaioBackend, id: u32, job: &mut Job) {
     loop {
-        match crate::io::attempt(job, sys::RWF_NOWAIT) {
+        match crate::request::io::attempt(job, sys::RWF_NOWAIT) {
             Ok(n) => {
                 job.done += n;
                 if job.op == Op::Read || job.done == job.len || n == 0 {
                     let done = job.done;
-                    return finish(engine, id, job, Ok(done));
+                    return sink.finish(id, job, Ok(done));
                 }
             }
             Err(libc::EINTR) => {}
             Err(libc::EAGAIN) => break,
             Err(libc::EOPNOTSUPP) => {
                 // No non-blocking transfer on this file: a worker blocks for it.
-                if let Some(slot) = engine.slab.get(id) {
+                if let Some(slot) = sink.slab().get(id) {
                     slot.unclaim();
                 }
-                engine.dispatch_to_pool(id);
-                return;
+                return kaio.pool_or_here(sink, id);
             }
             Err(_) if job.done > 0 => {
                 let done = job.done;
-                return finish(engine, id, job, Ok(done));
+                return sink.finish(id, job, Ok(done));
             }
-            Err(e) => return finish(engine, id, job, Err(e)),
+            Err(e) => return sink.finish(id, job, Err(e)),
         }
     }
     // Not ready after all: poll again, from the ring the reaper serves.
-    let Some(kaio) = engine.kaio() else {
-        if let Some(slot) = engine.slab.get(id) {
-            slot.unclaim();
-        }
-        return engine.dispatch_to_pool(id);
-    };
     let mut cb = Iocb {
         aio_data: id as u64,
         aio_fildes: job.io_fd() as u32,
@@ -804,12 +832,12 @@ fn ready_stream(engine: &'static Engine, id: u32, job: &mut Job) {
         },
         ..Iocb::default()
     };
-    let Some(kernel) = kaio.kernel(engine) else {
-        if let Some(slot) = engine.slab.get(id) {
+    let Some(kernel) = kaio.kernel(sink) else {
+        if let Some(slot) = sink.slab().get(id) {
             slot.unclaim();
         }
-        return engine.dispatch_to_pool(id);
+        return kaio.pool_or_here(sink, id);
     };
-    let ring = kaio.ring_index(engine, kernel);
-    kaio.submit(engine, ring, std::slice::from_mut(&mut cb));
+    let ring = kaio.ring_index(sink, kernel);
+    kaio.submit(sink, ring, std::slice::from_mut(&mut cb));
 }

@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::chunks::Chunks;
-use crate::slots::Lane;
+use crate::request::chunks::Chunks;
+use crate::request::slots::Lane;
 
 /// Hints about what `RWF_NOWAIT` cannot do on this file.
 pub const HINT_NO_NOWAIT_READ: u32 = 1;
@@ -614,7 +614,7 @@ mod tests {
     fn hints_follow_the_file_not_the_number() {
         use std::os::fd::AsRawFd;
         let t = FdTable::default();
-        let f = crate::io::temp_file();
+        let f = crate::request::io::temp_file();
         let fd = f.as_raw_fd();
         let st = t.get(fd);
         let h = st.hints(fd).unwrap();
@@ -652,7 +652,7 @@ mod tests {
     #[test]
     fn memory_filesystems_are_known() {
         use std::os::fd::AsRawFd;
-        let disk = crate::io::temp_file();
+        let disk = crate::request::io::temp_file();
         let memory = |fd| FileView::read(fd).unwrap().fs == crate::sys::Filesystem::Memory;
         let on_disk = memory(disk.as_raw_fd());
         match std::fs::File::create("/dev/shm/paio-unit-memory-fs") {

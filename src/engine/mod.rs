@@ -1,27 +1,36 @@
 //! The process-wide engine: created by the first AIO call (never at load
 //! time), replaced by a fresh one in a forked child, and the place where every
-//! request is completed exactly once.
+//! request is completed exactly once. It owns the requests ([`Slab`]), what
+//! follows a completion ([`completions`], [`lio`], [`notify`], [`wake`]),
+//! and hands what would block to a backend, which reports back through the
+//! engine's [`Sink`].
+
+pub mod completions;
+pub mod lio;
+pub mod notify;
+pub mod wake;
+
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::MutexGuard;
 
-use crate::aiocb::{Aiocb, Notify};
-use crate::backend::{Backend, Cold, PoolBackend, COLD_THREADS};
-use crate::completions::Completions;
-use crate::config::{BackendChoice, Config};
-use crate::fdstate::{FdTable, FileRefs, Order};
-use crate::io;
-use crate::kaio::KaioBackend;
-use crate::lio;
-use crate::notify::{self, Callback, Delivery, Note};
+use crate::backend::{self, Backend, Sink};
+use crate::config::Config;
+use crate::engine::completions::Completions;
+use crate::request::aiocb::{Aiocb, Notify};
+use crate::request::fdstate::{FdTable, FileRefs, Order};
+use crate::request::io;
+
+use crate::backend::workers::{Serve, Workers};
 #[cfg(not(loom))]
 use crate::once::StartOnce;
-use crate::slots::{Job, Slab, State};
+use crate::request::slots::{Job, Slab, State};
 use crate::stats::{Counter, Stats};
-use crate::suspend;
 use crate::sys;
-use crate::workers::{Serve, Workers};
+use notify::{Callback, Delivery, Note};
 
 /// Where paio's duplicate descriptors start, so that the low numbers a
 /// program expects from `open` stay free.
@@ -37,8 +46,6 @@ pub struct Engine {
     /// Executes what cannot complete inline: the kernel AIO backend (which
     /// uses the pool for what the kernel cannot do), or the pool alone.
     pub backend: &'static dyn Backend,
-    pub pool: &'static PoolBackend,
-    kaio: Option<&'static KaioBackend>,
     /// Why kernel AIO is not in use, for the statistics (`io_setup` errno).
     /// Set by the kernel AIO backend when `io_setup` fails at its first use.
     /// It lives with the counters (in the statistics file, when there is one).
@@ -56,25 +63,12 @@ impl Engine {
     /// (set up by the first request that needs it, falling back to the pool
     /// if `io_setup` fails then) unless `PAIO_BACKEND=threads`.
     pub fn new(config: Config) -> Engine {
-        let pool: &'static PoolBackend = Box::leak(Box::new(PoolBackend::new()));
-        let kaio: Option<&'static KaioBackend> = match config.backend {
-            BackendChoice::Threads => None,
-            _ => Some(Box::leak(Box::new(KaioBackend::new(pool)))),
-        };
-        let backend: &'static dyn Backend = match kaio {
-            Some(k) => k,
-            None => pool,
-        };
-        Engine::with_backend(config, backend, pool, kaio)
+        let (main, _pool) = backend::select(&config);
+        Engine::with_backend(config, main)
     }
 
     /// An engine over a given backend (tests use a deterministic one).
-    pub fn with_backend(
-        config: Config,
-        backend: &'static dyn Backend,
-        pool: &'static PoolBackend,
-        kaio: Option<&'static KaioBackend>,
-    ) -> Engine {
+    pub fn with_backend(config: Config, backend: &'static dyn Backend) -> Engine {
         let inline = config.inline;
         // SAFETY: getrlimit writes into a local struct.
         let mut rl = libc::rlimit {
@@ -103,8 +97,6 @@ impl Engine {
             completions: Completions::default(),
             fds: FdTable::default(),
             backend,
-            pool,
-            kaio,
             notifiers: Workers::new("paio-notify", 0),
             inline,
             dup_floor,
@@ -117,16 +109,9 @@ impl Engine {
         self.backend.name()
     }
 
-    /// The kernel AIO backend, when it is in use.
-    pub fn kaio(&self) -> Option<&'static KaioBackend> {
-        self.kaio.filter(|k| k.usable())
-    }
-
-    /// Send a queued request to the worker pool, whatever the backend.
-    pub fn dispatch_to_pool(&'static self, id: u32) {
-        if let Err(id) = self.pool.dispatch(self, id) {
-            self.execute(id);
-        }
+    /// Kernel AIO runs requests here (until it turns out to be unavailable).
+    pub fn in_kernel(&self) -> bool {
+        self.backend.in_kernel()
     }
 
     /// Run a queued request on the calling thread (a worker). Called once per
@@ -226,7 +211,9 @@ impl Engine {
         } else {
             publish(0);
         }
-        suspend::wake_waiters();
+        if wake::wake_waiters() {
+            self.backend.signal_wake();
+        }
         self.notify(job.notify);
         if job.group != 0 {
             lio::member_done(self, std::mem::take(&mut job.group), result.is_err());
@@ -341,7 +328,7 @@ impl Engine {
     /// Hand a queued request to the backend; if no thread can take it, run
     /// it here rather than lose it.
     pub fn dispatch(&'static self, id: u32) {
-        if let Err(id) = self.backend.dispatch(self, id) {
+        if let Err(id) = self.backend.dispatch(self as &dyn Sink, id) {
             self.execute(id);
         }
     }
@@ -409,9 +396,7 @@ impl Engine {
     /// were queued in the parent; close them (plain memory reads, no locks).
     #[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it
     fn close_inherited_files(&self) {
-        if let Some(k) = self.kaio {
-            k.close_inherited();
-        }
+        self.backend.close_inherited();
         for id in 0..self.slab.allocated() {
             if let Some(slot) = self.slab.get(id) {
                 if matches!(slot.state(), State::Queued | State::Running) {
@@ -424,36 +409,6 @@ impl Engine {
                 }
             }
         }
-    }
-}
-
-impl Serve<u32> for Engine {
-    fn serve(&'static self, id: u32) {
-        self.execute(id)
-    }
-    fn max_threads(&self) -> u32 {
-        self.config.limits.threads.load(Ordering::Relaxed)
-    }
-    fn idle_ms(&self) -> u32 {
-        self.config.limits.idle_ms.load(Ordering::Relaxed)
-    }
-    fn thread_started(&self) {
-        self.stats.add(Counter::Threads, 1);
-    }
-}
-
-impl Serve<Cold> for Engine {
-    fn serve(&'static self, Cold(id): Cold) {
-        self.execute(id)
-    }
-    fn max_threads(&self) -> u32 {
-        COLD_THREADS.min(self.config.limits.threads.load(Ordering::Relaxed))
-    }
-    fn idle_ms(&self) -> u32 {
-        self.config.limits.idle_ms.load(Ordering::Relaxed)
-    }
-    fn thread_started(&self) {
-        self.stats.add(Counter::Threads, 1);
     }
 }
 
@@ -562,12 +517,56 @@ extern "C" fn after_fork_in_child() {
     }
     #[cfg(not(loom))]
     ENGINE.reset();
-    suspend::reset_after_fork();
+    wake::reset_after_fork();
 }
 
 #[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it
 extern "C" fn at_exit() {
     if let Some(e) = try_get() {
         e.stats.at_exit(&e.config.stats);
+    }
+}
+
+impl Sink for Engine {
+    fn slab(&self) -> &Slab {
+        &self.slab
+    }
+    fn count(&self, counter: Counter, n: u64) {
+        self.stats.add(counter, n)
+    }
+    fn execute(&'static self, id: u32) {
+        Engine::execute(self, id)
+    }
+    fn complete(&'static self, job: &mut Job, result: Result<usize, i32>) {
+        Engine::complete(self, job, result)
+    }
+    fn try_finish(&'static self, id: u32, job: &mut Job, result: Result<usize, i32>) -> bool {
+        let Some(locks) = self.try_locks(job) else {
+            return false;
+        };
+        if let Some(slot) = self.slab.get(id) {
+            slot.mark_done();
+        }
+        self.complete_with(job, result, locks);
+        self.release_slot(id);
+        true
+    }
+    fn release(&'static self, id: u32) {
+        self.release_slot(id)
+    }
+    fn take_file(&self, fd: i32) -> Result<i32, i32> {
+        Engine::take_file(self, fd)
+    }
+    fn dup_floor(&self) -> i32 {
+        self.dup_floor
+    }
+    fn kernel_refused(&self, errno: i32) {
+        self.kaio_error.store(errno, Ordering::Relaxed)
+    }
+    fn max_threads(&self) -> u32 {
+        self.config.limits.threads.load(Ordering::Relaxed)
+    }
+    fn idle_ms(&self) -> u32 {
+        self.config.limits.idle_ms.load(Ordering::Relaxed)
     }
 }

@@ -3,7 +3,7 @@
 //! (or on a stream, where a short read is the answer); a write keeps going
 //! until everything is written or an error stops it.
 
-use crate::slots::{Job, Op};
+use crate::request::slots::{Job, Op};
 use crate::sys;
 
 pub fn run_blocking(job: &mut Job) -> Result<usize, i32> {

@@ -12,7 +12,7 @@
 
 use std::cell::Cell;
 
-use crate::aiocb::Notify;
+use crate::request::aiocb::Notify;
 use crate::sys;
 
 /// What a notifier thread carries out.

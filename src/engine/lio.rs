@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
-use crate::aiocb::Notify;
 use crate::engine::Engine;
+use crate::request::aiocb::Notify;
 use crate::sys;
 
 pub struct Group {

@@ -15,8 +15,8 @@ use crossbeam_queue::ArrayQueue;
 use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
-use crate::aiocb::Notify;
-use crate::chunks::Chunks;
+use crate::request::aiocb::Notify;
+use crate::request::chunks::Chunks;
 
 pub const CHUNK: usize = 1024;
 
@@ -72,7 +72,7 @@ pub struct Job {
     /// Delivered to `aio_waitcomplete` when it completes.
     pub report: bool,
     /// The identity of an overlayfs file whose read the pool times for
-    /// [`crate::fdstate::FdState::record_read`], or 0.
+    /// [`crate::request::fdstate::FdState::record_read`], or 0.
     pub learn: u64,
     /// An uncached read whose data the kernel is already reading ahead: it
     /// runs on the pool's small `cold` group.

@@ -1,0 +1,56 @@
+//! `aio_suspend`, async-signal-safe: no allocation, no lock. It sleeps on
+//! the engine's wait queue ([`crate::engine::wake`]), or in a backend's
+//! own way where no paio thread reaps the kernel's completions.
+
+#[cfg(not(loom))]
+use crate::engine::wake;
+use crate::request::aiocb::Aiocb;
+#[cfg(not(loom))]
+use crate::sys;
+
+/// `aio_suspend` over a caller's list, given as a function that walks it
+/// (NULL entries as `None`, skipped), so a list of any length needs no
+/// allocation. `tracked` says whether an aiocb reading `EINPROGRESS` really
+/// has a request behind it; one that does not (never submitted, or inherited
+/// over `fork`) counts as done, as in glibc, so the call cannot sleep forever.
+/// `elsewhere` is [`WaitQueue::wait_until`]'s (given the deadline).
+#[cfg(not(loom))]
+pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
+    list: impl Fn() -> I,
+    timeout: Option<&libc::timespec>,
+    tracked: impl Fn(Aiocb) -> bool,
+    mut elsewhere: impl FnMut(
+        &mut dyn FnMut() -> bool,
+        Option<&libc::timespec>,
+    ) -> Option<Result<(), i32>>,
+) -> Result<(), i32> {
+    let any_done = || {
+        list()
+            .flatten()
+            .any(|cb| cb.error() != libc::EINPROGRESS || !tracked(cb))
+    };
+    if list().flatten().next().is_none() || any_done() {
+        return Ok(());
+    }
+    if let Some(t) = timeout {
+        if t.tv_nsec < 0 || t.tv_nsec >= 1_000_000_000 || t.tv_sec < 0 {
+            return Err(libc::EINVAL);
+        }
+        if t.tv_sec == 0 && t.tv_nsec == 0 {
+            return Err(libc::EAGAIN);
+        }
+    }
+    let deadline = timeout.map(sys::deadline_after);
+    let d = deadline.as_ref();
+    wake::wait_until(any_done, |done| elsewhere(done, d), d)
+}
+
+#[cfg(loom)]
+pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
+    _list: impl Fn() -> I,
+    _timeout: Option<&libc::timespec>,
+    _tracked: impl Fn(Aiocb) -> bool,
+    _elsewhere: impl FnMut(&mut dyn FnMut() -> bool, Option<&libc::timespec>) -> Option<Result<(), i32>>,
+) -> Result<(), i32> {
+    Err(libc::ENOSYS)
+}
