@@ -21,10 +21,14 @@ pub struct AioInit {
 /// Which engine executes requests that cannot complete inline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// Kernel AIO where available, the thread pool otherwise.
+    /// Kernel AIO where available, io_uring for uncached buffered reads
+    /// where allowed, the thread pool otherwise.
     Auto,
-    /// Kernel AIO required for what it can do (falls back when `io_setup` fails).
+    /// Kernel AIO and the pool, no io_uring (falls back when `io_setup` fails).
     Kaio,
+    /// Kernel AIO, and io_uring for uncached buffered reads (the pool where
+    /// either is refused). What `Auto` does today.
+    Uring,
     /// Only the worker pool.
     Threads,
 }
@@ -124,6 +128,7 @@ impl Config {
         let backend = match env("PAIO_BACKEND").as_ref().and_then(|v| v.to_str()) {
             Some("threads") | Some("pool") => BackendChoice::Threads,
             Some("kaio") => BackendChoice::Kaio,
+            Some("uring") | Some("io_uring") => BackendChoice::Uring,
             _ => BackendChoice::Auto,
         };
         let stats = match env("PAIO_STATS") {

@@ -196,7 +196,21 @@ struct deny {
  * privilege is needed); everything else, and other architectures, are
  * allowed. Installed inside the program, so glibc and paio run in the same
  * sandbox. Skips (exit 77) where seccomp is unavailable. */
+static UNUSED void sandbox_flags(const struct deny *rules, int n, unsigned flags);
+
 static UNUSED void sandbox(const struct deny *rules, int n)
+{
+	sandbox_flags(rules, n, 0);
+}
+
+/* sandbox() with SECCOMP_FILTER_FLAG_TSYNC: every thread the process has
+ * now gets the filter too (as sandboxed browsers install theirs). */
+static UNUSED void sandbox_all_threads(const struct deny *rules, int n)
+{
+	sandbox_flags(rules, n, SECCOMP_FILTER_FLAG_TSYNC);
+}
+
+static UNUSED void sandbox_flags(const struct deny *rules, int n, unsigned flags)
 {
 	struct sock_filter f[4 + 5 * 16];
 	int k = 0;
@@ -223,7 +237,7 @@ static UNUSED void sandbox(const struct deny *rules, int n)
 	struct sock_fprog prog = { .len = (unsigned short)k, .filter = f };
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		skip("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) != 0)
 		skip("seccomp filter: %s", strerror(errno));
 }
 

@@ -34,6 +34,7 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 use crate::backend::kaio_sys::{self as k, Context, IoEvent, Iocb, RingMap};
+use crate::backend::uring::UringReads;
 use crate::backend::{Backend, PoolBackend, Sink};
 use crate::request::aiocb::Notify;
 use crate::request::slots::{Job, Op};
@@ -98,6 +99,10 @@ pub struct KaioBackend {
     /// exit). `Err(errno)` once `io_setup` failed.
     kernel: OnceCell<Result<Contexts, i32>>,
     pool: &'static PoolBackend,
+    /// Uncached buffered reads, where io_uring is allowed (`None` with
+    /// `PAIO_BACKEND=kaio`): the kernel AIO of this interface has no
+    /// asynchronous buffered read.
+    uring: Option<UringReads>,
     /// Where paio's own descriptors (the wake) start.
     dup_floor: AtomicI32,
 }
@@ -125,10 +130,11 @@ fn needs_reaper(job: &Job) -> bool {
 
 impl KaioBackend {
     /// No syscall here: see [`KaioBackend::kernel`].
-    pub fn new(pool: &'static PoolBackend) -> KaioBackend {
+    pub fn new(pool: &'static PoolBackend, uring: bool) -> KaioBackend {
         KaioBackend {
             kernel: OnceCell::new(),
             pool,
+            uring: uring.then(|| UringReads::new(pool)),
             dup_floor: AtomicI32::new(0),
         }
     }
@@ -291,6 +297,13 @@ impl KaioBackend {
             }
         }
         self.pool.dispatch(sink, id)
+    }
+
+    /// The io_uring reads, for a job they take: an uncached buffered read
+    /// into one buffer (`cold`: the submitting call found it uncached).
+    fn uring_for(&self, job: &Job) -> Option<&UringReads> {
+        let u = self.uring.as_ref()?;
+        (job.cold && job.op == Op::Read && job.iovcnt == 0 && !job.stream).then_some(u)
     }
 
     /// Send a claimed-then-unclaimed request to the pool; run it here if no
@@ -589,6 +602,11 @@ impl Backend for KaioBackend {
     /// sends the request to the pool, which is refused only where glibc's
     /// would be too (no thread runs and none can be made).
     fn ready(&'static self, sink: &'static dyn Sink, job: &Job) -> bool {
+        if let Some(u) = self.uring_for(job) {
+            if u.ready(sink) {
+                return true;
+            }
+        }
         if self.iocb(0, job).is_some() {
             if let Some(k) = self.kernel(sink) {
                 if !needs_reaper(job) || self.ensure_reaper(sink, k) {
@@ -605,6 +623,17 @@ impl Backend for KaioBackend {
         };
         // SAFETY: a queued job is owned by its dispatcher until claimed.
         let job = unsafe { slot.job() };
+        if let Some(u) = self.uring_for(job) {
+            // Like the kernel's, a read in the ring cannot be cancelled.
+            if !slot.claim_or_cancelled() {
+                sink.release(id);
+                return Ok(());
+            }
+            match u.submit(sink, id) {
+                Ok(()) => return Ok(()),
+                Err(_) => slot.unclaim(),
+            }
+        }
         let Some(cb) = self.iocb(id, job) else {
             return self.to_pool(sink, id);
         };
@@ -640,11 +669,18 @@ impl Backend for KaioBackend {
     }
 
     fn uses_pool(&self, job: &Job) -> bool {
+        if self.uring_for(job).is_some_and(|u| u.refused() == 0) {
+            return false;
+        }
         !(self.usable() && self.iocb(0, job).is_some())
     }
 
     fn in_kernel(&self) -> bool {
         self.usable()
+    }
+
+    fn reads_uncached(&'static self, sink: &'static dyn Sink) -> bool {
+        self.uring.as_ref().is_some_and(|u| u.ready(sink))
     }
 
     fn begin_batch(&self) {
@@ -677,7 +713,10 @@ impl Backend for KaioBackend {
     }
 
     fn close_inherited(&self) {
-        KaioBackend::close_inherited(self)
+        KaioBackend::close_inherited(self);
+        if let Some(u) = &self.uring {
+            u.close_inherited();
+        }
     }
 
     fn threads(&self) -> u32 {
@@ -685,7 +724,8 @@ impl Backend for KaioBackend {
             Some(k) => *k.reaper.lock() as u32,
             None => 0,
         };
-        self.pool.threads() + reaper
+        let uring = self.uring.as_ref().is_some_and(|u| u.running()) as u32;
+        self.pool.threads() + reaper + uring
     }
 }
 

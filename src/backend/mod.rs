@@ -1,6 +1,8 @@
 //! Backends execute the requests that cannot complete inline: the kernel's
-//! AIO ([`kaio`], over its raw ABI in [`kaio_sys`]) and the worker pool
-//! ([`pool`], on the thread groups of [`workers`]). Choosing one is
+//! AIO ([`kaio`], over its raw ABI in [`kaio_sys`]), with io_uring for
+//! uncached buffered reads ([`uring`], over [`uring_sys`]) where it is
+//! allowed, and the worker pool ([`pool`], on the thread groups of
+//! [`workers`]). Choosing one is
 //! configuration (`PAIO_BACKEND`, read by [`select`]); the engine does not
 //! know which it has.
 //!
@@ -11,6 +13,8 @@
 pub mod kaio;
 pub mod kaio_sys;
 pub mod pool;
+pub mod uring;
+pub mod uring_sys;
 pub mod workers;
 
 #[cfg(test)]
@@ -109,6 +113,13 @@ pub trait Backend: Send + Sync {
         false
     }
 
+    /// Uncached buffered reads are asynchronous in the kernel here
+    /// (io_uring): the submitting call need not start their read-ahead.
+    /// Sets up what they need at the first call.
+    fn reads_uncached(&'static self, _sink: &'static dyn Sink) -> bool {
+        false
+    }
+
     /// Collect this thread's submissions until [`Backend::end_batch`]
     /// (`lio_listio`: one system call for the list).
     fn begin_batch(&self) {}
@@ -156,7 +167,10 @@ pub fn select(config: &Config) -> (&'static dyn Backend, &'static PoolBackend) {
     let pool: &'static PoolBackend = Box::leak(Box::new(PoolBackend::new()));
     let main: &'static dyn Backend = match config.backend {
         BackendChoice::Threads => pool,
-        _ => Box::leak(Box::new(kaio::KaioBackend::new(pool))),
+        BackendChoice::Kaio => Box::leak(Box::new(kaio::KaioBackend::new(pool, false))),
+        BackendChoice::Auto | BackendChoice::Uring => {
+            Box::leak(Box::new(kaio::KaioBackend::new(pool, true)))
+        }
     };
     (main, pool)
 }

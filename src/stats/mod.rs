@@ -50,13 +50,16 @@ pub enum Counter {
     /// The system refused this process one more kernel AIO context
     /// (`fs.aio-max-nr` exhausted): it kept the contexts it had.
     KaioRefused,
+    /// Uncached buffered reads served by io_uring (asynchronous in the
+    /// kernel, no thread parked per read).
+    Uring,
     /// Requests completed (a result published): `requests - done` are in
     /// flight. Not in the exit line, which keeps its fields; `paio-stat
     /// --watch` shows it.
     Done,
 }
 
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 16] = [
     "requests",
     "read",
     "write",
@@ -71,6 +74,7 @@ pub const NAMES: [&str; 15] = [
     "own_fd",
     "readahead",
     "kaio_refused",
+    "uring",
     "done",
 ];
 const N: usize = NAMES.len();
@@ -432,7 +436,7 @@ mod tests {
         assert!(line.starts_with("paio: pid="));
         assert!(line.contains(" backend=threads requests=0 read=4000 write=0"));
         assert!(
-            line.ends_with(" own_fd=0 readahead=0 kaio_refused=0\n"),
+            line.ends_with(" own_fd=0 readahead=0 kaio_refused=0 uring=0\n"),
             "{line}"
         );
     }

@@ -254,13 +254,18 @@ fn try_inline(
         Err(libc::EAGAIN) => {
             engine.stats.add(Counter::Retried, 1);
             if job.op == Op::Read && job.iovcnt == 0 {
-                // Not in the page cache: start reading it now, so that the
-                // device sees every such read at once, and let a few
-                // threads finish the copies as the data comes in.
-                let at = job.offset + job.done as i64;
-                if sys::readahead(job.fd, at, job.len - job.done).is_ok() {
-                    engine.stats.add(Counter::Readahead, 1);
+                if engine.backend.reads_uncached(engine) {
+                    // io_uring reads it asynchronously in the kernel.
                     job.cold = true;
+                } else {
+                    // Not in the page cache: start reading it now, so that
+                    // the device sees every such read at once, and let a
+                    // few threads finish the copies as the data comes in.
+                    let at = job.offset + job.done as i64;
+                    if sys::readahead(job.fd, at, job.len - job.done).is_ok() {
+                        engine.stats.add(Counter::Readahead, 1);
+                        job.cold = true;
+                    }
                 }
             }
             enqueue(engine, cb, job, Some(false))
