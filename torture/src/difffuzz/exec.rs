@@ -7,9 +7,9 @@
 //! `EINTR` is retried) or only checked for consistency, never printed.
 //!
 //! This module holds the executor's state and sends each operation to the
-//! module of its kind: `descriptors`, `requests`, `fork`, `notes` (and the
-//! SIGUSR2 probe), `final_state`; `transcript` writes the lines and
-//! `content` makes and hashes the bytes.
+//! module of its kind: `descriptors` (and the page-cache eviction),
+//! `requests`, `fork`, `notes` (and the SIGUSR2 probe), `final_state`;
+//! `transcript` writes the lines and `content` makes and hashes the bytes.
 
 mod content;
 mod descriptors;
@@ -138,6 +138,7 @@ impl Exec {
                 fixed,
             } => self.suspend(cbs, *timeout, *fixed),
             Op::SyncWrite { slot, len, data } => self.sync_write(*slot, *len, *data),
+            Op::Evict { slot } => self.evict(*slot),
             Op::ZeroedError { cb } => self.zeroed_error(*cb),
             Op::Fork => self.fork(),
             Op::SigwaitProbe => self.sigwait_probe(),

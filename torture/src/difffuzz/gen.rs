@@ -1,7 +1,7 @@
 //! Generation: a seed becomes a sequence of operations (descriptor changes,
-//! AIO calls, waits, cancels, a fork, a signal probe) whose observable
-//! outcome is fixed by POSIX, so that glibc and paio must print the same
-//! transcript for it.
+//! AIO calls, waits, cancels, page-cache evictions, a fork, a signal probe)
+//! whose observable outcome is fixed by POSIX, so that glibc and paio must
+//! print the same transcript for it.
 //!
 //! The generator keeps a model of every descriptor slot, file and byte
 //! stream, and only emits an operation when its outcome cannot depend on
@@ -20,7 +20,9 @@
 //!   flight (sourceware bug 14942, see `glibc_bugs`);
 //! * a cancel of a request in flight may or may not cancel it: the request
 //!   is then "settled" (its outcome is checked for consistency, not compared),
-//!   and what it may have written is masked from every later comparison.
+//!   and what it may have written is masked from every later comparison;
+//! * a page-cache eviction may come at any time, requests in flight or not:
+//!   it changes where the bytes come from, never what they are.
 //!
 //! `ops` is what the executor runs, `shape` what a run may leave out;
 //! `model` is the generator's picture of the descriptors, files and
@@ -144,7 +146,7 @@ impl Gen {
     }
 
     fn step(&mut self) {
-        match self.rng.below(100) {
+        match self.rng.below(103) {
             0..=29 => self.submit_one(),
             30..=39 => self.lio(),
             40..=59 => self.wait_some(),
@@ -173,7 +175,10 @@ impl Gen {
             {
                 self.ops.push(Op::SigwaitProbe);
             }
-            95.. if !self.without.direct_reuse => self.reopen_direct_as_stream(),
+            95..=99 if !self.without.direct_reuse => self.reopen_direct_as_stream(),
+            // As often as dup2: most sequences then read, cancel, list and
+            // fork on a file whose pages are gone.
+            100.. if !self.without.evict => self.evict(),
             _ => {}
         }
     }
@@ -192,6 +197,26 @@ mod tests {
             let b = format!("{:?}", Gen::sequence(seed, Shape::default()));
             assert_eq!(a, b, "seed {seed}");
         }
+    }
+
+    /// `--without evict` leaves every eviction out, and the replay command
+    /// (`Shape::args`) gives the same choice back.
+    #[test]
+    fn evictions_are_generated_and_can_be_left_out() {
+        let evicts = |shape: Shape| {
+            (0..300)
+                .flat_map(|seed| Gen::sequence(seed, shape))
+                .filter(|op| matches!(op, Op::Evict { .. }))
+                .count()
+        };
+        assert!(evicts(Shape::default()) > 100);
+        let without = Without::parse("evict").expect("a known family");
+        assert_eq!(without.arg(), "evict");
+        let shape = Shape {
+            without,
+            ..Shape::default()
+        };
+        assert_eq!(evicts(shape), 0);
     }
 
     /// No aiocb is submitted again while the model has it in flight, and

@@ -1,6 +1,7 @@
 //! `paio-difffuzz`: a differential fuzzer. Each seed becomes a random
 //! sequence of POSIX AIO calls (every function, every notification kind,
-//! cancels, close/dup2/reopen of descriptors, a fork, a signal probe) on
+//! cancels, close/dup2/reopen of descriptors, page-cache evictions that
+//! send paio's buffered reads to io_uring, a fork, a signal probe) on
 //! regular files (buffered and `O_DIRECT`), pipes, socketpairs, `/dev/null`,
 //! `/dev/zero` and bad descriptors, built so that POSIX fixes everything the
 //! transcript shows (`gen`). The sequence runs once on glibc and once
@@ -10,7 +11,7 @@
 //!
 //! ```text
 //! paio-difffuzz [--seconds N | --count N] [--seed N] [--so PATH] [--libs glibc,threads,default]
-//!               [--batch N] [--verbose] [--max-report N] [--without sigwait,fork,direct-reuse,cancel]
+//!               [--batch N] [--verbose] [--max-report N] [--without sigwait,fork,direct-reuse,cancel,evict]
 //! paio-difffuzz --shrink --seed N [--libs ...]   the fewest steps of seed N that still differ
 //! paio-difffuzz --print-ops --seed N        the generated sequence
 //! paio-difffuzz --known-glibc-bugs          the table of what is not generated
@@ -55,7 +56,7 @@ struct Args {
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("{msg}\nusage: paio-difffuzz [--seconds N | --count N] [--seed N] [--so PATH] [--libs glibc,threads,default] [--batch N] [--verbose] [--max-report N] [--without sigwait,fork,direct-reuse,cancel] [--max-steps N] | --shrink --seed N | --print-ops --seed N | --known-glibc-bugs");
+    eprintln!("{msg}\nusage: paio-difffuzz [--seconds N | --count N] [--seed N] [--so PATH] [--libs glibc,threads,default] [--batch N] [--verbose] [--max-report N] [--without sigwait,fork,direct-reuse,cancel,evict] [--max-steps N] | --shrink --seed N | --print-ops --seed N | --known-glibc-bugs");
     std::process::exit(2)
 }
 
@@ -99,7 +100,7 @@ fn parse_args() -> Args {
             "--without" => {
                 let v = it.value("--without", "a list");
                 a.shape.without = gen::Without::parse(&v).unwrap_or_else(|| {
-                    usage("--without takes sigwait, fork, direct-reuse, cancel (comma-separated)")
+                    usage("--without takes sigwait, fork, direct-reuse, cancel, evict (comma-separated)")
                 });
             }
             "--max-steps" => a.shape.max_steps = Some(it.num("--max-steps") as usize),

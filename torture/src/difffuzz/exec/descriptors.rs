@@ -1,5 +1,5 @@
-//! Descriptor changes (open, close, `dup2`) and the plain `write(2)` that
-//! feeds a stream.
+//! Descriptor changes (open, close, `dup2`), the plain `write(2)` that
+//! feeds a stream, and the page-cache eviction of a slot's file.
 
 use super::content::pattern;
 use super::transcript::rc_str;
@@ -95,5 +95,43 @@ impl Exec {
         // SAFETY: a local buffer.
         let rc = unsafe { libc::write(self.fds[slot], b.as_ptr() as *const _, len) };
         self.out(&format!("write s{slot} {len} -> {}", rc_str(rc, errno())));
+    }
+
+    /// `fsync` (so no page is left dirty, which `POSIX_FADV_DONTNEED` would
+    /// keep) then `POSIX_FADV_DONTNEED` on the whole file. Both are plain
+    /// syscalls that paio does not wrap, so they answer the same under
+    /// glibc and paio; they are printed for a regular file only, a fixed
+    /// word otherwise, so that what a pipe or a device answers is never
+    /// part of the comparison.
+    pub(super) fn evict(&mut self, slot: usize) {
+        let fd = self.fds[slot];
+        if fd < 0 {
+            return self.out(&format!("evict s{slot} -> closed"));
+        }
+        // SAFETY: a plain C struct, for which all zero bytes are a value.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: our own descriptor and a local struct.
+        if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return self.out(&format!("evict s{slot} -> not a file"));
+        }
+        let synced = loop {
+            // SAFETY: our own descriptor.
+            let rc = unsafe { libc::fsync(fd) };
+            // A notification signal may land in the middle.
+            if rc == 0 || errno() != libc::EINTR {
+                break rc_str(rc as isize, errno());
+            }
+        };
+        // SAFETY: our own descriptor; the advice is only a hint about
+        // cached pages, never about content.
+        let advised = unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
+        self.out(&format!(
+            "evict s{slot} -> fsync {synced} fadvise {}",
+            if advised == 0 {
+                "0".into()
+            } else {
+                errname(advised)
+            }
+        ));
     }
 }

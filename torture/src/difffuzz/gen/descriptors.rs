@@ -1,6 +1,7 @@
 //! Descriptor changes: open (files, pipes, socketpairs, `/dev/null`,
 //! `/dev/zero`), close and `dup2`, only on slots no request in flight
-//! depends on; and the plain `write(2)` that feeds a stream.
+//! depends on; the plain `write(2)` that feeds a stream; and the eviction
+//! of a file's pages from the page cache.
 
 use super::model::StreamModel;
 use super::{Gen, Op, Open, Res, NFILE, NSLOT};
@@ -126,6 +127,23 @@ impl Gen {
         let r = self.slots[src];
         self.set_slot(dst, r);
         self.ops.push(Op::Dup2 { src, dst });
+    }
+
+    /// Evict a slot's file from the page cache. Content and size stay what
+    /// the model says, so nothing in flight constrains it; what it changes
+    /// is that paio's next buffered reads of that file find no cached page
+    /// and go to io_uring. Mostly a file slot; now and then any slot, where
+    /// the executor prints a fixed line (closed, not a file).
+    pub(super) fn evict(&mut self) {
+        let files: Vec<usize> = (0..NSLOT)
+            .filter(|&s| matches!(self.slots[s], Some(Res::File(_))))
+            .collect();
+        let slot = if !files.is_empty() && self.rng.pct(90) {
+            files[self.rng.below(files.len() as u64) as usize]
+        } else {
+            self.rng.below(NSLOT as u64) as usize
+        };
+        self.ops.push(Op::Evict { slot });
     }
 
     pub(super) fn sync_write(&mut self) {

@@ -146,6 +146,13 @@ pub enum Op {
         len: usize,
         data: u64,
     },
+    /// `fsync` then `posix_fadvise(POSIX_FADV_DONTNEED)` of the slot's
+    /// file: its pages leave the page cache, so the reads that follow are
+    /// uncached (paio serves those on io_uring, not inline). Nothing on a
+    /// slot that is closed or not a regular file.
+    Evict {
+        slot: usize,
+    },
     /// `aio_error` of an aiocb that was never submitted (all zero): 0.
     ZeroedError {
         cb: usize,

@@ -15,6 +15,9 @@ pub struct Without {
     pub direct_reuse: bool,
     /// Cancels of requests in flight.
     pub cancel: bool,
+    /// Page-cache evictions (`fsync` + `POSIX_FADV_DONTNEED`), which send
+    /// paio's later buffered reads to io_uring.
+    pub evict: bool,
 }
 
 impl Without {
@@ -26,6 +29,7 @@ impl Without {
                 "fork" => w.fork = true,
                 "direct-reuse" => w.direct_reuse = true,
                 "cancel" => w.cancel = true,
+                "evict" => w.evict = true,
                 _ => return None,
             }
         }
@@ -40,6 +44,7 @@ impl Without {
             (self.fork, "fork"),
             (self.direct_reuse, "direct-reuse"),
             (self.cancel, "cancel"),
+            (self.evict, "evict"),
         ] {
             if on {
                 v.push(name);
