@@ -362,6 +362,10 @@ pub fn run_binary(
     cmd.current_dir(&dir)
         .env("TMPDIR", &dir)
         .env_remove("LD_PRELOAD")
+        // `cargo test` puts target/debug in it, ahead of the RUNPATH that
+        // a `-lpaio` binary was linked with: the library under test must
+        // be the one it names.
+        .env_remove("LD_LIBRARY_PATH")
         .env_remove("PAIO_BACKEND")
         .env_remove("PAIO_THREADS")
         .env_remove("PAIO_STATS")

@@ -107,6 +107,7 @@ scenarios! {
     cancel_fd_mismatch,
     cancel_queued,
     cancel_running,
+    close_after_done,
     exports_bind,
     fd_reuse_close,
     fork_child,

@@ -200,6 +200,16 @@ impl Engine {
             self.stats.add(Counter::Errors, 1);
         }
         self.stats.add(Counter::Done, 1);
+        // paio's reference to the file goes before the result shows: a
+        // program that sees its read done and closes the pipe's only read
+        // end must make the next write on the other end fail with `EPIPE`,
+        // as on glibc, whose worker held no reference of its own.
+        let st = self.fds.get(job.fd);
+        let Locks { order, files } = locks;
+        if job.file >= 0 {
+            let file = std::mem::replace(&mut job.file, -1);
+            release_file(files.unwrap_or_else(|| st.files.lock()), file);
+        }
         let publish = |ticket| {
             if let Some(cb) = cb {
                 cb.publish(result, ticket);
@@ -218,14 +228,8 @@ impl Engine {
         if job.group != 0 {
             lio::member_done(self, std::mem::take(&mut job.group), result.is_err());
         }
-        // The file reference first: no lock may be held while the barrier
-        // dispatches what it released (that may take a file reference).
-        let st = self.fds.get(job.fd);
-        let Locks { order, files } = locks;
-        if job.file >= 0 {
-            let file = std::mem::replace(&mut job.file, -1);
-            release_file(files.unwrap_or_else(|| st.files.lock()), file);
-        }
+        // No lock may be held while the barrier dispatches what it released
+        // (that may take a file reference): the file's lock went above.
         if let Some(epoch) = job.epoch.take() {
             let mut ready = Vec::new();
             let mut order = order.unwrap_or_else(|| st.order.lock());
