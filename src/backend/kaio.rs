@@ -299,11 +299,13 @@ impl KaioBackend {
         self.pool.dispatch(sink, id)
     }
 
-    /// The io_uring reads, for a job they take: an uncached buffered read
-    /// into one buffer (`cold`: the submitting call found it uncached).
+    /// The io_uring reads, for a job they take: a buffered read into one
+    /// buffer, uncached (`cold`: the submitting call found it so) or of a
+    /// FUSE file (`ring`).
     fn uring_for(&self, job: &Job) -> Option<&UringReads> {
         let u = self.uring.as_ref()?;
-        (job.cold && job.op == Op::Read && job.iovcnt == 0 && !job.stream).then_some(u)
+        ((job.cold || job.ring) && job.op == Op::Read && job.iovcnt == 0 && !job.stream)
+            .then_some(u)
     }
 
     /// Send a claimed-then-unclaimed request to the pool; run it here if no

@@ -43,8 +43,11 @@ pub const HINT_MEMORY: u32 = 64;
 /// the page cache, several in a row, make the next ones run in the
 /// submitting thread (see [`FdState::reads_look_cached`]).
 pub const HINT_OVERLAY: u32 = 128;
+/// A file of FUSE, which refuses `RWF_NOWAIT`: its reads go to io_uring
+/// where it is allowed (see `Job::ring`).
+pub const HINT_FUSE: u32 = 256;
 
-const HINT_BITS: u32 = 8;
+const HINT_BITS: u32 = 9;
 /// Page-cache reads in a row after which the next read of an overlayfs file
 /// is tried in the submitting thread.
 const CACHED_STREAK: u64 = 8;
@@ -113,6 +116,7 @@ impl FileView {
         match self.fs {
             crate::sys::Filesystem::Memory => h |= HINT_MEMORY,
             crate::sys::Filesystem::Overlay => h |= HINT_OVERLAY,
+            crate::sys::Filesystem::Fuse => h |= HINT_FUSE,
             crate::sys::Filesystem::Other => {}
         }
         h
@@ -135,6 +139,8 @@ impl Hints {
             crate::sys::Filesystem::Memory
         } else if self.has(HINT_OVERLAY) {
             crate::sys::Filesystem::Overlay
+        } else if self.has(HINT_FUSE) {
+            crate::sys::Filesystem::Fuse
         } else {
             crate::sys::Filesystem::Other
         }

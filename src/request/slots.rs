@@ -74,9 +74,14 @@ pub struct Job {
     /// The identity of an overlayfs file whose read the pool times for
     /// [`crate::request::fdstate::FdState::record_read`], or 0.
     pub learn: u64,
-    /// An uncached read whose data the kernel is already reading ahead: it
-    /// runs on the pool's small `cold` group.
+    /// An uncached read: io_uring reads it where it is allowed; otherwise
+    /// the kernel is already reading it ahead and the pool's small `cold`
+    /// group finishes it.
     pub cold: bool,
+    /// A read of a FUSE file (no `RWF_NOWAIT` there): io_uring reads it
+    /// where it is allowed (its kernel workers wait for the daemon), the
+    /// pool otherwise.
+    pub ring: bool,
 }
 
 impl Job {
@@ -110,6 +115,7 @@ impl Job {
         report: false,
         learn: 0,
         cold: false,
+        ring: false,
     };
 }
 
