@@ -255,8 +255,14 @@ fn try_inline(
             engine.stats.add(Counter::Retried, 1);
             if job.op == Op::Read && job.iovcnt == 0 {
                 if engine.backend.reads_uncached(engine) {
-                    // io_uring reads it asynchronously in the kernel.
+                    // io_uring reads it asynchronously in the kernel. The
+                    // attempt just made on this descriptor says enough: a
+                    // positional read (not a stream, no lane), which the
+                    // ring reads right whether or not the file is O_DIRECT
+                    // now; no second look at the file is needed.
                     job.cold = true;
+                    let st = engine.fds.get(job.fd);
+                    return place(engine, cb, job, st);
                 } else {
                     // Not in the page cache: start reading it now, so that
                     // the device sees every such read at once, and let a
@@ -411,6 +417,12 @@ fn enqueue(
         Op::Write if !job.direct => Some(Lane::Write),
         _ => None,
     };
+    place(engine, cb, job, st)
+}
+
+/// Queue a request whose kind and order are decided: paio's own reference
+/// to the file, then the slot.
+fn place(engine: &'static Engine, cb: Aiocb, mut job: Job, st: &FdState) -> Result<(), i32> {
     if !engine.backend.ready(engine, &job) {
         return refuse_counted(engine, cb, job.group, libc::EAGAIN);
     }
