@@ -153,7 +153,10 @@ impl UringReads {
 
 /// Set up the ring, the wake and the thread.
 fn start(sink: &'static dyn Sink, pool: &'static PoolBackend) -> Result<&'static Shared, i32> {
-    let ring = Uring::new(ENTRIES)?;
+    let mut ring = Uring::new(ENTRIES)?;
+    // Above the numbers a program expects from `open`, like the rest of
+    // paio's descriptors.
+    ring.move_fd_up(sink.dup_floor());
     probe(&ring)?;
     let wake = sys::eventfd(sink.dup_floor())?;
     let shared: &'static Shared = Box::leak(Box::new(Shared {

@@ -479,6 +479,23 @@ impl Uring {
     }
 
     /// The ring's file descriptor (still owned by this value).
+    /// Move the ring's descriptor to the lowest free number at or above
+    /// `min` (close-on-exec), closing the old one: the mappings stay valid,
+    /// since they hold the ring, not the number. The numbers a program
+    /// expects from `open` stay free. Where no number at or above `min` is
+    /// free, the ring keeps the one it has.
+    pub fn move_fd_up(&mut self, min: i32) {
+        if self.fd.0 >= min {
+            return;
+        }
+        // SAFETY: F_DUPFD_CLOEXEC takes an integer argument.
+        let high = unsafe { libc::fcntl(self.fd.0, libc::F_DUPFD_CLOEXEC, min) };
+        if high >= 0 {
+            // The old number is closed by the replaced value's drop.
+            self.fd = RingFd(high);
+        }
+    }
+
     pub fn fd(&self) -> i32 {
         self.fd.0
     }
@@ -806,6 +823,20 @@ mod tests {
             return;
         }
         assert_eq!(Uring::new(0).err(), Some(libc::EINVAL));
+    }
+
+    #[test]
+    fn ring_moved_to_a_high_number_still_works() {
+        let Some(mut r) = ring(4) else { return };
+        r.move_fd_up(300);
+        assert!(r.fd() >= 300, "fd {} after the move", r.fd());
+        // SAFETY: F_GETFD as above.
+        let flags = unsafe { libc::fcntl(r.fd(), libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        // SAFETY: a NOP names no memory; this test is the ring's only user.
+        let c = unsafe { run(&r, &[Sqe::nop(7)]) };
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].user_data, c[0].res), (7, 0));
     }
 
     #[test]
