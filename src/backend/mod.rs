@@ -69,14 +69,9 @@ pub trait Sink: Sync + 'static {
     /// How long an idle worker waits before it exits.
     fn idle_ms(&self) -> u32;
 
-    /// Mark the claimed request `id` done, complete it, release its slot.
-    fn finish(&'static self, id: u32, job: &mut Job, result: Result<usize, i32>) {
-        if let Some(slot) = self.slab().get(id) {
-            slot.mark_done();
-        }
-        self.complete(job, result);
-        self.release(id);
-    }
+    /// The claimed request `id` has its result: give back paio's file
+    /// reference, mark it done, complete it, release its slot.
+    fn finish(&'static self, id: u32, job: &mut Job, result: Result<usize, i32>);
 }
 
 pub trait Backend: Send + Sync {

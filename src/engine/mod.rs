@@ -137,6 +137,7 @@ impl Engine {
                         .get(job.fd)
                         .record_read(job.learn, fast && result.is_ok());
                 }
+                self.drop_job_file(job, None);
                 slot.mark_done();
                 self.complete(job, result);
             }
@@ -200,16 +201,11 @@ impl Engine {
             self.stats.add(Counter::Errors, 1);
         }
         self.stats.add(Counter::Done, 1);
-        // paio's reference to the file goes before the result shows: a
-        // program that sees its read done and closes the pipe's only read
-        // end must make the next write on the other end fail with `EPIPE`,
-        // as on glibc, whose worker held no reference of its own.
-        let st = self.fds.get(job.fd);
+        // Executors gave the file back before they marked the request done;
+        // a request completed here (inline, cancelled) gives it back now.
         let Locks { order, files } = locks;
-        if job.file >= 0 {
-            let file = std::mem::replace(&mut job.file, -1);
-            release_file(files.unwrap_or_else(|| st.files.lock()), file);
-        }
+        self.drop_job_file(job, files);
+        let st = self.fds.get(job.fd);
         let publish = |ticket| {
             if let Some(cb) = cb {
                 cb.publish(result, ticket);
@@ -238,6 +234,24 @@ impl Engine {
             for id in ready {
                 self.dispatch(id);
             }
+        }
+    }
+
+    /// Give back paio's reference to the file of a request whose result is
+    /// known, before it is marked done and before the result shows: a
+    /// program that sees its read done and closes a pipe's only read end
+    /// must make the next write on the other end fail with `EPIPE`, as on
+    /// glibc, whose worker held no reference of its own; and until then
+    /// `aio_cancel` still finds the request running (`AIO_NOTCANCELED`),
+    /// never done while `aio_error` says in progress. `files`: the lock, if
+    /// the caller holds it.
+    fn drop_job_file(&self, job: &mut Job, files: Option<MutexGuard<'_, FileRefs>>) {
+        if job.file >= 0 {
+            let file = std::mem::replace(&mut job.file, -1);
+            release_file(
+                files.unwrap_or_else(|| self.fds.get(job.fd).files.lock()),
+                file,
+            );
         }
     }
 
@@ -545,15 +559,25 @@ impl Sink for Engine {
         Engine::complete(self, job, result)
     }
     fn try_finish(&'static self, id: u32, job: &mut Job, result: Result<usize, i32>) -> bool {
-        let Some(locks) = self.try_locks(job) else {
+        let Some(Locks { order, files }) = self.try_locks(job) else {
             return false;
         };
+        self.drop_job_file(job, files);
         if let Some(slot) = self.slab.get(id) {
             slot.mark_done();
         }
+        let locks = Locks { order, files: None };
         self.complete_with(job, result, locks);
         self.release_slot(id);
         true
+    }
+    fn finish(&'static self, id: u32, job: &mut Job, result: Result<usize, i32>) {
+        self.drop_job_file(job, None);
+        if let Some(slot) = self.slab.get(id) {
+            slot.mark_done();
+        }
+        self.complete(job, result);
+        self.release_slot(id);
     }
     fn release(&'static self, id: u32) {
         self.release_slot(id)
