@@ -293,6 +293,16 @@ static UNUSED unsigned char pattern_byte(unsigned seed, long long off)
 	return (unsigned char)(x ^ (x >> 13) ^ (x >> 29));
 }
 
+/* Which of the first `size` bytes' pages of fd are in the page cache:
+ * vec[i] & 1 for page i (mincore on a shared mapping of the file). */
+static UNUSED void page_residency(int fd, size_t size, unsigned char *vec)
+{
+	void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(map != MAP_FAILED);
+	CHECK(mincore(map, size, vec) == 0);
+	CHECK(munmap(map, size) == 0);
+}
+
 static UNUSED void fill_pattern(void *buf, size_t len, unsigned seed,
 				long long off)
 {
