@@ -213,16 +213,6 @@ impl KaioBackend {
         true
     }
 
-    /// An `aio_fsync` is being queued behind writes of its descriptor: the
-    /// completion that releases it may be a kernel one, taken by a program
-    /// thread maybe in a signal handler, which must not dispatch it. Start
-    /// the reaper now, in the submitting call, if its thread can be made.
-    fn expect_barrier(&'static self, sink: &'static dyn Sink) {
-        if let Some(Ok(k)) = self.kernel.get() {
-            self.ensure_reaper(sink, k);
-        }
-    }
-
     /// The iocb for a job, or `None` when the kernel should not get it.
     fn iocb(&self, id: u32, job: &Job) -> Option<Iocb> {
         let fd = job.io_fd();
@@ -248,24 +238,22 @@ impl KaioBackend {
                     libc::POLLOUT as u64
                 };
             }
-            Op::Read | Op::Write if job.direct && job.done == 0 && job.iovcnt == 0 => {
-                cb.aio_lio_opcode = if job.op == Op::Read {
-                    k::IOCB_CMD_PREAD
-                } else {
-                    k::IOCB_CMD_PWRITE
-                };
-                cb.aio_buf = job.buf as u64;
-                cb.aio_nbytes = job.len as u64;
-                cb.aio_offset = job.offset;
-            }
             Op::Read | Op::Write if job.direct && job.done == 0 => {
-                cb.aio_lio_opcode = if job.op == Op::Read {
-                    k::IOCB_CMD_PREADV
-                } else {
-                    k::IOCB_CMD_PWRITEV
+                // A vectored request's buffer is its iovec array, its
+                // length the iovec count.
+                let vectored = job.iovcnt != 0;
+                cb.aio_lio_opcode = match (job.op, vectored) {
+                    (Op::Read, false) => k::IOCB_CMD_PREAD,
+                    (Op::Read, true) => k::IOCB_CMD_PREADV,
+                    (_, false) => k::IOCB_CMD_PWRITE,
+                    (_, true) => k::IOCB_CMD_PWRITEV,
                 };
                 cb.aio_buf = job.buf as u64;
-                cb.aio_nbytes = job.iovcnt as u64;
+                cb.aio_nbytes = if vectored {
+                    job.iovcnt as u64
+                } else {
+                    job.len as u64
+                };
                 cb.aio_offset = job.offset;
             }
             _ => return None,
@@ -306,31 +294,6 @@ impl KaioBackend {
         let u = self.uring.as_ref()?;
         ((job.cold || job.ring) && job.op == Op::Read && job.iovcnt == 0 && !job.stream)
             .then_some(u)
-    }
-
-    /// Send a claimed-then-unclaimed request to the pool; run it here if no
-    /// worker can take it.
-    fn pool_or_here(&'static self, sink: &'static dyn Sink, id: u32) {
-        if let Err(id) = self.pool.dispatch(sink, id) {
-            sink.execute(id);
-        }
-    }
-
-    /// Flush this thread's batch (see [`Backend::begin_batch`]).
-    fn end_batch(&'static self, sink: &'static dyn Sink) {
-        let Some(batch) = BATCH.with(|b| b.borrow_mut().take()) else {
-            return;
-        };
-        let mut by_ring: Vec<(usize, Vec<Iocb>)> = Vec::new();
-        for (ring, cb) in batch {
-            match by_ring.iter_mut().find(|(r, _)| *r == ring) {
-                Some((_, v)) => v.push(cb),
-                None => by_ring.push((ring, vec![cb])),
-            }
-        }
-        for (ring, mut cbs) in by_ring {
-            self.submit(sink, ring, &mut cbs);
-        }
     }
 
     /// `io_submit` a set of iocbs of claimed jobs to ring `i`; whatever the
@@ -415,66 +378,6 @@ impl KaioBackend {
         }
     }
 
-    /// `aio_error` found a request in progress: take what the rings hold,
-    /// in the calling thread, without a syscall. True when anything was
-    /// completed.
-    fn poll(&'static self, sink: &'static dyn Sink) -> bool {
-        let Some(k) = self.rings() else {
-            return false;
-        };
-        if k.reaped.load(Relaxed) {
-            return false;
-        }
-        let mut any = false;
-        for ring in k.live() {
-            if ring.map.pending(&ring.claim) || !ring.handoff.is_empty() {
-                any |= take(sink, self, k, ring, true).completed;
-            }
-        }
-        any
-    }
-
-    /// `aio_suspend` found none of its requests done. Unless the reaper
-    /// runs (then `None`: sleep on the futex, it wakes the waiters), take
-    /// what the rings hold, then sleep on the wake until a completion, a
-    /// signal (`EINTR`) or the deadline (`ETIMEDOUT`). `Some(Ok)`: look
-    /// again.
-    fn wait(
-        &'static self,
-        sink: &'static dyn Sink,
-        done: &mut dyn FnMut() -> bool,
-        deadline: Option<&libc::timespec>,
-    ) -> Option<Result<(), i32>> {
-        let k: &'static Contexts = self.rings()?;
-        if k.reaped.load(Acquire) {
-            return None;
-        }
-        // Reset the wake first: whatever completes after this counts it up
-        // again, and whatever completed before is in a ring, taken below.
-        sys::eventfd_drain(k.wake);
-        let mut took = Taken::default();
-        for ring in k.live() {
-            took.add(take(sink, self, k, ring, true));
-        }
-        if took.completed {
-            return Some(Ok(()));
-        }
-        k.sleepers.fetch_add(1, SeqCst);
-        // Pairs with the fence in `engine::wake::wake_waiters`: either a
-        // completion elsewhere sees this sleeper and signals the wake, or
-        // this sees its status.
-        fence(SeqCst);
-        let r = if done() || k.reaped.load(SeqCst) {
-            Ok(())
-        } else {
-            // Events left for another taker (a busy descriptor lock): look
-            // again every millisecond until they are done.
-            self.sleep(k, deadline, took.handed_off)
-        };
-        k.sleepers.fetch_sub(1, SeqCst);
-        Some(r)
-    }
-
     /// `ppoll` on the wake until it is signalled, a signal, or the
     /// deadline; `nap` caps the sleep at a millisecond.
     fn sleep(&self, k: &Contexts, deadline: Option<&libc::timespec>, nap: bool) -> Result<(), i32> {
@@ -502,23 +405,6 @@ impl KaioBackend {
                 }
             }
             Err(e) => Err(e),
-        }
-    }
-
-    /// A completion while threads wait (see `engine::wake::wake_waiters`): wake
-    /// those sleeping on the wake.
-    fn signal_wake(&self) {
-        if let Some(k) = self.rings() {
-            if k.sleepers.load(SeqCst) != 0 {
-                sys::eventfd_signal(k.wake);
-            }
-        }
-    }
-
-    /// In a forked child: the parent's wake is not this process's.
-    fn close_inherited(&self) {
-        if let Some(k) = self.rings() {
-            sys::close(k.wake);
         }
     }
 }
@@ -689,33 +575,108 @@ impl Backend for KaioBackend {
         BATCH.with(|b| *b.borrow_mut() = Some(Vec::new()));
     }
 
+    /// Flush this thread's batch (see [`Backend::begin_batch`]).
     fn end_batch(&'static self, sink: &'static dyn Sink) {
-        KaioBackend::end_batch(self, sink)
+        let Some(batch) = BATCH.with(|b| b.borrow_mut().take()) else {
+            return;
+        };
+        let mut by_ring: Vec<(usize, Vec<Iocb>)> = Vec::new();
+        for (ring, cb) in batch {
+            match by_ring.iter_mut().find(|(r, _)| *r == ring) {
+                Some((_, v)) => v.push(cb),
+                None => by_ring.push((ring, vec![cb])),
+            }
+        }
+        for (ring, mut cbs) in by_ring {
+            self.submit(sink, ring, &mut cbs);
+        }
     }
 
+    /// An `aio_fsync` is being queued behind writes of its descriptor: the
+    /// completion that releases it may be a kernel one, taken by a program
+    /// thread maybe in a signal handler, which must not dispatch it. Start
+    /// the reaper now, in the submitting call, if its thread can be made.
     fn expect_barrier(&'static self, sink: &'static dyn Sink) {
-        KaioBackend::expect_barrier(self, sink)
+        if let Some(Ok(k)) = self.kernel.get() {
+            self.ensure_reaper(sink, k);
+        }
     }
 
+    /// `aio_error` found a request in progress: take what the rings hold,
+    /// in the calling thread, without a syscall. True when anything was
+    /// completed.
     fn poll(&'static self, sink: &'static dyn Sink) -> bool {
-        KaioBackend::poll(self, sink)
+        let Some(k) = self.rings() else {
+            return false;
+        };
+        if k.reaped.load(Relaxed) {
+            return false;
+        }
+        let mut any = false;
+        for ring in k.live() {
+            if ring.map.pending(&ring.claim) || !ring.handoff.is_empty() {
+                any |= take(sink, self, k, ring, true).completed;
+            }
+        }
+        any
     }
 
+    /// `aio_suspend` found none of its requests done. Unless the reaper
+    /// runs (then `None`: sleep on the futex, it wakes the waiters), take
+    /// what the rings hold, then sleep on the wake until a completion, a
+    /// signal (`EINTR`) or the deadline (`ETIMEDOUT`). `Some(Ok)`: look
+    /// again.
     fn wait(
         &'static self,
         sink: &'static dyn Sink,
         done: &mut dyn FnMut() -> bool,
         deadline: Option<&libc::timespec>,
     ) -> Option<Result<(), i32>> {
-        KaioBackend::wait(self, sink, done, deadline)
+        let k: &'static Contexts = self.rings()?;
+        if k.reaped.load(Acquire) {
+            return None;
+        }
+        // Reset the wake first: whatever completes after this counts it up
+        // again, and whatever completed before is in a ring, taken below.
+        sys::eventfd_drain(k.wake);
+        let mut took = Taken::default();
+        for ring in k.live() {
+            took.add(take(sink, self, k, ring, true));
+        }
+        if took.completed {
+            return Some(Ok(()));
+        }
+        k.sleepers.fetch_add(1, SeqCst);
+        // Pairs with the fence in `engine::wake::wake_waiters`: either a
+        // completion elsewhere sees this sleeper and signals the wake, or
+        // this sees its status.
+        fence(SeqCst);
+        let r = if done() || k.reaped.load(SeqCst) {
+            Ok(())
+        } else {
+            // Events left for another taker (a busy descriptor lock): look
+            // again every millisecond until they are done.
+            self.sleep(k, deadline, took.handed_off)
+        };
+        k.sleepers.fetch_sub(1, SeqCst);
+        Some(r)
     }
 
+    /// A completion while threads wait (see `engine::wake::wake_waiters`): wake
+    /// those sleeping on the wake.
     fn signal_wake(&self) {
-        KaioBackend::signal_wake(self)
+        if let Some(k) = self.rings() {
+            if k.sleepers.load(SeqCst) != 0 {
+                sys::eventfd_signal(k.wake);
+            }
+        }
     }
 
+    /// In a forked child: the parent's wake is not this process's.
     fn close_inherited(&self) {
-        KaioBackend::close_inherited(self);
+        if let Some(k) = self.rings() {
+            sys::close(k.wake);
+        }
         if let Some(u) = &self.uring {
             u.close_inherited();
         }
@@ -850,10 +811,7 @@ fn ready_stream(sink: &'static dyn Sink, kaio: &'static KaioBackend, id: u32, jo
             Err(libc::EAGAIN) => break,
             Err(libc::EOPNOTSUPP) => {
                 // No non-blocking transfer on this file: a worker blocks for it.
-                if let Some(slot) = sink.slab().get(id) {
-                    slot.unclaim();
-                }
-                return kaio.pool_or_here(sink, id);
+                return kaio.pool.take_back(sink, id);
             }
             Err(_) if job.done > 0 => {
                 let done = job.done;
@@ -875,10 +833,7 @@ fn ready_stream(sink: &'static dyn Sink, kaio: &'static KaioBackend, id: u32, jo
         ..Iocb::default()
     };
     let Some(kernel) = kaio.kernel(sink) else {
-        if let Some(slot) = sink.slab().get(id) {
-            slot.unclaim();
-        }
-        return kaio.pool_or_here(sink, id);
+        return kaio.pool.take_back(sink, id);
     };
     let ring = kaio.ring_index(sink, kernel);
     kaio.submit(sink, ring, std::slice::from_mut(&mut cb));

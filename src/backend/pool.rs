@@ -35,6 +35,20 @@ impl PoolBackend {
     }
 }
 
+impl PoolBackend {
+    /// Take back a request an executor had claimed (the kernel refused it,
+    /// or gave up on it): a worker runs it or, where no worker can be had,
+    /// the calling thread, so that nothing is lost.
+    pub fn take_back(&'static self, sink: &'static dyn Sink, id: u32) {
+        if let Some(slot) = sink.slab().get(id) {
+            slot.unclaim();
+        }
+        if let Err(id) = self.dispatch(sink, id) {
+            sink.execute(id);
+        }
+    }
+}
+
 impl Default for PoolBackend {
     fn default() -> Self {
         Self::new()

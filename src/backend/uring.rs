@@ -32,7 +32,7 @@ use crossbeam_queue::SegQueue;
 use once_cell::sync::OnceCell;
 
 use crate::backend::uring_sys::{Sqe, Uring, IORING_ENTER_GETEVENTS, IORING_OP_POLL_ADD};
-use crate::backend::{Backend, PoolBackend, Sink};
+use crate::backend::{PoolBackend, Sink};
 use crate::request::slots::Op;
 use crate::stats::Counter;
 use crate::sys;
@@ -51,9 +51,8 @@ const MAX_READ: usize = 1 << 30;
 
 pub struct UringReads {
     pool: &'static PoolBackend,
+    /// The ring, or why it could not be had (errno).
     shared: OnceCell<Result<&'static Shared, i32>>,
-    /// Why io_uring is not in use, once it was refused (errno).
-    refused: AtomicI32,
 }
 
 struct Shared {
@@ -80,23 +79,15 @@ impl UringReads {
         UringReads {
             pool,
             shared: OnceCell::new(),
-            refused: AtomicI32::new(0),
         }
     }
-}
 
-impl UringReads {
     /// The ring and its thread, set up at the first call (in the calling
     /// thread, once). `None` when io_uring is not available here.
     fn shared(&'static self, sink: &'static dyn Sink) -> Option<&'static Shared> {
-        let r = self.shared.get_or_init(|| {
-            let r = start(sink, self.pool);
-            if let Err(e) = r {
-                self.refused.store(e, SeqCst);
-            }
-            r
-        });
-        r.as_ref()
+        self.shared
+            .get_or_init(|| start(sink, self.pool))
+            .as_ref()
             .ok()
             .copied()
             .filter(|s| s.broken.load(SeqCst) == 0)
@@ -117,7 +108,8 @@ impl UringReads {
     pub fn refused(&self) -> i32 {
         match self.shared.get() {
             Some(Ok(s)) => s.broken.load(SeqCst),
-            _ => self.refused.load(SeqCst),
+            Some(Err(e)) => *e,
+            None => 0,
         }
     }
 
@@ -342,12 +334,7 @@ fn on_completion(sink: &'static dyn Sink, s: &'static Shared, id: u32, res: i32)
         // know the operation (`EINVAL` before Linux 5.6), or the read
         // failed. A worker does it again with `pread`, whose answer is the
         // one glibc gives; only error paths pay for it.
-        _ => {
-            slot.unclaim();
-            if let Err(id) = s.pool.dispatch(sink, id) {
-                sink.execute(id);
-            }
-        }
+        _ => s.pool.take_back(sink, id),
     }
 }
 
@@ -364,14 +351,7 @@ fn abandon(
     mut inflight: u32,
 ) {
     s.broken.store(e, SeqCst);
-    let to_pool = |id: u32| {
-        if let Some(slot) = sink.slab().get(id) {
-            slot.unclaim();
-        }
-        if let Err(id) = s.pool.dispatch(sink, id) {
-            sink.execute(id);
-        }
-    };
+    let to_pool = |id: u32| s.pool.take_back(sink, id);
     for data in unsent {
         if data != WAKE {
             inflight = inflight.saturating_sub(1);
