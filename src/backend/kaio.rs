@@ -517,7 +517,7 @@ impl Backend for KaioBackend {
                 sink.release(id);
                 return Ok(());
             }
-            match u.submit(sink, id) {
+            match u.submit(sink, id, job.cold) {
                 Ok(()) => return Ok(()),
                 Err(_) => slot.unclaim(),
             }

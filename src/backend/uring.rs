@@ -17,8 +17,8 @@
 //! go to the worker pool's `cold` group as before, and never come back here.
 //!
 //! Wake-up protocol (`SeqCst`): a submitter pushes its id, then, unless
-//! the thread has reads in the kernel (whose next completion wakes it
-//! anyway), swaps `sleeping` to false and, if it was true, writes the wake
+//! the read's I/O is under way and the thread has reads in the kernel
+//! (whose next completion wakes it anyway), swaps `sleeping` to false and, if it was true, writes the wake
 //! eventfd; the thread publishes its reads in flight, stores `sleeping =
 //! true`, then looks at the queue, and only then waits in `io_uring_enter`
 //! for a completion — the wake's poll is always armed in the ring while it
@@ -113,22 +113,27 @@ impl UringReads {
         }
     }
 
-    /// Queue claimed slot `id` (an uncached buffered read, not vectored)
-    /// for the ring. `Err(id)` when io_uring is not available: nothing was
-    /// queued and the caller still owns the claim.
-    pub fn submit(&'static self, sink: &'static dyn Sink, id: u32) -> Result<(), u32> {
+    /// Queue claimed slot `id` (a buffered read into one buffer) for the
+    /// ring. `started`: its I/O is under way already (an uncached read,
+    /// whose non-blocking attempt started the read-ahead for it). `Err(id)`
+    /// when io_uring is not available: nothing was queued and the caller
+    /// still owns the claim.
+    pub fn submit(
+        &'static self,
+        sink: &'static dyn Sink,
+        id: u32,
+        started: bool,
+    ) -> Result<(), u32> {
         let Some(s) = self.shared(sink) else {
             return Err(id);
         };
         s.queue.push(id);
-        // With reads in the kernel, the next completion wakes the thread,
-        // and it takes this one then: no wake-up paid per read. The read's
-        // I/O is already under way (the submitting call's non-blocking
-        // attempt started the read-ahead for it).
-        if s.sleeping.load(SeqCst)
-            && s.inflight.load(SeqCst) < LAZY_WAKE
-            && s.sleeping.swap(false, SeqCst)
-        {
+        // A read whose I/O is under way, with reads in the kernel, waits
+        // for the next completion to wake the thread: no wake-up paid per
+        // read. Any other read (FUSE: nothing asked the daemon yet) wakes
+        // it now.
+        let lazy = started && s.inflight.load(SeqCst) >= LAZY_WAKE;
+        if !lazy && s.sleeping.load(SeqCst) && s.sleeping.swap(false, SeqCst) {
             sys::eventfd_signal(s.wake);
         }
         Ok(())
