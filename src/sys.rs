@@ -363,6 +363,40 @@ pub fn deadline_after(rel: &libc::timespec) -> libc::timespec {
 
 /// Time left until the absolute CLOCK_MONOTONIC `deadline`, as a relative
 /// timespec; `None` once it has passed.
+/// The calling thread's id.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+/// The CPU time of thread `tid` of this process, in nanoseconds (its
+/// per-thread CPU clock; `None` once it has exited).
+pub fn thread_cpu_ns(tid: i32) -> Option<i64> {
+    // The kernel's encoding of a per-thread CPU-time clock id: the thread
+    // id, complemented and shifted, with "per thread" (4) and "sched" (2).
+    let clock = ((!tid) << 3) | 6;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes into a local timespec.
+    let r = unsafe { libc::clock_gettime(clock as libc::clockid_t, &mut ts) };
+    (r == 0).then_some(ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds (the vDSO: no system call).
+pub fn monotonic_ns() -> i64 {
+    let t = monotonic_now();
+    t.tv_sec * 1_000_000_000 + t.tv_nsec
+}
+
+/// Sleep for `rel` (signals of the program are blocked on paio's threads,
+/// so an interrupted sleep is only cut short).
+pub fn sleep(rel: &libc::timespec) {
+    // SAFETY: a relative sleep on a local timespec; the remainder is not wanted.
+    unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, rel, std::ptr::null_mut()) };
+}
+
 pub fn remaining(deadline: &libc::timespec) -> Option<libc::timespec> {
     let now = monotonic_now();
     let mut sec = deadline.tv_sec - now.tv_sec;

@@ -134,6 +134,7 @@ scenarios! {
     notify_cancelled,
     notify_none,
     notify_signal,
+    notify_signal_burst,
     notify_signal_zero,
     notify_thread,
     notify_thread_attr,

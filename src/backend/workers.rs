@@ -44,7 +44,13 @@ impl<T: Send + 'static> Workers<T> {
     /// to paio. What a served item runs with is the server's business (the
     /// `SIGEV_THREAD` notifiers unblock around the program's callback).
     pub fn new(name: &'static str, stack_size: usize) -> Self {
-        let n = sys::online_cpus().clamp(1, MAX_QUEUES);
+        Workers::with_queues(name, stack_size, sys::online_cpus())
+    }
+
+    /// A group with `queues` submission queues (at most [`MAX_QUEUES`]):
+    /// one suits a group that sees few items.
+    pub fn with_queues(name: &'static str, stack_size: usize, queues: usize) -> Self {
+        let n = queues.clamp(1, MAX_QUEUES);
         Workers {
             name,
             queues: (0..n).map(|_| ArrayQueue::new(PER_CPU_CAPACITY)).collect(),

@@ -30,7 +30,7 @@ use crate::once::StartOnce;
 use crate::request::slots::{Job, Slab, State};
 use crate::stats::{Counter, Stats};
 use crate::sys;
-use notify::{Callback, Delivery, Note};
+use notify::{Callback, Delivery, Late};
 
 /// Where paio's duplicate descriptors start, so that the low numbers a
 /// program expects from `open` stay free.
@@ -50,7 +50,9 @@ pub struct Engine {
     /// Set by the kernel AIO backend when `io_setup` fails at its first use.
     /// It lives with the counters (in the statistics file, when there is one).
     pub kaio_error: &'static std::sync::atomic::AtomicI32,
-    notifiers: Workers<Note>,
+    notifiers: Workers<Callback>,
+    /// The one thread that sends late signals (see `notify`).
+    late: Workers<Late>,
     /// Try `RWF_NOWAIT` in the submitting thread first.
     pub inline: bool,
     pub dup_floor: i32,
@@ -98,6 +100,7 @@ impl Engine {
             fds: FdTable::default(),
             backend,
             notifiers: Workers::new("paio-notify", 0),
+            late: Workers::with_queues("paio-signal", 64 << 10, 1),
             inline,
             dup_floor,
             share_files: std::sync::atomic::AtomicBool::new(true),
@@ -384,9 +387,8 @@ impl Engine {
             Delivery::Signal { signo, value, tid }
                 if signo != 0 && notify::in_submitting_call() =>
             {
-                let note = Note::Signal { signo, value, tid };
-                if let Err(Note::Signal { signo, value, tid }) = self.notifiers.submit(self, note) {
-                    let _ = sys::queue_signal(signo, value, tid);
+                if let Err(late) = self.late.submit(self, Late::new(signo, value, tid)) {
+                    late.send_now();
                 }
             }
             Delivery::Signal { signo, value, tid } => {
@@ -405,7 +407,7 @@ impl Engine {
     }
 
     fn run_callback(&'static self, cb: Callback) {
-        if let Err(Note::Call(cb)) = self.notifiers.submit(self, Note::Call(cb)) {
+        if let Err(cb) = self.notifiers.submit(self, cb) {
             // No notifier thread can be created: call it here rather than
             // drop the notification.
             cb.call();
@@ -432,25 +434,34 @@ impl Engine {
     }
 }
 
-impl Serve<Note> for Engine {
+impl Serve<Callback> for Engine {
     /// The program's callback runs with every signal unblocked, the mask
     /// glibc's notifier threads give it; the thread blocks them all again
     /// before it waits for the next one, so between callbacks no signal
     /// meant for the program can land here.
-    fn serve(&'static self, note: Note) {
-        match note {
-            Note::Call(cb) => {
-                sys::unblock_all_signals();
-                cb.call();
-                sys::block_all_signals();
-            }
-            Note::Signal { signo, value, tid } => {
-                let _ = sys::queue_signal(signo, value, tid);
-            }
-        }
+    fn serve(&'static self, cb: Callback) {
+        sys::unblock_all_signals();
+        cb.call();
+        sys::block_all_signals();
     }
     fn max_threads(&self) -> u32 {
         self.config.notify_threads
+    }
+    fn idle_ms(&self) -> u32 {
+        self.config.limits.idle_ms.load(Ordering::Relaxed)
+    }
+    fn thread_started(&self) {
+        self.stats.add(Counter::Threads, 1);
+    }
+}
+
+/// One thread waits for the program to go quiet and sends the late signals.
+impl Serve<Late> for Engine {
+    fn serve(&'static self, late: Late) {
+        late.send(self.dup_floor);
+    }
+    fn max_threads(&self) -> u32 {
+        1
     }
     fn idle_ms(&self) -> u32 {
         self.config.limits.idle_ms.load(Ordering::Relaxed)
@@ -538,6 +549,7 @@ extern "C" fn after_fork_in_child() {
     #[cfg(not(loom))]
     ENGINE.reset();
     wake::reset_after_fork();
+    notify::reset_after_fork();
 }
 
 #[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it
