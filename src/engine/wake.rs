@@ -10,7 +10,8 @@
 //!   the waiter sees the status; and a bump between the waiter's read of
 //!   `seq` and its sleep makes the sleep return at once.
 //!
-//! With no waiter, a completion costs one read of a read-mostly word.
+//! With no waiter, a completion costs one read of a read-mostly word; so
+//! does one taken by the only waiter, inside its own wait.
 //! `model.rs` checks this protocol with loom.
 
 use crate::sync::{fence, AtomicU32, Ordering::SeqCst};
@@ -61,8 +62,15 @@ impl WaitQueue {
     /// Called after a status was published. True when threads wait (the
     /// caller may have more of them to wake).
     pub fn wake(&self, futex: &impl Futex) -> bool {
+        self.wake_others(futex, 0)
+    }
+
+    /// [`WaitQueue::wake`] from a thread that is itself `own` of the waiters
+    /// (it takes completions inside its own wait): it is awake, so only
+    /// more waiters than that need the futex.
+    pub fn wake_others(&self, futex: &impl Futex, own: u32) -> bool {
         fence(SeqCst);
-        if self.waiters.load(SeqCst) != 0 {
+        if self.waiters.load(SeqCst) > own {
             self.seq.fetch_add(1, SeqCst);
             futex.wake_all(&self.seq);
             return true;
@@ -155,7 +163,14 @@ static QUEUE: WaitQueue = WaitQueue::new();
 /// ring's wake) rather than on the futex.
 #[cfg(not(loom))]
 pub fn wake_waiters() -> bool {
-    QUEUE.wake(&KernelFutex)
+    QUEUE.wake_others(&KernelFutex, WAITING.with(|w| w.get()))
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    /// How many waits on [`QUEUE`] this thread is inside (a signal handler
+    /// may wait inside a wait).
+    static WAITING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 #[cfg(loom)]
@@ -170,6 +185,14 @@ pub fn wait_until(
     elsewhere: impl FnMut(&mut dyn FnMut() -> bool) -> Option<Result<(), i32>>,
     deadline: Option<&libc::timespec>,
 ) -> Result<(), i32> {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            WAITING.with(|w| w.set(w.get() - 1));
+        }
+    }
+    WAITING.with(|w| w.set(w.get() + 1));
+    let _leave = Leave;
     QUEUE.wait_until(&KernelFutex, done, elsewhere, deadline)
 }
 
@@ -180,3 +203,53 @@ pub fn reset_after_fork() {
 
 #[cfg(loom)]
 pub fn reset_after_fork() {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// Counts wake calls; never sleeps.
+    #[derive(Default)]
+    struct Counting {
+        wakes: Cell<u32>,
+    }
+    impl Futex for Counting {
+        fn wait(&self, _: &AtomicU32, _: u32, _: Option<&libc::timespec>) -> Result<(), i32> {
+            Ok(())
+        }
+        fn wake_all(&self, _: &AtomicU32) {
+            self.wakes.set(self.wakes.get() + 1);
+        }
+    }
+
+    #[test]
+    fn a_waiter_taking_its_own_completions_makes_no_wake_call() {
+        let q = WaitQueue::new();
+        let f = Counting::default();
+        let took = Cell::new(0);
+        // The waiter takes three completions inside its own wait (as
+        // `aio_suspend` does from a kernel ring): no futex call for them.
+        let r = q.wait_until(
+            &f,
+            || took.get() == 3,
+            |_| {
+                took.set(took.get() + 1);
+                assert!(!q.wake_others(&f, 1));
+                Some(Ok(()))
+            },
+            None,
+        );
+        assert_eq!(r, Ok(()));
+        assert_eq!(f.wakes.get(), 0);
+        // With a second waiter counted, the same completion wakes it.
+        q.waiters.fetch_add(1, SeqCst);
+        q.waiters.fetch_add(1, SeqCst);
+        assert!(q.wake_others(&f, 1));
+        assert_eq!(f.wakes.get(), 1);
+        // With none, nothing is woken.
+        q.waiters.store(0, SeqCst);
+        assert!(!q.wake(&f));
+        assert_eq!(f.wakes.get(), 1);
+    }
+}
