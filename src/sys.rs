@@ -156,13 +156,34 @@ pub fn dup_high(fd: i32, min: i32) -> Result<i32, i32> {
     }
 }
 
+static PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// This process's id, asked of the kernel once (and again after a fork).
+pub fn pid() -> i32 {
+    use std::sync::atomic::Ordering::Relaxed;
+    match PID.load(Relaxed) {
+        0 => {
+            // SAFETY: getpid cannot fail.
+            let p = unsafe { libc::getpid() };
+            PID.store(p, Relaxed);
+            p
+        }
+        p => p,
+    }
+}
+
+/// In a forked child: the id [`pid`] remembered is the parent's.
+pub fn forget_pid() {
+    PID.store(0, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// `kcmp(KCMP_FILE)`: do two descriptors of this process share one open
 /// file description? `Err` where the kernel lacks kcmp or a policy denies it.
 pub fn same_file(a: i32, b: i32) -> Result<bool, i32> {
     const KCMP_FILE: libc::c_long = 0;
     // SAFETY: kcmp takes integers only.
     let r = unsafe {
-        let pid = libc::getpid() as libc::c_long;
+        let pid = pid() as libc::c_long;
         libc::syscall(
             libc::SYS_kcmp,
             pid,

@@ -281,23 +281,29 @@ impl Engine {
         }
     }
 
+    /// No system call is made under the descriptor's lock: the thread that
+    /// gives a reference back (a completing one) would wait for it.
     fn share_or_dup(&self, fd: i32) -> Result<i32, i32> {
         let dup = || sys::dup_high(fd, self.dup_floor);
         if !self.share_files.load(Ordering::Relaxed) {
             return dup();
         }
-        let mut refs = self.fds.get(fd).files.lock();
-        refs.acquire(
-            |d| match sys::same_file(fd, d) {
-                Ok(same) => same,
-                Err(_) => {
-                    // No kcmp here (kernel or seccomp): one duplicate each.
-                    self.share_files.store(false, Ordering::Relaxed);
-                    false
-                }
-            },
-            dup,
-        )
+        let files = &self.fds.get(fd).files;
+        let borrowed = files.lock().borrow_current();
+        if let Some(d) = borrowed {
+            match sys::same_file(fd, d) {
+                Ok(true) => return Ok(d),
+                Ok(false) => {}
+                // No kcmp here (kernel or seccomp): one duplicate each.
+                Err(_) => self.share_files.store(false, Ordering::Relaxed),
+            }
+            release_file(files.lock(), d);
+        }
+        let d = dup()?;
+        if self.share_files.load(Ordering::Relaxed) {
+            files.lock().install(d);
+        }
+        Ok(d)
     }
 
     /// A request is done with the reference `take_file` gave it.
@@ -472,8 +478,12 @@ impl Serve<Late> for Engine {
 }
 
 /// Give back one reference to paio's duplicate `file`, closing it with the last.
+/// The lock is let go before the `close`, which a submitting thread taking
+/// a reference to the same file would otherwise wait for.
 fn release_file(mut files: MutexGuard<'_, FileRefs>, file: i32) {
-    if files.release(file) {
+    let last = files.release(file);
+    drop(files);
+    if last {
         sys::close(file);
     }
 }
@@ -550,6 +560,7 @@ extern "C" fn after_fork_in_child() {
     ENGINE.reset();
     wake::reset_after_fork();
     notify::reset_after_fork();
+    sys::forget_pid();
 }
 
 #[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it

@@ -279,24 +279,21 @@ pub struct FileRefs {
 }
 
 impl FileRefs {
-    /// Share `current` if `same(current)` says it is the caller's file,
-    /// else take a new reference made by `dup`.
-    pub fn acquire(
-        &mut self,
-        same: impl FnOnce(i32) -> bool,
-        dup: impl FnOnce() -> Result<i32, i32>,
-    ) -> Result<i32, i32> {
-        if let Some((d, users)) = self.current.as_mut() {
-            if same(*d) {
-                *users += 1;
-                return Ok(*d);
-            }
-        }
-        let d = dup()?;
+    /// A use of the reference new requests share, if there is one. The
+    /// caller checks, outside the lock, that it names its file, and gives
+    /// the use back with [`FileRefs::release`] if not.
+    pub fn borrow_current(&mut self) -> Option<i32> {
+        let (d, users) = self.current.as_mut()?;
+        *users += 1;
+        Some(*d)
+    }
+
+    /// A new reference `d`, with its first user, becomes the one new
+    /// requests share; the one it replaces lives on for its users.
+    pub fn install(&mut self, d: i32) {
         if let Some(old) = self.current.replace((d, 1)) {
             self.displaced.push(old);
         }
-        Ok(d)
     }
 
     /// One user of `d` is done; true when the caller must close `d`: it has
@@ -592,25 +589,20 @@ mod tests {
     #[test]
     fn file_refs_are_shared_and_released() {
         let mut r = FileRefs::default();
-        let mut next = 100;
-        let mut dup = || {
-            next += 1;
-            Ok(next)
-        };
-        assert_eq!(r.acquire(|_| false, &mut dup), Ok(101));
-        assert_eq!(r.acquire(|d| d == 101, &mut dup), Ok(101));
-        // The number now names another file: a new reference, the old one
-        // lives on for its user.
-        assert_eq!(r.acquire(|_| false, &mut dup), Ok(102));
+        assert_eq!(r.borrow_current(), None, "nothing to share yet");
+        r.install(101);
+        assert_eq!(r.borrow_current(), Some(101));
+        // The number now names another file: the borrowed use is given
+        // back, a new reference installed; the old one lives on for its user.
+        assert_eq!(r.borrow_current(), Some(101));
+        assert!(!r.release(101));
+        r.install(102);
         assert!(!r.release(101));
         assert!(r.release(101), "last user of the displaced reference");
         assert!(r.release(102));
-        assert_eq!(
-            r.acquire(|_| true, &mut dup),
-            Ok(103),
-            "nothing left to share"
-        );
-        assert_eq!(r.acquire(|_| true, || Err(libc::EMFILE)), Ok(103));
+        assert_eq!(r.borrow_current(), None, "nothing left to share");
+        r.install(103);
+        assert_eq!(r.borrow_current(), Some(103));
         assert!(!r.release(103));
         assert!(r.release(103));
         assert!(r.release(999), "a private duplicate is closed by its user");

@@ -209,7 +209,9 @@ fn submit(
 /// `RWF_NOWAIT` reads synchronously, while the hints say otherwise. One
 /// `F_GETFL` tells (a thread preempted during a page-cache copy pays only
 /// that), and the hints are learnt again if it did; a stale hint costs this
-/// one request and a syscall or two.
+/// one request and a syscall or two. An attempt that transferred nothing
+/// (`EAGAIN`: an uncached read, slow because it started the read-ahead)
+/// read nothing from a device.
 fn attempt_here(
     job: &Job,
     st: &FdState,
@@ -220,7 +222,7 @@ fn attempt_here(
     let started = sys::ticks();
     let attempt = io::attempt_upto(job, flags, max);
     let slow = sys::ticks().wrapping_sub(started) > sys::DEVICE_TICKS;
-    if slow {
+    if slow && attempt != Err(libc::EAGAIN) {
         let direct = sys::status_flags(job.fd).is_ok_and(|f| f & libc::O_DIRECT != 0);
         if direct != seen.has(HINT_DIRECT) {
             let _ = st.observe(job.fd);
