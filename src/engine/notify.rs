@@ -143,6 +143,9 @@ fn wait_quiet(floor: i32) -> u64 {
     // The submitter's CPU time when the watch began and at its last activity.
     let mut cpu_start = sys::thread_cpu_ns(tid);
     let mut cpu_since = cpu_start;
+    // The submitter's CPU time at the previous look: `/proc` is read only
+    // once it stands still.
+    let mut cpu_before = None;
     loop {
         if since - start < SPIN_NS {
             std::thread::yield_now();
@@ -170,6 +173,7 @@ fn wait_quiet(floor: i32) -> u64 {
         if cpu - first >= LATE_MAX_NS {
             return a;
         }
+        let still = cpu_before.replace(cpu) == Some(cpu);
         if a != seen {
             seen = a;
             since = now;
@@ -180,10 +184,11 @@ fn wait_quiet(floor: i32) -> u64 {
             continue;
         }
         let stopped = cpu - cpu_since.unwrap_or(cpu) >= QUIET_NS
-            || match asleep(tid, floor) {
-                Some(blocked) => blocked,
-                None => now - since >= QUIET_NS,
-            };
+            || (still
+                && match asleep(tid, floor) {
+                    Some(blocked) => blocked,
+                    None => now - since >= QUIET_NS,
+                });
         if stopped && ACTIVITY.load(SeqCst) == a {
             return a;
         }
@@ -191,17 +196,24 @@ fn wait_quiet(floor: i32) -> u64 {
 }
 
 /// `/proc/self/task/TID/stat` of the last thread [`asleep`] looked at, kept
-/// open above paio's descriptor floor (-1: it could not be opened). Only the
-/// `paio-signal` thread uses them.
+/// open above paio's descriptor floor (-1: it could not be opened), and the
+/// inode it is (a program that closes every descriptor it did not open, and
+/// opens another file under the number, must not have that file read: an
+/// eventfd's count would be taken). Only the `paio-signal` thread uses them.
 static STAT_TID: AtomicI32 = AtomicI32::new(0);
 static STAT_FD: AtomicI32 = AtomicI32::new(-1);
+static STAT_INO: AtomicU64 = AtomicU64::new(0);
 
 /// Is thread `tid` blocked (state `S` or `D`), rather than running or
 /// waiting for a CPU? `None` when that cannot be told (no `/proc`).
 fn asleep(tid: i32, floor: i32) -> Option<bool> {
-    if STAT_TID.load(SeqCst) != tid {
+    let ours = |fd: i32| sys::inode(fd).ok() == Some(STAT_INO.load(SeqCst));
+    let fd = STAT_FD.load(SeqCst);
+    if STAT_TID.load(SeqCst) != tid || (fd >= 0 && !ours(fd)) {
+        // The number is no longer ours to close if the inode changed: it
+        // is the program's now.
         let old = STAT_FD.swap(-1, SeqCst);
-        if old >= 0 {
+        if old >= 0 && ours(old) {
             sys::close(old);
         }
         STAT_TID.store(tid, SeqCst);
@@ -215,6 +227,7 @@ fn asleep(tid: i32, floor: i32) -> Option<bool> {
         if high != fd {
             sys::close(fd);
         }
+        STAT_INO.store(sys::inode(high).unwrap_or(0), SeqCst);
         STAT_FD.store(high, SeqCst);
     }
     let fd = STAT_FD.load(SeqCst);
