@@ -58,8 +58,11 @@ static char big[256 * 1024];
 static struct aiocb tail;
 
 /* Rounds of a burst, a write and a sleep: every signal arrives; on paio (but
- * with PAIO_BACKEND=threads) at least 4 sleeps in 5 are cut short. */
-static void bursts(const char *what)
+ * with PAIO_BACKEND=threads) with /proc, at least 4 sleeps in 5 are cut
+ * short. Without /proc paio goes by the time since the last submission,
+ * which a submitter preempted between two calls (a loaded machine) passes:
+ * there only the signals are counted. */
+static void bursts(const char *what, int with_proc)
 {
 	atomic_store(&count, 0);
 	int cut = 0;
@@ -94,7 +97,7 @@ static void bursts(const char *what)
 	 * is slower), which is left as it is. */
 	const char *backend = getenv("PAIO_BACKEND");
 	if (is_paio() && !(backend && strcmp(backend, "threads") == 0) &&
-	    cut < ROUNDS * 4 / 5)
+	    with_proc && cut < ROUNDS * 4 / 5)
 		FAIL("%s: only %d of %d sleeps after a burst were cut short",
 		     what, cut, ROUNDS);
 }
@@ -140,12 +143,12 @@ int main(int argc, char **argv)
 	memset(big, 't', sizeof big);
 	if (argc > 1 && strcmp(argv[1], "without-proc") == 0) {
 		CHECK(access("/proc/self/stat", F_OK) != 0);
-		bursts("without /proc");
+		bursts("without /proc", 0);
 		return 0;
 	}
 
 	/* 1. Bursts, each followed by a sleep. */
-	bursts("bursts");
+	bursts("bursts", 1);
 
 	/* 2. A stream of requests with no pause between them. */
 	atomic_store(&count, 0);
