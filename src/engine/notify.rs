@@ -31,8 +31,8 @@ use crate::sys;
 pub const QUIET_NS: i64 = 40_000;
 /// How long the watch for a quiet period may spin before it sleeps.
 pub const SPIN_NS: i64 = 100_000;
-/// CPU time of a submitter that never stops after which its late signals
-/// are sent anyway.
+/// CPU time of the submitting threads of a program that never stops
+/// submitting after which its late signals are sent anyway.
 pub const LATE_MAX_NS: i64 = 1_000_000;
 /// The longest a late signal waits, in wall time.
 pub const STALL_NS: i64 = 10_000_000;
@@ -122,11 +122,11 @@ pub fn reset_after_fork() {
 ///
 /// Time it spends waiting for a CPU does not count: a program preempted
 /// between two submissions has not stopped. Without `/proc`, [`QUIET_NS`]
-/// of wall time without a submitting call stands for "blocked". A thread
-/// that keeps submitting gets its signals once it has run [`LATE_MAX_NS`]
-/// of CPU time since the wait began, and any wait ends after [`STALL_NS`]
-/// (a submitter starved of CPU, stopped, or blocked inside a submitting
-/// call such as `lio_listio(LIO_WAIT)`).
+/// of wall time without a submitting call stands for "blocked". A program
+/// that keeps submitting gets its signals once its submitting threads have
+/// run [`LATE_MAX_NS`] of CPU time since the wait began, and any wait ends
+/// after [`STALL_NS`] (a submitter starved of CPU, stopped, or blocked
+/// inside a submitting call such as `lio_listio(LIO_WAIT)`).
 ///
 /// While the program's last activity is within [`SPIN_NS`] of the start,
 /// the watch yields the CPU rather than sleeps: on a virtual machine,
@@ -143,6 +143,11 @@ fn wait_quiet(floor: i32) -> u64 {
     // The submitter's CPU time when the watch began and at its last activity.
     let mut cpu_start = sys::thread_cpu_ns(tid);
     let mut cpu_since = cpu_start;
+    // CPU time of the submitters seen before this one, and this one's at
+    // the last look: a program that never stops submitting, from any number
+    // of threads, gets its signals after LATE_MAX_NS of their CPU time.
+    let mut spent = 0;
+    let mut cpu_last = cpu_start;
     // The submitter's CPU time at the previous look: `/proc` is read only
     // once it stands still.
     let mut cpu_before = None;
@@ -163,14 +168,19 @@ fn wait_quiet(floor: i32) -> u64 {
         let submitter = SUBMITTER.load(SeqCst);
         if submitter != tid {
             // Another thread submits now: its clock starts here.
+            if let (Some(first), Some(last)) = (cpu_start, cpu_last) {
+                spent += last - first;
+            }
             tid = submitter;
             cpu_start = sys::thread_cpu_ns(tid);
             cpu_since = cpu_start;
+            cpu_before = None;
         }
         let (Some(first), Some(cpu)) = (cpu_start, sys::thread_cpu_ns(tid)) else {
             return a; // the submitter has exited
         };
-        if cpu - first >= LATE_MAX_NS {
+        cpu_last = Some(cpu);
+        if spent + (cpu - first) >= LATE_MAX_NS {
             return a;
         }
         let still = cpu_before.replace(cpu) == Some(cpu);
