@@ -6,6 +6,7 @@
 //! engine's [`Sink`].
 
 pub mod completions;
+pub mod late;
 pub mod lio;
 pub mod notify;
 pub mod wake;
@@ -30,7 +31,8 @@ use crate::once::StartOnce;
 use crate::request::slots::{Job, Slab, State};
 use crate::stats::{Counter, Stats};
 use crate::sys;
-use notify::{Callback, Delivery, Late};
+use late::Late;
+use notify::{Callback, Delivery};
 
 /// Where paio's duplicate descriptors start, so that the low numbers a
 /// program expects from `open` stay free.
@@ -51,7 +53,7 @@ pub struct Engine {
     /// It lives with the counters (in the statistics file, when there is one).
     pub kaio_error: &'static std::sync::atomic::AtomicI32,
     notifiers: Workers<Callback>,
-    /// The one thread that sends late signals (see `notify`).
+    /// The one thread that sends late signals (see `late`).
     late: Workers<Late>,
     /// Try `RWF_NOWAIT` in the submitting thread first.
     pub inline: bool,
@@ -390,9 +392,7 @@ impl Engine {
         match notify::plan(n) {
             Delivery::Nothing => {}
             // Signal 0 is only an existence check: nothing to deliver late.
-            Delivery::Signal { signo, value, tid }
-                if signo != 0 && notify::in_submitting_call() =>
-            {
+            Delivery::Signal { signo, value, tid } if signo != 0 && late::in_submitting_call() => {
                 if let Err(late) = self.late.submit(self, Late::new(signo, value, tid)) {
                     late.send_now();
                 }
@@ -559,7 +559,7 @@ extern "C" fn after_fork_in_child() {
     #[cfg(not(loom))]
     ENGINE.reset();
     wake::reset_after_fork();
-    notify::reset_after_fork();
+    late::reset_after_fork();
     sys::forget_pid();
 }
 

@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 
 pub mod suspend;
 
+use crate::engine::late;
 use crate::engine::lio;
-use crate::engine::notify;
 use crate::engine::Engine;
 use crate::request::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
 use crate::request::fdstate::{
@@ -56,7 +56,7 @@ fn validate(cb: Aiocb) -> Result<Notify, i32> {
 
 /// `aio_read` / `aio_write` (and their `lio_listio` entries).
 pub fn submit_rw(engine: &'static Engine, cb: Aiocb, op: Op, group: usize) -> Result<(), i32> {
-    notify::submitting(|| submit(engine, cb, op, false, group))
+    late::submitting(|| submit(engine, cb, op, false, group))
 }
 
 /// `aio_readv` / `aio_writev` (FreeBSD's): `aio_buf` is an iovec array and
@@ -67,7 +67,7 @@ pub fn submit_vectored(
     op: Op,
     group: usize,
 ) -> Result<(), i32> {
-    notify::submitting(|| submit(engine, cb, op, true, group))
+    late::submitting(|| submit(engine, cb, op, true, group))
 }
 
 /// The total length of a caller's iovec array, read through the kernel so a
@@ -481,7 +481,7 @@ fn queue(
 
 /// `aio_fsync`: a barrier behind every write queued before it on the fd.
 pub fn submit_fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Result<(), i32> {
-    notify::submitting(|| fsync(engine, operation, cb))
+    late::submitting(|| fsync(engine, operation, cb))
 }
 
 fn fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Result<(), i32> {
@@ -594,7 +594,7 @@ pub fn listio(
     list: &[Option<Aiocb>],
     sigevent: Option<crate::request::aiocb::RawSigevent>,
 ) -> Result<(), i32> {
-    notify::submitting(|| submit_list(engine, mode, list, sigevent))
+    late::submitting(|| submit_list(engine, mode, list, sigevent))
 }
 
 fn submit_list(
