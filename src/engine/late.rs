@@ -65,7 +65,7 @@ impl Late {
         // The call that queued it counts as running until it returns.
         IN_CALL.fetch_add(1, SeqCst);
         HELD.with(|h| h.set(h.get() + 1));
-        SUBMITTER.store(sys::gettid(), SeqCst);
+        SUBMITTER.store(this_thread(), SeqCst);
         let seq = ACTIVITY.fetch_add(1, SeqCst) + 1;
         Late {
             signo,
@@ -97,6 +97,8 @@ pub fn reset_after_fork() {
     OUTSTANDING.store(0, SeqCst);
     // The forking thread may be inside a submitting call (a handler forked).
     IN_CALL.store(HELD.with(|h| h.get()), SeqCst);
+    // It is the child's only thread, with an id of its own.
+    TID.with(|t| t.set(0));
     STAT_TID.store(0, SeqCst);
     let fd = STAT_FD.swap(-1, SeqCst);
     if fd >= 0 {
@@ -252,6 +254,18 @@ thread_local! {
     static SUBMITTING: Cell<u32> = const { Cell::new(0) };
     /// What this thread's running submitting calls added to `IN_CALL`.
     static HELD: Cell<u32> = const { Cell::new(0) };
+    /// This thread's id, once asked (0: not yet).
+    static TID: Cell<i32> = const { Cell::new(0) };
+}
+
+/// The calling thread's id, asked of the kernel once per thread.
+fn this_thread() -> i32 {
+    TID.with(|t| {
+        if t.get() == 0 {
+            t.set(sys::gettid());
+        }
+        t.get()
+    })
 }
 
 /// Run `f`, a submitting call: the signals of requests it completes are
@@ -297,6 +311,7 @@ mod tests {
             let late = Late::new(0, 0, None);
             assert_eq!(IN_CALL.load(SeqCst), before + 1);
             assert_eq!(SUBMITTER.load(SeqCst), sys::gettid());
+            assert_eq!(this_thread(), sys::gettid());
             // A handler that submits inside the call: that call began with
             // a late signal outstanding, so it counts too, until it returns.
             let inner = submitting(|| IN_CALL.load(SeqCst));
