@@ -99,9 +99,11 @@ pub fn reset_after_fork() {
     IN_CALL.store(HELD.with(|h| h.get()), SeqCst);
     // It is the child's only thread, with an id of its own.
     TID.with(|t| t.set(0));
+    // Its copy of the /proc descriptor, unless the program has put a file
+    // of its own under that number.
     STAT_TID.store(0, SeqCst);
     let fd = STAT_FD.swap(-1, SeqCst);
-    if fd >= 0 {
+    if fd >= 0 && sys::inode(fd).ok() == Some(STAT_INO.load(SeqCst)) {
         sys::close(fd);
     }
 }
