@@ -30,7 +30,10 @@ fn the_stress_ng_script_prints_a_pair_and_a_ratio() {
     let fields: Vec<f64> = pair
         .split_whitespace()
         .skip(1)
-        .map(|f| f.parse().unwrap_or_else(|_| panic!("not a number in {pair:?}")))
+        .map(|f| {
+            f.parse()
+                .unwrap_or_else(|_| panic!("not a number in {pair:?}"))
+        })
         .collect();
     assert_eq!(fields.len(), 3, "glibc_s paio_s ratio: {pair:?}");
     assert!(fields.iter().all(|&v| v > 0.0), "{pair:?}");
