@@ -384,16 +384,6 @@ pub fn deadline_after(rel: &libc::timespec) -> libc::timespec {
 
 /// Time left until the absolute CLOCK_MONOTONIC `deadline`, as a relative
 /// timespec; `None` once it has passed.
-/// The device and inode numbers of the file behind `fd` (`fstat`), folded
-/// into one word.
-pub fn inode(fd: i32) -> Result<u64, i32> {
-    // SAFETY: fstat writes into a local struct.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    check(unsafe { libc::fstat(fd, &mut st) } as libc::c_long)?;
-    Ok((st.st_dev as u64).rotate_left(32) ^ st.st_ino)
-}
-
 /// The calling thread's id.
 pub fn gettid() -> i32 {
     // SAFETY: gettid takes no arguments and cannot fail.

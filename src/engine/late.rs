@@ -103,7 +103,7 @@ pub fn reset_after_fork() {
     // of its own under that number.
     STAT_TID.store(0, SeqCst);
     let fd = STAT_FD.swap(-1, SeqCst);
-    if fd >= 0 && sys::inode(fd).ok() == Some(STAT_INO.load(SeqCst)) {
+    if fd >= 0 && identity(fd) == Some(STAT_ID.load(SeqCst)) {
         sys::close(fd);
     }
 }
@@ -205,20 +205,25 @@ fn wait_quiet(floor: i32) -> u64 {
 
 /// `/proc/self/task/TID/stat` of the last thread [`asleep`] looked at, kept
 /// open above paio's descriptor floor (-1: it could not be opened), and the
-/// inode it is (a program that closes every descriptor it did not open, and
+/// file's identity (a program that closes every descriptor it did not open, and
 /// opens another file under the number, must not have that file read: an
 /// eventfd's count would be taken). Only the `paio-signal` thread uses them.
 static STAT_TID: AtomicI32 = AtomicI32::new(0);
 static STAT_FD: AtomicI32 = AtomicI32::new(-1);
-static STAT_INO: AtomicU64 = AtomicU64::new(0);
+static STAT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The identity of the file behind `fd` ([`sys::file_identity`]).
+fn identity(fd: i32) -> Option<u64> {
+    sys::file_identity(fd).ok().map(|(_, id)| id)
+}
 
 /// Is thread `tid` blocked (state `S` or `D`), rather than running or
 /// waiting for a CPU? `None` when that cannot be told (no `/proc`).
 fn asleep(tid: i32, floor: i32) -> Option<bool> {
-    let ours = |fd: i32| sys::inode(fd).ok() == Some(STAT_INO.load(SeqCst));
+    let ours = |fd: i32| identity(fd) == Some(STAT_ID.load(SeqCst));
     let fd = STAT_FD.load(SeqCst);
     if STAT_TID.load(SeqCst) != tid || (fd >= 0 && !ours(fd)) {
-        // The number is no longer ours to close if the inode changed: it
+        // The number is no longer ours to close if the file changed: it
         // is the program's now.
         let old = STAT_FD.swap(-1, SeqCst);
         if old >= 0 && ours(old) {
@@ -235,7 +240,7 @@ fn asleep(tid: i32, floor: i32) -> Option<bool> {
         if high != fd {
             sys::close(fd);
         }
-        STAT_INO.store(sys::inode(high).unwrap_or(0), SeqCst);
+        STAT_ID.store(identity(high).unwrap_or(0), SeqCst);
         STAT_FD.store(high, SeqCst);
     }
     let fd = STAT_FD.load(SeqCst);

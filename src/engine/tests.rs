@@ -40,6 +40,19 @@ fn cb(raw: &mut RawAiocb) -> Aiocb {
     unsafe { Aiocb::from_ptr(raw) }.unwrap()
 }
 
+/// One read of `fd` into each buffer, all submitted: their control blocks.
+fn submit_reads<const N: usize>(
+    e: &'static Engine,
+    fd: i32,
+    bufs: &mut [[u8; N]],
+) -> Vec<Box<RawAiocb>> {
+    let mut rs: Vec<_> = bufs.iter_mut().map(|b| aiocb(fd, LIO_READ, b, 0)).collect();
+    for r in rs.iter_mut() {
+        submit::submit_rw(e, cb(r), Op::Read, 0).unwrap();
+    }
+    rs
+}
+
 fn pipe() -> (OwnedFd, OwnedFd) {
     let mut p = [0; 2];
     assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
@@ -112,13 +125,7 @@ fn pipe_reads_run_in_order_one_at_a_time() {
     let (e, fake) = engine();
     let (rd, wr) = pipe();
     let mut bufs = [[0u8; 1]; 3];
-    let mut rs: Vec<_> = bufs
-        .iter_mut()
-        .map(|b| aiocb(rd.as_raw_fd(), LIO_READ, b, 0))
-        .collect();
-    for r in rs.iter_mut() {
-        submit::submit_rw(e, cb(r), Op::Read, 0).unwrap();
-    }
+    let mut rs = submit_reads(e, rd.as_raw_fd(), &mut bufs);
     assert_eq!(fake.pending(), 1, "one request of the read lane at a time");
     // Cancel the middle one while it waits in the lane.
     assert_eq!(
@@ -143,13 +150,7 @@ fn cancel_all_on_fd_reports_running_ones() {
     let (e, fake) = engine();
     let f = temp_file();
     let mut bufs = [[0u8; 8]; 4];
-    let mut rs: Vec<_> = bufs
-        .iter_mut()
-        .map(|b| aiocb(f.as_raw_fd(), LIO_READ, b, 0))
-        .collect();
-    for r in rs.iter_mut() {
-        submit::submit_rw(e, cb(r), Op::Read, 0).unwrap();
-    }
+    let mut rs = submit_reads(e, f.as_raw_fd(), &mut bufs);
     // Claim one as if a worker were running it.
     let running = fake.queued.lock()[0];
     assert!(e.slab.get(running).unwrap().claim());
@@ -217,13 +218,7 @@ fn reads_of_one_file_run_in_parallel() {
     let (e, fake) = engine();
     let f = temp_file();
     let mut bufs = [[0u8; 8]; 5];
-    let mut rs: Vec<_> = bufs
-        .iter_mut()
-        .map(|b| aiocb(f.as_raw_fd(), LIO_READ, b, 0))
-        .collect();
-    for r in rs.iter_mut() {
-        submit::submit_rw(e, cb(r), Op::Read, 0).unwrap();
-    }
+    let mut rs = submit_reads(e, f.as_raw_fd(), &mut bufs);
     assert_eq!(
         fake.pending(),
         5,

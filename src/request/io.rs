@@ -135,6 +135,16 @@ pub(crate) fn temp_file() -> std::fs::File {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One iovec per buffer.
+    fn iovecs(bufs: &mut [&mut [u8]]) -> Vec<libc::iovec> {
+        bufs.iter_mut()
+            .map(|b| libc::iovec {
+                iov_base: b.as_mut_ptr() as *mut _,
+                iov_len: b.len(),
+            })
+            .collect()
+    }
     use std::io::Write;
     use std::os::fd::AsRawFd;
 
@@ -168,20 +178,7 @@ mod tests {
         let data: Vec<u8> = (0..100u8).collect();
         f.write_all(&data).unwrap();
         let (mut a, mut b, mut c) = ([0u8; 10], [0u8; 30], [0u8; 60]);
-        let iov = [
-            libc::iovec {
-                iov_base: a.as_mut_ptr() as *mut _,
-                iov_len: 10,
-            },
-            libc::iovec {
-                iov_base: b.as_mut_ptr() as *mut _,
-                iov_len: 30,
-            },
-            libc::iovec {
-                iov_base: c.as_mut_ptr() as *mut _,
-                iov_len: 60,
-            },
-        ];
+        let iov = iovecs(&mut [&mut a, &mut b, &mut c]);
         let mut j = Job {
             op: Op::Read,
             fd: f.as_raw_fd(),
@@ -211,16 +208,7 @@ mod tests {
         assert_eq!(&buf[1000..4000], &data[1000..4000]);
         assert_eq!(buf[4000], 0, "nothing past the cap");
         let (mut a, mut b) = ([0u8; 100], [0u8; 100]);
-        let iov = [
-            libc::iovec {
-                iov_base: a.as_mut_ptr() as *mut _,
-                iov_len: 100,
-            },
-            libc::iovec {
-                iov_base: b.as_mut_ptr() as *mut _,
-                iov_len: 100,
-            },
-        ];
+        let iov = iovecs(&mut [&mut a, &mut b]);
         let v = Job {
             op: Op::Read,
             fd: f.as_raw_fd(),
