@@ -140,6 +140,7 @@ scenarios! {
     notify_thread_attr,
     notify_thread_id,
     notify_thread_many,
+    own_fds_closed,
     null_aiocb,
     odirect_extending_write,
     odirect_rw,

@@ -35,6 +35,7 @@ use parking_lot::Mutex;
 
 use crate::backend::kaio_sys::{self as k, Context, IoEvent, Iocb, RingMap};
 use crate::backend::uring::UringReads;
+use crate::backend::wakefd::WakeFd;
 use crate::backend::{Backend, PoolBackend, Sink};
 use crate::request::aiocb::Notify;
 use crate::request::slots::{Job, Op};
@@ -84,7 +85,7 @@ struct Contexts {
     refused: AtomicBool,
     /// The eventfd every request signals when it completes (`IOCB_FLAG_RESFD`)
     /// and paio signals for other completions while program threads sleep on it.
-    wake: i32,
+    wake: WakeFd,
     /// Program threads sleeping on `wake` in `aio_suspend`.
     sleepers: AtomicU32,
     /// The reaper thread was started (under the lock: a cold path).
@@ -305,8 +306,11 @@ impl KaioBackend {
         let ring = kernel.ring(i);
         for cb in cbs.iter_mut() {
             cb.aio_flags |= k::IOCB_FLAG_RESFD;
-            cb.aio_resfd = kernel.wake as u32;
+            cb.aio_resfd = kernel.wake.fd() as u32;
         }
+        // The wake was found replaced (the program took its number) once:
+        // the refused requests are sent again, counting up the new one.
+        let mut renewed = false;
         // Pointers in chunks on the stack: no allocation per submission.
         let mut refused_from = cbs.len();
         let mut ring_full = false;
@@ -330,6 +334,27 @@ impl KaioBackend {
                     Err(libc::EAGAIN) if !made_room && !kernel.reaped.load(Relaxed) => {
                         made_room = true;
                         take(sink, self, kernel, ring, true);
+                    }
+                    // `aio_resfd` no longer names an eventfd: the program
+                    // closed the wake's number, maybe opened a file under it.
+                    // (Another thread may have replaced it already.)
+                    Err(libc::EBADF) | Err(libc::EINVAL)
+                        if !renewed
+                            && kernel.wake.check().is_ok_and(|fd| {
+                                // SAFETY: `ptrs[done]` points into `cbs`.
+                                fd as u32 != unsafe { (*ptrs[done]).aio_resfd }
+                            }) =>
+                    {
+                        renewed = true;
+                        let fd = kernel.wake.fd() as u32;
+                        for &p in &ptrs[done..end - base] {
+                            // SAFETY: `p` points into `cbs`, which this call
+                            // borrows mutably; the kernel took none of these.
+                            unsafe { (*p).aio_resfd = fd };
+                        }
+                        for cb in cbs[end..].iter_mut() {
+                            cb.aio_resfd = fd;
+                        }
                     }
                     Err(e) => {
                         refused_from = base + done;
@@ -379,23 +404,26 @@ impl KaioBackend {
     }
 
     /// `ppoll` on the wake until it is signalled, a signal, or the
-    /// deadline; `nap` caps the sleep at a millisecond.
+    /// deadline; `nap` caps the sleep at a millisecond, and the wake's own
+    /// nap ([`WakeFd::nap`]) caps it anyway.
     fn sleep(&self, k: &Contexts, deadline: Option<&libc::timespec>, nap: bool) -> Result<(), i32> {
         let mut timeout = match deadline {
             Some(d) => Some(sys::remaining(d).ok_or(libc::ETIMEDOUT)?),
             None => None,
         };
-        if nap {
-            let ms = libc::timespec {
+        let n = if nap {
+            libc::timespec {
                 tv_sec: 0,
                 tv_nsec: 1_000_000,
-            };
-            timeout = Some(match timeout {
-                Some(t) if (t.tv_sec, t.tv_nsec) < (ms.tv_sec, ms.tv_nsec) => t,
-                _ => ms,
-            });
-        }
-        match sys::poll_in(k.wake, timeout.as_ref()) {
+            }
+        } else {
+            k.wake.nap()
+        };
+        timeout = Some(match timeout {
+            Some(t) if (t.tv_sec, t.tv_nsec) < (n.tv_sec, n.tv_nsec) => t,
+            _ => n,
+        });
+        match sys::poll_in(k.wake.fd(), timeout.as_ref()) {
             Ok(_) => {
                 let expired = deadline.is_some_and(|d| sys::remaining(d).is_none());
                 if expired {
@@ -412,7 +440,7 @@ impl KaioBackend {
 fn setup(dup_floor: i32) -> Result<Contexts, i32> {
     let n = sys::online_cpus().clamp(1, MAX_CONTEXTS);
     let first = new_ring()?;
-    let wake = sys::eventfd(dup_floor)?;
+    let wake = WakeFd::new(dup_floor)?;
     let rings: Box<[OnceCell<Ring>]> = (0..n).map(|_| OnceCell::new()).collect();
     let _ = rings[0].set(first);
     Ok(Contexts {
@@ -638,7 +666,7 @@ impl Backend for KaioBackend {
         }
         // Reset the wake first: whatever completes after this counts it up
         // again, and whatever completed before is in a ring, taken below.
-        sys::eventfd_drain(k.wake);
+        k.wake.drain();
         let mut took = Taken::default();
         for ring in k.live() {
             took.add(take(sink, self, k, ring, true));
@@ -667,7 +695,7 @@ impl Backend for KaioBackend {
     fn signal_wake(&self) {
         if let Some(k) = self.rings() {
             if k.sleepers.load(SeqCst) != 0 {
-                sys::eventfd_signal(k.wake);
+                k.wake.signal();
             }
         }
     }
@@ -675,7 +703,7 @@ impl Backend for KaioBackend {
     /// In a forked child: the parent's wake is not this process's.
     fn close_inherited(&self) {
         if let Some(k) = self.rings() {
-            sys::close(k.wake);
+            k.wake.close_inherited();
         }
         if let Some(u) = &self.uring {
             u.close_inherited();
@@ -696,14 +724,14 @@ impl Backend for KaioBackend {
 /// off), resubmits polls that waited for room, and sleeps on the wake.
 fn reap(sink: &'static dyn Sink, kaio: &'static KaioBackend, k: &'static Contexts) {
     loop {
-        sys::eventfd_drain(k.wake);
+        k.wake.drain();
         for (i, ring) in k.live().enumerate() {
             take(sink, kaio, k, ring, false);
             if !ring.overflow.is_empty() {
                 kaio.resubmit_overflow(sink, i);
             }
         }
-        let _ = sys::poll_in(k.wake, None);
+        let _ = sys::poll_in(k.wake.fd(), Some(&k.wake.nap()));
     }
 }
 
@@ -756,7 +784,7 @@ fn take(
     }
     if t.handed_off && here {
         // The reaper (or another waiter) acts on it: wake it.
-        sys::eventfd_signal(k.wake);
+        k.wake.signal();
     }
     t
 }

@@ -15,6 +15,7 @@ pub mod kaio_sys;
 pub mod pool;
 pub mod uring;
 pub mod uring_sys;
+pub mod wakefd;
 pub mod workers;
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use crossbeam_queue::SegQueue;
 use once_cell::sync::OnceCell;
 
 use crate::backend::uring_sys::{Sqe, Uring, IORING_ENTER_GETEVENTS, IORING_OP_POLL_ADD};
+use crate::backend::wakefd::WakeFd;
 use crate::backend::{PoolBackend, Sink};
 use crate::request::slots::Op;
 use crate::stats::Counter;
@@ -65,8 +66,14 @@ struct Shared {
     sleeping: AtomicBool,
     /// Reads in the kernel, as the thread last published before it waited.
     inflight: AtomicU32,
-    /// Its eventfd, polled from the ring.
-    wake: i32,
+    /// The ring's identity ([`sys::file_identity`]): its number may be
+    /// closed and reused by the program.
+    ring_id: u64,
+    /// Its eventfd, polled from the ring. A wake the program took (closed,
+    /// maybe reused its number) is not replaced here: the thread may sleep
+    /// with the lost one armed and nothing else can wake it, so the ring is
+    /// given up instead, as when `io_uring_enter` fails.
+    wake: WakeFd,
     /// The errno of an `io_uring_enter` that failed for good (a seccomp
     /// filter the program installed later, say): from then on nothing new
     /// comes here, and what was here went to the pool.
@@ -134,7 +141,17 @@ impl UringReads {
         // it now.
         let lazy = started && s.inflight.load(SeqCst) >= LAZY_WAKE;
         if !lazy && s.sleeping.load(SeqCst) && s.sleeping.swap(false, SeqCst) {
-            sys::eventfd_signal(s.wake);
+            if s.wake.ours() {
+                sys::eventfd_signal(s.wake.fd());
+            } else {
+                let _ = s.broken.compare_exchange(0, libc::EBADF, SeqCst, SeqCst);
+            }
+        }
+        if s.broken.load(SeqCst) != 0 {
+            // Given up meanwhile: nothing queued may wait for the thread.
+            while let Some(id) = s.queue.pop() {
+                s.pool.take_back(sink, id);
+            }
         }
         Ok(())
     }
@@ -142,8 +159,10 @@ impl UringReads {
     /// In a forked child: the parent's ring and wake are not this process's.
     pub fn close_inherited(&self) {
         if let Some(Ok(s)) = self.shared.get() {
-            sys::close(s.ring.fd());
-            sys::close(s.wake);
+            if sys::file_identity(s.ring.fd()).is_ok_and(|(_, id)| id == s.ring_id) {
+                sys::close(s.ring.fd());
+            }
+            s.wake.close_inherited();
         }
     }
 }
@@ -155,13 +174,15 @@ fn start(sink: &'static dyn Sink, pool: &'static PoolBackend) -> Result<&'static
     // paio's descriptors.
     ring.move_fd_up(sink.dup_floor());
     probe(&ring)?;
-    let wake = sys::eventfd(sink.dup_floor())?;
+    let ring_id = sys::file_identity(ring.fd())?.1;
+    let wake = WakeFd::new(sink.dup_floor())?;
     let shared: &'static Shared = Box::leak(Box::new(Shared {
         ring,
         pool,
         queue: SegQueue::new(),
         sleeping: AtomicBool::new(false),
         inflight: AtomicU32::new(0),
+        ring_id,
         wake,
         broken: AtomicI32::new(0),
     }));
@@ -179,7 +200,7 @@ fn start(sink: &'static dyn Sink, pool: &'static PoolBackend) -> Result<&'static
         Err(_) => {
             // Never used: give back what was set up (the ring unmaps and
             // closes itself when dropped).
-            sys::close(wake);
+            shared.wake.close_inherited();
             // SAFETY: `shared` was leaked just above and never shared.
             drop(unsafe { Box::from_raw(shared as *const Shared as *mut Shared) });
             Err(libc::EAGAIN)
@@ -237,6 +258,10 @@ fn serve(sink: &'static dyn Sink, s: &'static Shared) {
     // What was pushed and the kernel has not taken yet, in ring order.
     let mut unsent: VecDeque<u64> = VecDeque::new();
     loop {
+        let e = s.broken.load(SeqCst);
+        if e != 0 {
+            return abandon(sink, s, e, unsent, inflight);
+        }
         while inflight < room {
             let Some(id) = s.queue.pop() else {
                 break;
@@ -257,7 +282,7 @@ fn serve(sink: &'static dyn Sink, s: &'static Shared) {
         if !armed {
             let poll = Sqe {
                 opcode: IORING_OP_POLL_ADD,
-                fd: s.wake,
+                fd: s.wake.fd(),
                 rw_flags: libc::POLLIN as u32,
                 user_data: WAKE,
                 ..Sqe::default()
@@ -293,7 +318,13 @@ fn serve(sink: &'static dyn Sink, s: &'static Shared) {
         while let Some(cqe) = unsafe { ring.pop() } {
             if cqe.user_data == WAKE {
                 armed = false;
-                sys::eventfd_drain(s.wake);
+                if s.wake.ours() {
+                    sys::eventfd_drain(s.wake.fd());
+                } else {
+                    // The poll fired on whatever the program put under
+                    // the number: give the ring up (above).
+                    let _ = s.broken.compare_exchange(0, libc::EBADF, SeqCst, SeqCst);
+                }
                 continue;
             }
             inflight -= 1;
@@ -380,6 +411,7 @@ fn abandon(
             tv_sec: 0,
             tv_nsec: if inflight > 0 { 1_000_000 } else { 100_000_000 },
         };
-        let _ = sys::poll_in(s.ring.fd(), Some(&nap));
+        // (Not a poll of the ring: its number may be the program's now.)
+        sys::sleep(&nap);
     }
 }
