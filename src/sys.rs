@@ -432,6 +432,29 @@ pub fn remaining(deadline: &libc::timespec) -> Option<libc::timespec> {
     })
 }
 
+extern "C" {
+    fn pthread_testcancel();
+}
+
+/// Name the calling thread (at most 15 bytes are kept).
+pub fn name_thread(name: &str) {
+    let mut buf = [0u8; 16];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+    // SAFETY: a NUL-terminated name of at most 16 bytes, for this thread.
+    unsafe { libc::pthread_setname_np(libc::pthread_self(), buf.as_ptr().cast()) };
+}
+
+/// A cancellation point: if this thread was cancelled (and cancellation is
+/// enabled), the C library unwinds it from here and it never returns. The
+/// caller and every frame above it up to the C boundary must hold no value
+/// with a destructor (Rust skips no destructor only in such frames) and
+/// nothing of paio's shared state.
+pub fn cancellation_point() {
+    // SAFETY: no arguments; see above for what the unwinding requires.
+    unsafe { pthread_testcancel() };
+}
+
 /// A non-blocking eventfd of paio's own, numbered from `min` up.
 pub fn eventfd(min: i32) -> Result<i32, i32> {
     // SAFETY: plain syscall with flags.

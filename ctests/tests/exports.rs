@@ -3,7 +3,10 @@
 //! version node on any of them would make the dynamic linker skip paio for
 //! binaries linked against `aio_read@GLIBC_2.34`, and the preload would
 //! silently do nothing. (`exports_bind.c` checks the same from inside a
-//! process, through dlsym/dlvsym.)
+//! process, through dlsym/dlvsym.) Beyond them it defines one name of the C
+//! library's, `pthread_cancel`, which it hands on to the C library's and
+//! then wakes the threads asleep in `aio_suspend` (a cancellation point),
+//! unversioned for the same reason.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -33,6 +36,7 @@ const EXPORTS: &[&str] = &[
     "lio_listio",
     "lio_listio64",
     "aio_init",
+    "pthread_cancel",
 ];
 
 #[test]
@@ -65,7 +69,11 @@ fn exports_are_exactly_the_aio_names_unversioned() {
             continue;
         };
         let base = sym.split('@').next().unwrap_or(sym);
-        if !(base.starts_with("aio_") || base.starts_with("lio_") || base.starts_with("paio_")) {
+        if !(base.starts_with("aio_")
+            || base.starts_with("lio_")
+            || base.starts_with("paio_")
+            || base.starts_with("pthread_"))
+        {
             continue;
         }
         if sym.contains('@') {
@@ -88,7 +96,7 @@ fn exports_are_exactly_the_aio_names_unversioned() {
     }
     for extra in found.difference(&expected) {
         problems.push(format!(
-            "{extra} is exported but is neither a glibc AIO name nor a listed extension"
+            "{extra} is exported but is neither a glibc AIO name, a listed extension nor pthread_cancel"
         ));
     }
     assert!(

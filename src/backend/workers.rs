@@ -7,7 +7,15 @@
 //! worker going idle increments `idle`, reads `seq`, re-checks the queues, and
 //! sleeps on `seq`. Either the submitter sees the idle worker (and bumps `seq`
 //! before waking it) or the worker's re-check sees the item.
+//!
+//! A worker is a plain C thread whose frames hold no value with a
+//! destructor while it serves an item: a `SIGEV_THREAD` callback may end
+//! its thread (`pthread_exit`, or a cancel: POSIX runs it "as if it were the
+//! start routine of a new thread", and glibc gives it one), and the C
+//! library's unwinding then passes through paio's frames to the thread's
+//! end. The thread's exit gives the group its count back ([`Ended`]).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
 use crossbeam_queue::{ArrayQueue, SegQueue};
@@ -27,6 +35,7 @@ pub struct Workers<T> {
     idle: AtomicU32,
     threads: AtomicU32,
     seq: AtomicU32,
+    /// 0: the C library's default (as for any thread the program makes).
     stack_size: usize,
 }
 
@@ -129,7 +138,18 @@ impl<T: Send + 'static> Workers<T> {
         if !self.is_empty() {
             self.wake_one(server);
         }
+        ENDED.with(|e| e.inside.set(true));
         server.serve(item);
+        ENDED.with(|e| e.inside.set(false));
+    }
+
+    /// A worker's thread ended inside an item: one thread fewer, and
+    /// another serves what is queued.
+    fn ended_inside<S: Serve<T> + ?Sized>(&'static self, server: &'static S) {
+        self.threads.fetch_sub(1, SeqCst);
+        if !self.is_empty() {
+            self.spawn(server);
+        }
     }
 
     /// Start one more thread if under the limit. True if one is running now.
@@ -146,13 +166,10 @@ impl<T: Send + 'static> Workers<T> {
         }
         // The new thread inherits a fully blocked mask and keeps it.
         let old = sys::block_all_signals();
-        let spawned = std::thread::Builder::new()
-            .name(self.name.into())
-            .stack_size(self.stack_size)
-            .spawn(move || self.run(server));
+        let spawned = start_thread(self, server);
         sys::restore_signals(&old);
         match spawned {
-            Ok(_) => {
+            Ok(()) => {
                 server.thread_started();
                 true
             }
@@ -208,6 +225,96 @@ impl<T: Send + 'static> Workers<T> {
             }
         }
     }
+}
+
+/// What a new worker thread is handed.
+struct Start<T: 'static, S: ?Sized + 'static> {
+    group: &'static Workers<T>,
+    server: &'static S,
+}
+
+/// A detached C thread running `group`'s loop, with the group's stack size
+/// (or, where the C library refuses that size, its default).
+fn start_thread<T: Send + 'static, S: Serve<T> + ?Sized>(
+    group: &'static Workers<T>,
+    server: &'static S,
+) -> Result<(), i32> {
+    let arg = Box::into_raw(Box::new(Start { group, server }));
+    let sizes: &[usize] = if group.stack_size == 0 {
+        &[0]
+    } else {
+        &[group.stack_size, 0]
+    };
+    let mut r = libc::EAGAIN;
+    for &size in sizes {
+        // SAFETY: a zeroed attribute object, initialised before use and
+        // destroyed after.
+        let mut attr: libc::pthread_attr_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `arg` is handed to the thread only if it starts.
+        unsafe {
+            libc::pthread_attr_init(&mut attr);
+            libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+            if size > 0 {
+                libc::pthread_attr_setstacksize(&mut attr, size.max(libc::PTHREAD_STACK_MIN));
+            }
+            let mut tid: libc::pthread_t = 0;
+            r = libc::pthread_create(&mut tid, &attr, worker_main::<T, S>, arg.cast());
+            libc::pthread_attr_destroy(&mut attr);
+        }
+        // EINVAL: the size is below what the C library needs (its static
+        // TLS lives on the stack): the default then.
+        if r != libc::EINVAL {
+            break;
+        }
+    }
+    if r != 0 {
+        // SAFETY: no thread took `arg`.
+        drop(unsafe { Box::from_raw(arg) });
+        return Err(r);
+    }
+    Ok(())
+}
+
+extern "C" fn worker_main<T: Send + 'static, S: Serve<T> + ?Sized>(
+    arg: *mut libc::c_void,
+) -> *mut libc::c_void {
+    // SAFETY: `arg` is the Box<Start> that `start_thread` leaked for us.
+    let Start { group, server } = *unsafe { Box::from_raw(arg.cast::<Start<T, S>>()) };
+    sys::name_thread(group.name);
+    ENDED.with(|e| {
+        e.hook
+            .set(Some(Box::new(move || group.ended_inside(server))))
+    });
+    group.run(server);
+    ENDED.with(|e| drop(e.hook.take()));
+    std::ptr::null_mut()
+}
+
+/// A worker thread's way back into its group if the thread ends while it
+/// serves an item, run by the thread-local's destructor (the C library runs
+/// those at any thread exit, `pthread_exit` and cancellation included).
+struct Ended {
+    inside: Cell<bool>,
+    hook: Cell<Option<Box<dyn FnOnce()>>>,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        if let Some(hook) = self.hook.take() {
+            if self.inside.get() {
+                hook();
+            }
+        }
+    }
+}
+
+thread_local! {
+    static ENDED: Ended = const {
+        Ended {
+            inside: Cell::new(false),
+            hook: Cell::new(None),
+        }
+    };
 }
 
 #[cfg(test)]

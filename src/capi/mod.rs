@@ -7,6 +7,7 @@
 //!
 //! [`ext`] holds what glibc lacks; `include/paio.h` is generated from it.
 
+pub mod cancel;
 pub mod ext;
 
 use crate::config::{self, AioInit};

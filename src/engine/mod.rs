@@ -110,6 +110,14 @@ impl Engine {
         }
     }
 
+    /// A thread was cancelled (`pthread_cancel`): wake every thread asleep
+    /// in `aio_suspend`, a cancellation point, to look whether it is the one.
+    pub fn wake_for_cancel(&self) {
+        if wake::cancelled() {
+            self.backend.signal_wake();
+        }
+    }
+
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
     }

@@ -196,6 +196,30 @@ pub fn wait_until(
     QUEUE.wait_until(&KernelFutex, done, elsewhere, deadline)
 }
 
+/// `pthread_cancel`s seen so far (see `capi::cancel`).
+#[cfg(not(loom))]
+static CANCELS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// How many `pthread_cancel`s this process made: a sleeper that sees the
+/// count change looks whether the cancel is its own.
+#[cfg(not(loom))]
+pub fn cancels() -> u32 {
+    CANCELS.load(SeqCst)
+}
+
+/// A thread was cancelled: count it, then wake every sleeper (the count
+/// first, so that a woken sleeper sees it).
+#[cfg(not(loom))]
+pub fn cancelled() -> bool {
+    CANCELS.fetch_add(1, SeqCst);
+    wake_waiters()
+}
+
+#[cfg(loom)]
+pub fn cancelled() -> bool {
+    false
+}
+
 #[cfg(not(loom))]
 pub fn reset_after_fork() {
     QUEUE.reset();

@@ -42,7 +42,26 @@ pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
     }
     let deadline = timeout.map(sys::deadline_after);
     let d = deadline.as_ref();
-    wake::wait_until(any_done, |done| elsewhere(done, d), d)
+    // A cancellation point, as in glibc: a cancel pending when the call
+    // would sleep, or one that comes while it sleeps, unwinds the thread
+    // from here — between sleeps, where paio holds nothing (no value with
+    // a destructor is live in this frame or the C boundary's).
+    let mut seen = wake::cancels();
+    sys::cancellation_point();
+    loop {
+        let r = wake::wait_until(
+            || any_done() || wake::cancels() != seen,
+            |done| elsewhere(done, d),
+            d,
+        );
+        if r.is_ok() && !any_done() {
+            // Woken by a `pthread_cancel`, maybe of another thread.
+            seen = wake::cancels();
+            sys::cancellation_point();
+            continue;
+        }
+        return r;
+    }
 }
 
 #[cfg(loom)]
