@@ -436,6 +436,71 @@ extern "C" {
     fn pthread_testcancel();
 }
 
+/// `RLIMIT_FSIZE`'s soft limit as last read, `u64::MAX` for none. A write
+/// that starts at or past it fails with `EFBIG` and raises `SIGXFSZ` in the
+/// writing thread, which kills by default; glibc writes from a helper thread
+/// that blocks every signal, so a program sees only `EFBIG`. paio writes in
+/// the program's thread only where no signal can come.
+static FILE_SIZE_LIMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+
+/// Read `RLIMIT_FSIZE` again: when the engine starts, and when the program
+/// changes it (`capi::interpose`).
+pub fn refresh_file_size_limit() {
+    let mut rl = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: getrlimit writes into a local struct.
+    unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut rl) };
+    let limit = if rl.rlim_cur == libc::RLIM_INFINITY {
+        u64::MAX
+    } else {
+        rl.rlim_cur
+    };
+    FILE_SIZE_LIMIT.store(limit, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Could a write of a regular file at `offset` (or, `append`, at its end)
+/// raise `SIGXFSZ`? Only under a finite `RLIMIT_FSIZE`.
+pub fn write_may_raise_sigxfsz(offset: i64, append: bool) -> bool {
+    let limit = FILE_SIZE_LIMIT.load(std::sync::atomic::Ordering::Relaxed);
+    limit != u64::MAX && (append || offset as u64 >= limit)
+}
+
+/// `write` (a transfer to a pipe or a socket) with `SIGPIPE` blocked in
+/// this thread, and the `SIGPIPE` it raised taken back: a reader that went
+/// away must give the program `EPIPE`, as glibc's helper thread (every
+/// signal blocked) gives it, not kill it. A `SIGPIPE` the program had
+/// pending before is left alone.
+pub fn without_sigpipe(write: impl FnOnce() -> Result<usize, i32>) -> Result<usize, i32> {
+    // SAFETY: plain signal-set manipulation on locals.
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
+        let blocked = libc::sigismember(&old, libc::SIGPIPE) == 1;
+        let pending_before = blocked && {
+            let mut p: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut p);
+            libc::sigismember(&p, libc::SIGPIPE) == 1
+        };
+        let r = write();
+        if r == Err(libc::EPIPE) && !pending_before {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero);
+        }
+        if !blocked {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        }
+        r
+    }
+}
+
 /// Name the calling thread (at most 15 bytes are kept).
 pub fn name_thread(name: &str) {
     let mut buf = [0u8; 16];

@@ -167,6 +167,7 @@ scenarios! {
     suspend_timeout,
     write_basic,
     write_enospc,
+    write_signals,
     zeroed_error,
 }
 

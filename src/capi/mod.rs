@@ -7,8 +7,8 @@
 //!
 //! [`ext`] holds what glibc lacks; `include/paio.h` is generated from it.
 
-pub mod cancel;
 pub mod ext;
+pub mod interpose;
 
 use crate::config::{self, AioInit};
 use crate::engine;

@@ -93,6 +93,7 @@ impl Engine {
                 sys::close(fd);
             }
         }
+        sys::refresh_file_size_limit();
         let stats = Stats::new(&config.stats, backend.name());
         Engine {
             slab: Slab::new(config.max_requests),

@@ -168,6 +168,12 @@ fn submit(
             Err(e) => return complete_inline(engine, job, Err(e)),
         };
     }
+    if op == Op::Write && sys::write_may_raise_sigxfsz(job.offset, hints.has(HINT_APPEND)) {
+        // At or past `RLIMIT_FSIZE`: the write fails with `EFBIG` and raises
+        // `SIGXFSZ` in the writing thread; a worker (every signal blocked)
+        // writes it, as glibc's helper thread does.
+        return enqueue(engine, cb, job, None);
+    }
     if hints.has(HINT_DIRECT) && hints.has(HINT_KERNEL_FILE) {
         // O_DIRECT: a non-blocking attempt here would wait for the device.
         // Truly asynchronous in the kernel; otherwise (no kernel AIO, or
@@ -295,7 +301,12 @@ fn try_inline(
 /// may wait for readiness.
 fn stream_now_or_enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job) -> Result<(), i32> {
     job.stream = true;
-    match io::attempt(&job, sys::RWF_NOWAIT) {
+    let attempt = || io::attempt(&job, sys::RWF_NOWAIT);
+    let attempt = match job.op {
+        Op::Write => sys::without_sigpipe(attempt),
+        _ => attempt(),
+    };
+    match attempt {
         Ok(n) if n == job.len || job.op == Op::Read => complete_inline(engine, job, Ok(n)),
         Ok(n) => {
             job.done = n;
@@ -389,7 +400,12 @@ fn enqueue(
         Err(e) => return complete_inline(engine, job, Err(e)),
     };
     let flags = view.flags;
-    job.direct = view.kernel_direct() && job.done == 0;
+    // `io_submit` runs in the calling thread: a write that could raise
+    // `SIGXFSZ` there goes to a worker instead.
+    job.direct = view.kernel_direct()
+        && job.done == 0
+        && !(job.op == Op::Write
+            && sys::write_may_raise_sigxfsz(job.offset, flags & libc::O_APPEND != 0));
     job.nonblocking = flags & libc::O_NONBLOCK != 0;
     job.stream = stream.unwrap_or_else(|| view.is_stream());
     if job.op == Op::Read

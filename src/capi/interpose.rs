@@ -1,0 +1,149 @@
+//! The C library's names paio defines besides the AIO ones, each handed on
+//! unchanged to the C library's (the next definition in the lookup order),
+//! then telling paio what changed:
+//!
+//! - `pthread_cancel`: `aio_suspend` is a cancellation point (POSIX; glibc
+//!   acts on a cancel there), but a thread paio put to sleep waits in a
+//!   plain `futex` or `ppoll`, which the C library's deferred cancellation
+//!   never interrupts (it signals only threads inside its own cancellable
+//!   wrappers). Every sleeper is woken, and the cancelled one acts on it
+//!   where paio holds nothing ([`crate::submit::suspend`]).
+//! - `setrlimit`, `prlimit` (and their `*64` names): a write at or past
+//!   `RLIMIT_FSIZE` raises `SIGXFSZ` in the writing thread; paio writes in
+//!   the program's thread only below the limit, which it reads again here
+//!   when the program changes it ([`crate::sys::refresh_file_size_limit`]).
+
+use once_cell::sync::OnceCell;
+
+use crate::engine;
+use crate::sys;
+
+/// The next definition of `name` after this object's.
+fn next(name: &std::ffi::CStr) -> *mut libc::c_void {
+    // SAFETY: a NUL-terminated name; RTLD_NEXT skips this object.
+    unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) }
+}
+
+/// The next definition of a symbol, looked up once, as a function pointer
+/// of type `$ty` (`None` when there is none).
+macro_rules! next_fn {
+    ($name:literal : $ty:ty) => {{
+        static NEXT: OnceCell<Option<$ty>> = OnceCell::new();
+        *NEXT.get_or_init(|| {
+            let p = next($name);
+            // SAFETY: the C library's symbol of that name has this type.
+            (!p.is_null()).then(|| unsafe { std::mem::transmute::<*mut libc::c_void, $ty>(p) })
+        })
+    }};
+}
+
+/// [`pthread_cancel`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/pthread_cancel.html),
+/// exactly the C library's, then a wake-up of every thread asleep in
+/// `aio_suspend` (each looks whether the cancel is its own).
+///
+/// # Safety
+/// As the C library's: `th` names a thread of this process that has not
+/// been joined or detached-and-exited.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn pthread_cancel(th: libc::pthread_t) -> libc::c_int {
+    let Some(cancel) =
+        next_fn!(c"pthread_cancel": unsafe extern "C" fn(libc::pthread_t) -> libc::c_int)
+    else {
+        return libc::ENOSYS;
+    };
+    // SAFETY: forwarded under the caller's contract.
+    let r = unsafe { cancel(th) };
+    if r == 0 {
+        if let Some(e) = engine::try_get() {
+            e.wake_for_cancel();
+        }
+    }
+    r
+}
+
+type SetRlimit = unsafe extern "C" fn(libc::c_int, *const libc::rlimit) -> libc::c_int;
+type Prlimit = unsafe extern "C" fn(
+    libc::pid_t,
+    libc::c_int,
+    *const libc::rlimit,
+    *mut libc::rlimit,
+) -> libc::c_int;
+
+/// After a successful change of `resource` in this process.
+fn changed(resource: libc::c_int) {
+    if resource == libc::RLIMIT_FSIZE as libc::c_int {
+        sys::refresh_file_size_limit();
+    }
+}
+
+/// The C library's `setrlimit`; see the module.
+///
+/// # Safety
+/// As the C library's: `rlim` is readable.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn setrlimit(
+    resource: libc::c_int,
+    rlim: *const libc::rlimit,
+) -> libc::c_int {
+    let Some(f) = next_fn!(c"setrlimit": SetRlimit) else {
+        crate::capi::set_errno(libc::ENOSYS);
+        return -1;
+    };
+    // SAFETY: forwarded under the caller's contract.
+    let r = unsafe { f(resource, rlim) };
+    if r == 0 {
+        changed(resource);
+    }
+    r
+}
+
+/// The same as `setrlimit` (one structure on 64-bit Linux).
+///
+/// # Safety
+/// As `setrlimit`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn setrlimit64(
+    resource: libc::c_int,
+    rlim: *const libc::rlimit,
+) -> libc::c_int {
+    // SAFETY: same contract.
+    unsafe { setrlimit(resource, rlim) }
+}
+
+/// The C library's `prlimit`; see the module.
+///
+/// # Safety
+/// As the C library's: `new` is NULL or readable, `old` NULL or writable.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn prlimit(
+    pid: libc::pid_t,
+    resource: libc::c_int,
+    new: *const libc::rlimit,
+    old: *mut libc::rlimit,
+) -> libc::c_int {
+    let Some(f) = next_fn!(c"prlimit": Prlimit) else {
+        crate::capi::set_errno(libc::ENOSYS);
+        return -1;
+    };
+    // SAFETY: forwarded under the caller's contract.
+    let r = unsafe { f(pid, resource, new, old) };
+    if r == 0 && !new.is_null() && (pid == 0 || pid == sys::pid()) {
+        changed(resource);
+    }
+    r
+}
+
+/// The same as `prlimit` (one structure on 64-bit Linux).
+///
+/// # Safety
+/// As `prlimit`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn prlimit64(
+    pid: libc::pid_t,
+    resource: libc::c_int,
+    new: *const libc::rlimit,
+    old: *mut libc::rlimit,
+) -> libc::c_int {
+    // SAFETY: same contract.
+    unsafe { prlimit(pid, resource, new, old) }
+}
