@@ -139,6 +139,7 @@ scenarios! {
     notify_signal_zero,
     notify_thread,
     notify_thread_attr,
+    notify_thread_dependent,
     notify_thread_id,
     notify_thread_many,
     notify_thread_exit,

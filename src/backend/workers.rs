@@ -13,10 +13,9 @@
 //! its thread (`pthread_exit`, or a cancel: POSIX runs it "as if it were the
 //! start routine of a new thread", and glibc gives it one), and the C
 //! library's unwinding then passes through paio's frames to the thread's
-//! end. The thread's exit gives the group its count back ([`Ended`]).
+//! end. The thread's exit gives the group its count back ([`Exit`]).
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
 
 use crossbeam_queue::{ArrayQueue, SegQueue};
 
@@ -27,6 +26,12 @@ const PER_CPU_CAPACITY: usize = 1024;
 /// so a process's memory does not grow with the machine (16 queues of 1,024
 /// entries: 256 KiB for a pool group, whatever the CPU count).
 const MAX_QUEUES: usize = 16;
+/// An elastic group ([`Serve::elastic`]) whose threads are all busy, with
+/// items queued, is looked at this often; one that served nothing in that
+/// time gets one more thread, beyond its limit…
+const WATCH_NS: i64 = 10_000_000;
+/// …up to this many threads in all.
+const ELASTIC_MAX: u32 = 1024;
 
 pub struct Workers<T> {
     name: &'static str,
@@ -37,6 +42,12 @@ pub struct Workers<T> {
     seq: AtomicU32,
     /// 0: the C library's default (as for any thread the program makes).
     stack_size: usize,
+    /// Items served so far: what the watcher measures progress by.
+    served: AtomicU64,
+    /// A watcher thread runs (see [`Workers::watch`]).
+    watching: AtomicBool,
+    /// The group's [`Exit`] record, made by its first thread.
+    exit: once_cell::sync::OnceCell<usize>,
 }
 
 /// How a worker handles one item, and reads its live limits.
@@ -45,6 +56,13 @@ pub trait Serve<T>: Sync + 'static {
     fn max_threads(&self) -> u32;
     fn idle_ms(&self) -> u32;
     fn thread_started(&self) {}
+    /// Items may block on one another (`SIGEV_THREAD` callbacks that wait
+    /// for other callbacks, as they may where each gets a thread, as in
+    /// glibc): a group whose every thread stays busy while items wait grows
+    /// past its limit ([`Workers::watch`]).
+    fn elastic(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Send + 'static> Workers<T> {
@@ -68,6 +86,9 @@ impl<T: Send + 'static> Workers<T> {
             threads: AtomicU32::new(0),
             seq: AtomicU32::new(0),
             stack_size,
+            served: AtomicU64::new(0),
+            watching: AtomicBool::new(false),
+            exit: once_cell::sync::OnceCell::new(),
         }
     }
 
@@ -127,6 +148,78 @@ impl<T: Send + 'static> Workers<T> {
             sys::futex_wake(&self.seq, 1);
         } else if self.threads.load(SeqCst) < server.max_threads() {
             self.spawn(server);
+        } else if server.elastic() {
+            self.watch(server);
+        }
+    }
+
+    /// Every thread of an elastic group is busy and an item waits: start
+    /// the watcher, unless it runs. Every [`WATCH_NS`] it looks: nothing
+    /// queued, it ends; nothing served since its last look and no thread
+    /// idle, it starts one more thread, beyond the limit (those end when
+    /// idle, as any thread over the limit does). Items that wait on one
+    /// another then get the threads they need; quick ones never see it.
+    fn watch<S: Serve<T> + ?Sized>(&'static self, server: &'static S) {
+        if self.watching.swap(true, SeqCst) {
+            return;
+        }
+        let old = sys::block_all_signals();
+        let started = spawn_raw(
+            watcher_main::<T, S>,
+            Box::into_raw(Box::new(Start {
+                group: self,
+                server,
+            }))
+            .cast(),
+            64 << 10,
+        );
+        sys::restore_signals(&old);
+        if let Err(arg) = started {
+            // SAFETY: no thread took it.
+            drop(unsafe { Box::from_raw(arg.cast::<Start<T, S>>()) });
+            self.watching.store(false, SeqCst);
+        }
+    }
+
+    fn watcher<S: Serve<T> + ?Sized>(&'static self, server: &'static S) {
+        let tick = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: WATCH_NS as _,
+        };
+        let mut last = self.served.load(SeqCst);
+        loop {
+            sys::sleep(&tick);
+            if self.is_empty() {
+                self.watching.store(false, SeqCst);
+                // An item queued after the look, whose submitter saw this
+                // watcher still running, is watched here.
+                if self.is_empty() || self.watching.swap(true, SeqCst) {
+                    return;
+                }
+                continue;
+            }
+            let now = self.served.load(SeqCst);
+            if now == last && self.idle.load(SeqCst) == 0 {
+                self.spawn_extra(server);
+            }
+            last = now;
+        }
+    }
+
+    /// One more thread, beyond the limit (up to [`ELASTIC_MAX`]).
+    fn spawn_extra<S: Serve<T> + ?Sized>(&'static self, server: &'static S) {
+        if self.threads.fetch_add(1, SeqCst) >= ELASTIC_MAX {
+            self.threads.fetch_sub(1, SeqCst);
+            return;
+        }
+        let old = sys::block_all_signals();
+        let spawned = start_thread(self, server);
+        sys::restore_signals(&old);
+        match spawned {
+            Ok(()) => server.thread_started(),
+            Err(_) => {
+                self.threads.fetch_sub(1, SeqCst);
+            }
         }
     }
 
@@ -138,14 +231,34 @@ impl<T: Send + 'static> Workers<T> {
         if !self.is_empty() {
             self.wake_one(server);
         }
-        ENDED.with(|e| e.inside.set(true));
+        let key = exit_key();
+        if let Some(k) = key {
+            // SAFETY: a key of paio's own; the record lives for ever.
+            unsafe { libc::pthread_setspecific(k, self.exit_record(server)) };
+        }
         server.serve(item);
-        ENDED.with(|e| e.inside.set(false));
+        if let Some(k) = key {
+            // SAFETY: as above.
+            unsafe { libc::pthread_setspecific(k, std::ptr::null()) };
+        }
+        self.served.fetch_add(1, SeqCst);
+    }
+
+    /// The group's [`Exit`] record (one per group, made once).
+    fn exit_record<S: Serve<T> + ?Sized>(&'static self, server: &'static S) -> *const libc::c_void {
+        *self.exit.get_or_init(|| {
+            Box::into_raw(Box::new(Exit {
+                run: run_exit::<T, S>,
+                group: self,
+                server,
+            })) as usize
+        }) as *const libc::c_void
     }
 
     /// A worker's thread ended inside an item: one thread fewer, and
     /// another serves what is queued.
     fn ended_inside<S: Serve<T> + ?Sized>(&'static self, server: &'static S) {
+        self.served.fetch_add(1, SeqCst);
         self.threads.fetch_sub(1, SeqCst);
         if !self.is_empty() {
             self.spawn(server);
@@ -240,39 +353,64 @@ fn start_thread<T: Send + 'static, S: Serve<T> + ?Sized>(
     server: &'static S,
 ) -> Result<(), i32> {
     let arg = Box::into_raw(Box::new(Start { group, server }));
-    let sizes: &[usize] = if group.stack_size == 0 {
+    match spawn_raw(worker_main::<T, S>, arg.cast(), group.stack_size) {
+        Ok(()) => Ok(()),
+        Err(arg) => {
+            // SAFETY: no thread took `arg`.
+            drop(unsafe { Box::from_raw(arg.cast::<Start<T, S>>()) });
+            Err(libc::EAGAIN)
+        }
+    }
+}
+
+type Entry = extern "C" fn(*mut libc::c_void) -> *mut libc::c_void;
+
+/// A detached C thread running `entry(arg)` on a stack of `stack_size`
+/// bytes (0, or a size the C library refuses because its static TLS lives
+/// on the stack: its default). `Err(arg)` when none could start.
+fn spawn_raw(
+    entry: Entry,
+    arg: *mut libc::c_void,
+    stack_size: usize,
+) -> Result<(), *mut libc::c_void> {
+    let sizes: &[usize] = if stack_size == 0 {
         &[0]
     } else {
-        &[group.stack_size, 0]
+        &[stack_size, 0]
     };
-    let mut r = libc::EAGAIN;
     for &size in sizes {
         // SAFETY: a zeroed attribute object, initialised before use and
         // destroyed after.
         let mut attr: libc::pthread_attr_t = unsafe { std::mem::zeroed() };
         // SAFETY: as above; `arg` is handed to the thread only if it starts.
-        unsafe {
+        let r = unsafe {
             libc::pthread_attr_init(&mut attr);
             libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
             if size > 0 {
                 libc::pthread_attr_setstacksize(&mut attr, size.max(libc::PTHREAD_STACK_MIN));
             }
             let mut tid: libc::pthread_t = 0;
-            r = libc::pthread_create(&mut tid, &attr, worker_main::<T, S>, arg.cast());
+            let r = libc::pthread_create(&mut tid, &attr, entry, arg);
             libc::pthread_attr_destroy(&mut attr);
-        }
-        // EINVAL: the size is below what the C library needs (its static
-        // TLS lives on the stack): the default then.
-        if r != libc::EINVAL {
-            break;
+            r
+        };
+        match r {
+            0 => return Ok(()),
+            libc::EINVAL => continue,
+            _ => break,
         }
     }
-    if r != 0 {
-        // SAFETY: no thread took `arg`.
-        drop(unsafe { Box::from_raw(arg) });
-        return Err(r);
-    }
-    Ok(())
+    Err(arg)
+}
+
+extern "C" fn watcher_main<T: Send + 'static, S: Serve<T> + ?Sized>(
+    arg: *mut libc::c_void,
+) -> *mut libc::c_void {
+    // SAFETY: `arg` is the Box<Start> that `watch` leaked for us.
+    let Start { group, server } = *unsafe { Box::from_raw(arg.cast::<Start<T, S>>()) };
+    sys::name_thread("paio-watch");
+    group.watcher(server);
+    std::ptr::null_mut()
 }
 
 extern "C" fn worker_main<T: Send + 'static, S: Serve<T> + ?Sized>(
@@ -281,40 +419,52 @@ extern "C" fn worker_main<T: Send + 'static, S: Serve<T> + ?Sized>(
     // SAFETY: `arg` is the Box<Start> that `start_thread` leaked for us.
     let Start { group, server } = *unsafe { Box::from_raw(arg.cast::<Start<T, S>>()) };
     sys::name_thread(group.name);
-    ENDED.with(|e| {
-        e.hook
-            .set(Some(Box::new(move || group.ended_inside(server))))
-    });
     group.run(server);
-    ENDED.with(|e| drop(e.hook.take()));
     std::ptr::null_mut()
 }
 
-/// A worker thread's way back into its group if the thread ends while it
-/// serves an item, run by the thread-local's destructor (the C library runs
-/// those at any thread exit, `pthread_exit` and cancellation included).
-struct Ended {
-    inside: Cell<bool>,
-    hook: Cell<Option<Box<dyn FnOnce()>>>,
+/// What a worker's thread does if it ends while it serves an item: the
+/// value of [`exit_key`] while it serves one, whose destructor the C library
+/// runs at any thread exit (`pthread_exit` and cancellation included). One
+/// per group, kept for ever; no allocation per thread or per item.
+#[repr(C)]
+struct Exit<T: 'static, S: ?Sized + 'static> {
+    /// First, so that [`exit_key`]'s destructor finds it without the types.
+    run: unsafe fn(*const libc::c_void),
+    group: &'static Workers<T>,
+    server: &'static S,
 }
 
-impl Drop for Ended {
-    fn drop(&mut self) {
-        if let Some(hook) = self.hook.take() {
-            if self.inside.get() {
-                hook();
-            }
-        }
+/// # Safety
+/// `p` is an `Exit<T, S>` made by [`Workers::exit_record`].
+unsafe fn run_exit<T: Send + 'static, S: Serve<T> + ?Sized>(p: *const libc::c_void) {
+    // SAFETY: by the contract.
+    let e = unsafe { &*p.cast::<Exit<T, S>>() };
+    e.group.ended_inside(e.server);
+}
+
+extern "C" fn exit_key_destructor(p: *mut libc::c_void) {
+    // SAFETY: the key's values are `Exit` records, whose first field is
+    // their `run`.
+    unsafe {
+        let run = *p.cast::<unsafe fn(*const libc::c_void)>();
+        run(p);
     }
 }
 
-thread_local! {
-    static ENDED: Ended = const {
-        Ended {
-            inside: Cell::new(false),
-            hook: Cell::new(None),
-        }
-    };
+/// The thread-specific key whose value, while a worker serves an item, is
+/// its group's [`Exit`] record; `None` when the C library had no key left
+/// (a thread ending inside an item then keeps its count, which only lowers
+/// the group's bound).
+fn exit_key() -> Option<libc::pthread_key_t> {
+    static KEY: once_cell::sync::OnceCell<Option<libc::pthread_key_t>> =
+        once_cell::sync::OnceCell::new();
+    *KEY.get_or_init(|| {
+        let mut key: libc::pthread_key_t = 0;
+        // SAFETY: a destructor of the right type; the key is never deleted.
+        let r = unsafe { libc::pthread_key_create(&mut key, Some(exit_key_destructor)) };
+        (r == 0).then_some(key)
+    })
 }
 
 #[cfg(test)]
@@ -340,6 +490,54 @@ mod tests {
         }
         fn thread_started(&self) {
             self.started.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// Items that each wait for the next one to be served, in a group of
+    /// one thread: only growing past the bound serves them all.
+    struct Chain {
+        done: [AtomicU32; 6],
+    }
+    impl Serve<usize> for Chain {
+        fn serve(&'static self, i: usize) {
+            let t0 = std::time::Instant::now();
+            while i + 1 < self.done.len()
+                && self.done[i + 1].load(SeqCst) == 0
+                && t0.elapsed().as_secs() < 10
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            self.done[i].store(1, SeqCst);
+        }
+        fn max_threads(&self) -> u32 {
+            1
+        }
+        fn idle_ms(&self) -> u32 {
+            20
+        }
+        fn elastic(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn an_elastic_group_grows_while_its_items_wait_on_one_another() {
+        let w: &'static Workers<usize> = Box::leak(Box::new(Workers::new("t", 64 << 10)));
+        let c: &'static Chain = Box::leak(Box::new(Chain {
+            done: Default::default(),
+        }));
+        let t0 = std::time::Instant::now();
+        for i in 0..c.done.len() {
+            w.submit(c, i).unwrap();
+        }
+        while c.done.iter().any(|d| d.load(SeqCst) == 0) {
+            assert!(t0.elapsed().as_secs() < 8, "the chain is stuck");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        // The extra threads end once idle.
+        while w.threads() > 0 {
+            assert!(t0.elapsed().as_secs() < 20, "idle threads never exit");
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
 

@@ -462,6 +462,9 @@ impl Serve<Callback> for Engine {
     fn max_threads(&self) -> u32 {
         self.config.notify_threads
     }
+    fn elastic(&self) -> bool {
+        true
+    }
     fn idle_ms(&self) -> u32 {
         self.config.limits.idle_ms.load(Ordering::Relaxed)
     }
