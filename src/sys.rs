@@ -150,7 +150,9 @@ pub fn dup_high(fd: i32, min: i32) -> Result<i32, i32> {
     let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
     match check(r as libc::c_long) {
         Ok(v) => Ok(v as i32),
-        // The preferred range is full or beyond the limit: any number will do.
+        // The preferred range is full or beyond the limit: any number will
+        // do, above the standard streams if one is free there.
+        Err(libc::EINVAL) | Err(libc::EMFILE) if min > 3 => dup_high(fd, 3),
         Err(libc::EINVAL) | Err(libc::EMFILE) if min > 0 => dup_high(fd, 0),
         Err(e) => Err(e),
     }

@@ -159,6 +159,7 @@ scenarios! {
     sigev_invalid,
     socket_reads_10000,
     socketpair_ordered,
+    std_streams_closed,
     stream_wrong_direction,
     suspend_already_done,
     suspend_basic,

@@ -80,12 +80,14 @@ impl Engine {
             rlim_max: 0,
         };
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
+        // Never 0, 1 or 2: a program that closed its standard streams
+        // gets them back with `open` (the lowest free number), as on glibc.
         let dup_floor = if rl.rlim_cur > 4 * DUP_FLOOR as u64 {
             DUP_FLOOR
         } else {
-            0
+            (rl.rlim_cur / 4).max(3) as i32
         };
-        if dup_floor > 0 {
+        {
             // Grow the descriptor table now: growing it later, once paio's
             // threads exist, makes the kernel wait for an RCU grace period
             // (milliseconds) inside the first request that takes a reference.
