@@ -109,6 +109,7 @@ scenarios! {
     cancel_running,
     cancel_thread_suspend,
     close_after_done,
+    errno_untouched,
     exports_bind,
     fd_reuse_close,
     fork_child,

@@ -38,12 +38,12 @@ pub const PAIO_STATS_VERSION: u32 = 1;
 /// `EINPROGRESS`.
 #[no_mangle]
 pub unsafe extern "C" fn aio_readv(cb: *mut RawAiocb) -> libc::c_int {
-    // SAFETY: forwarded from the caller.
-    to_c(
+    to_c(|| {
+        // SAFETY: forwarded from the caller.
         unsafe { aiocb(cb) }
             .and_then(|cb| submit::submit_vectored(engine::get(), cb, Op::Read, 0))
-            .map(|()| 0),
-    )
+            .map(|()| 0)
+    })
 }
 
 /// Start a vectored write; see `aio_readv`. The buffers are only read.
@@ -52,12 +52,12 @@ pub unsafe extern "C" fn aio_readv(cb: *mut RawAiocb) -> libc::c_int {
 /// As for `aio_readv`.
 #[no_mangle]
 pub unsafe extern "C" fn aio_writev(cb: *mut RawAiocb) -> libc::c_int {
-    // SAFETY: forwarded from the caller.
-    to_c(
+    to_c(|| {
+        // SAFETY: forwarded from the caller.
         unsafe { aiocb(cb) }
             .and_then(|cb| submit::submit_vectored(engine::get(), cb, Op::Write, 0))
-            .map(|()| 0),
-    )
+            .map(|()| 0)
+    })
 }
 
 /// Wait for the next completed request, as FreeBSD's `aio_waitcomplete`:
@@ -122,7 +122,7 @@ pub unsafe extern "C" fn aio_waitcomplete(
 /// `errno` when no descriptor can be created.
 #[no_mangle]
 pub extern "C" fn paio_completion_fd() -> libc::c_int {
-    to_c(engine::get().completions.eventfd())
+    to_c(|| engine::get().completions.eventfd())
 }
 
 /// The counters behind `PAIO_STATS`. Versioned: the caller sets `size` to

@@ -22,12 +22,28 @@ pub(crate) fn set_errno(e: i32) {
     unsafe { *libc::__errno_location() = e };
 }
 
-/// `Ok(v)` → `v`; `Err(e)` → `errno = e`, `-1`.
-pub(crate) fn to_c<T: From<i8>>(r: Result<T, i32>) -> T {
-    r.unwrap_or_else(|e| {
-        set_errno(e);
-        T::from(-1)
-    })
+fn errno() -> i32 {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Run an export's work: `Ok(v)` → `v`, with `errno` as the caller left it
+/// (a system call paio made on the way, an `RWF_NOWAIT` attempt answered
+/// `EAGAIN` say, must not show: glibc's calls leave `errno` alone when they
+/// succeed, and a signal handler that calls one must not change it for the
+/// code it interrupted); `Err(e)` → `errno = e`, `-1`.
+pub(crate) fn to_c<T: From<i8>>(work: impl FnOnce() -> Result<T, i32>) -> T {
+    let saved = errno();
+    match work() {
+        Ok(v) => {
+            set_errno(saved);
+            v
+        }
+        Err(e) => {
+            set_errno(e);
+            T::from(-1)
+        }
+    }
 }
 
 /// # Safety
@@ -81,7 +97,7 @@ export! {
     /// - the aiocb and `aio_nbytes` bytes at `aio_buf` stay valid and are not
     ///   reused until `aio_error(cb)` stops returning `EINPROGRESS`.
     fn aio_read / aio_read64 (cb: *mut RawAiocb) -> libc::c_int {
-        to_c(unsafe { aiocb(cb) }.and_then(|cb| submit::submit_rw(engine::get(), cb, Op::Read, 0)).map(|()| 0))
+        to_c(|| unsafe { aiocb(cb) }.and_then(|cb| submit::submit_rw(engine::get(), cb, Op::Read, 0)).map(|()| 0))
     }
 }
 
@@ -91,7 +107,7 @@ export! {
     /// # Safety
     /// As for `aio_read`; the buffer is only read.
     fn aio_write / aio_write64 (cb: *mut RawAiocb) -> libc::c_int {
-        to_c(unsafe { aiocb(cb) }.and_then(|cb| submit::submit_rw(engine::get(), cb, Op::Write, 0)).map(|()| 0))
+        to_c(|| unsafe { aiocb(cb) }.and_then(|cb| submit::submit_rw(engine::get(), cb, Op::Write, 0)).map(|()| 0))
     }
 }
 
@@ -102,7 +118,7 @@ export! {
     /// # Safety
     /// `cb` is NULL (→ -1/`EINVAL`) or a valid aiocb kept until it completes.
     fn aio_fsync / aio_fsync64 (operation: libc::c_int, cb: *mut RawAiocb) -> libc::c_int {
-        to_c(unsafe { aiocb(cb) }.and_then(|cb| submit::submit_fsync(engine::get(), operation, cb)).map(|()| 0))
+        to_c(|| unsafe { aiocb(cb) }.and_then(|cb| submit::submit_fsync(engine::get(), operation, cb)).map(|()| 0))
     }
 }
 
@@ -115,7 +131,7 @@ export! {
     /// # Safety
     /// `cb` is NULL (→ -1/`EINVAL`) or a readable aiocb.
     fn aio_error / aio_error64 (cb: *const RawAiocb) -> libc::c_int {
-        to_c(unsafe { aiocb(cb) }.map(|cb| match cb.error() {
+        to_c(|| unsafe { aiocb(cb) }.map(|cb| match cb.error() {
             libc::EINPROGRESS => {
                 let took = engine::try_get().is_some_and(|e| e.backend.poll(e));
                 if took { cb.error() } else { libc::EINPROGRESS }
@@ -134,7 +150,7 @@ export! {
     /// # Safety
     /// `cb` is NULL (→ -1/`EINVAL`) or a readable aiocb.
     fn aio_return / aio_return64 (cb: *mut RawAiocb) -> libc::ssize_t {
-        to_c(unsafe { aiocb(cb) }.map(|cb| {
+        to_c(|| unsafe { aiocb(cb) }.map(|cb| {
             let ticket = cb.ticket();
             if ticket != 0 {
                 if let Some(e) = engine::try_get() {
@@ -154,7 +170,7 @@ export! {
     /// `list` holds `nent` pointers, each NULL or a readable aiocb;
     /// `timeout` is NULL or a readable timespec (relative).
     fn aio_suspend / aio_suspend64 (list: *const *const RawAiocb, nent: libc::c_int, timeout: *const libc::timespec) -> libc::c_int {
-        to_c(unsafe { aiocb_list(list, nent) }.and_then(|raw| {
+        to_c(|| unsafe { aiocb_list(list, nent) }.and_then(|raw| {
             // SAFETY: each entry is NULL or a readable aiocb (caller's contract).
             let entries = || raw.iter().map(|&p| unsafe { aiocb(p) }.ok());
             // SAFETY: a readable timespec by the caller's contract.
@@ -180,7 +196,7 @@ export! {
     fn aio_cancel / aio_cancel64 (fd: libc::c_int, cb: *mut RawAiocb) -> libc::c_int {
         // SAFETY: NULL is allowed and means "all on fd".
         let cb = unsafe { Aiocb::from_ptr(cb) };
-        to_c(submit::cancel(engine::try_get(), fd, cb))
+        to_c(|| submit::cancel(engine::try_get(), fd, cb))
     }
 }
 
@@ -191,7 +207,7 @@ export! {
     /// `list` holds `nent` pointers, each NULL or a valid aiocb kept (with its
     /// buffer) until it completes; `sevp` is NULL or a readable sigevent.
     fn lio_listio / lio_listio64 (mode: libc::c_int, list: *const *mut RawAiocb, nent: libc::c_int, sevp: *mut RawSigevent) -> libc::c_int {
-        to_c(unsafe { aiocb_list(list as *const *const RawAiocb, nent) }.and_then(|raw| {
+        to_c(|| unsafe { aiocb_list(list as *const *const RawAiocb, nent) }.and_then(|raw| {
             if mode != submit::LIO_WAIT && mode != submit::LIO_NOWAIT {
                 return Err(libc::EINVAL);
             }
