@@ -18,10 +18,23 @@ use once_cell::sync::OnceCell;
 use crate::engine;
 use crate::sys;
 
-/// The next definition of `name` after this object's.
+/// The next definition of `name` after this object's: the C library's. In
+/// an object loaded by `dlopen` after the C library, `RTLD_NEXT` finds
+/// nothing: the C library's own then, asked by its name.
 fn next(name: &std::ffi::CStr) -> *mut libc::c_void {
-    // SAFETY: a NUL-terminated name; RTLD_NEXT skips this object.
-    unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) }
+    // SAFETY: NUL-terminated names; RTLD_NEXT skips this object; the C
+    // library is loaded in every process this library runs in.
+    unsafe {
+        let p = libc::dlsym(libc::RTLD_NEXT, name.as_ptr());
+        if !p.is_null() {
+            return p;
+        }
+        let libc_handle = libc::dlopen(c"libc.so.6".as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD);
+        if libc_handle.is_null() {
+            return p;
+        }
+        libc::dlsym(libc_handle, name.as_ptr())
+    }
 }
 
 /// The next definition of a symbol, looked up once, as a function pointer
