@@ -22,28 +22,24 @@ pub(crate) fn set_errno(e: i32) {
     unsafe { *libc::__errno_location() = e };
 }
 
-fn errno() -> i32 {
-    // SAFETY: __errno_location returns this thread's errno slot.
-    unsafe { *libc::__errno_location() }
-}
-
 /// Run an export's work: `Ok(v)` → `v`, with `errno` as the caller left it
 /// (a system call paio made on the way, an `RWF_NOWAIT` attempt answered
 /// `EAGAIN` say, must not show: glibc's calls leave `errno` alone when they
 /// succeed, and a signal handler that calls one must not change it for the
 /// code it interrupted); `Err(e)` → `errno = e`, `-1`.
 pub(crate) fn to_c<T: From<i8>>(work: impl FnOnce() -> Result<T, i32>) -> T {
-    let saved = errno();
-    match work() {
-        Ok(v) => {
-            set_errno(saved);
-            v
-        }
-        Err(e) => {
-            set_errno(e);
-            T::from(-1)
-        }
-    }
+    // SAFETY: __errno_location returns this thread's errno slot, valid for
+    // the thread's life.
+    let slot = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *slot };
+    let (v, errno) = match work() {
+        Ok(v) => (v, saved),
+        Err(e) => (T::from(-1), e),
+    };
+    // SAFETY: as above.
+    unsafe { *slot = errno };
+    v
 }
 
 /// # Safety
