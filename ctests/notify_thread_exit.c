@@ -5,15 +5,18 @@
  *    threads once had a few KiB and crashed);
  *  - end its thread with pthread_exit, or cancel itself (paio's notifier
  *    thread then ends, and the next callbacks still run);
- *  - return normally, interleaved with those.
- * Every callback must run exactly once, in 5 rounds of 12 requests. */
+ *  - return normally, interleaved with those, one in four with
+ *    cancellation disabled (as if its thread ended there: the next
+ *    callback still starts with cancellation enabled and deferred).
+ * Every callback must run exactly once, in 5 rounds of 12 requests, and
+ * every one that cancels itself must end there. */
 #include "common.h"
 
 #define ROUNDS 5
 #define PER_ROUND 12
 #define BIG (512 * 1024)
 
-static atomic_int calls, big_ok;
+static atomic_int calls, big_ok, survived_cancel;
 static atomic_int seen[ROUNDS * PER_ROUND];
 
 static void callback(union sigval v)
@@ -29,7 +32,8 @@ static void callback(union sigval v)
 		pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &old);
 		pthread_cancel(pthread_self());
 		pthread_testcancel();
-		break; /* not reached */
+		atomic_fetch_add(&survived_cancel, 1); /* not reached */
+		break;
 	}
 	case 2: {
 		volatile char big[BIG];
@@ -38,8 +42,11 @@ static void callback(union sigval v)
 			atomic_fetch_add(&big_ok, 1);
 		break;
 	}
-	default:
+	default: {
+		int old;
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 		break;
+	}
 	}
 }
 
@@ -73,5 +80,7 @@ int main(void)
 	printf("every callback ran exactly once: %s\n", once ? "yes" : "no");
 	printf("callbacks that used %d KiB of stack: %d\n", BIG / 1024,
 	       atomic_load(&big_ok));
+	printf("callbacks that went on after cancelling themselves: %d\n",
+	       atomic_load(&survived_cancel));
 	return 0;
 }

@@ -436,7 +436,13 @@ pub fn remaining(deadline: &libc::timespec) -> Option<libc::timespec> {
 
 extern "C" {
     fn pthread_testcancel();
+    fn pthread_setcancelstate(state: libc::c_int, old: *mut libc::c_int) -> libc::c_int;
+    fn pthread_setcanceltype(kind: libc::c_int, old: *mut libc::c_int) -> libc::c_int;
 }
+
+/// glibc's `PTHREAD_CANCEL_ENABLE` and `PTHREAD_CANCEL_DEFERRED`.
+const PTHREAD_CANCEL_ENABLE: libc::c_int = 0;
+const PTHREAD_CANCEL_DEFERRED: libc::c_int = 0;
 
 /// `RLIMIT_FSIZE`'s soft limit as last read, `u64::MAX` for none. A write
 /// that starts at or past it fails with `EFBIG` and raises `SIGXFSZ` in the
@@ -500,6 +506,16 @@ pub fn without_sigpipe(write: impl FnOnce() -> Result<usize, i32>) -> Result<usi
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         }
         r
+    }
+}
+
+/// Cancellation enabled and deferred, as a new thread has it.
+pub fn fresh_cancel_state() {
+    let mut old = 0;
+    // SAFETY: plain calls on the calling thread, with a local for the old value.
+    unsafe {
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &mut old);
+        pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &mut old);
     }
 }
 
