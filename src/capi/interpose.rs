@@ -89,74 +89,40 @@ fn changed(resource: libc::c_int) {
     }
 }
 
-/// The C library's `setrlimit`; see the module.
-///
-/// # Safety
-/// As the C library's: `rlim` is readable.
-#[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn setrlimit(
-    resource: libc::c_int,
-    rlim: *const libc::rlimit,
-) -> libc::c_int {
-    let Some(f) = next_fn!(c"setrlimit": SetRlimit) else {
-        crate::capi::set_errno(libc::ENOSYS);
-        return -1;
-    };
-    // SAFETY: forwarded under the caller's contract.
-    let r = unsafe { f(resource, rlim) };
-    if r == 0 {
-        changed(resource);
+export! {
+    /// The C library's `setrlimit`; see the module.
+    ///
+    /// # Safety
+    /// As the C library's: `rlim` is readable.
+    fn setrlimit / setrlimit64 (resource: libc::c_int, rlim: *const libc::rlimit) -> libc::c_int {
+        let Some(f) = next_fn!(c"setrlimit": SetRlimit) else {
+            crate::capi::set_errno(libc::ENOSYS);
+            return -1;
+        };
+        // SAFETY: forwarded under the caller's contract.
+        let r = unsafe { f(resource, rlim) };
+        if r == 0 {
+            changed(resource);
+        }
+        r
     }
-    r
 }
 
-/// The same as `setrlimit` (one structure on 64-bit Linux).
-///
-/// # Safety
-/// As `setrlimit`.
-#[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn setrlimit64(
-    resource: libc::c_int,
-    rlim: *const libc::rlimit,
-) -> libc::c_int {
-    // SAFETY: same contract.
-    unsafe { setrlimit(resource, rlim) }
-}
-
-/// The C library's `prlimit`; see the module.
-///
-/// # Safety
-/// As the C library's: `new` is NULL or readable, `old` NULL or writable.
-#[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn prlimit(
-    pid: libc::pid_t,
-    resource: libc::c_int,
-    new: *const libc::rlimit,
-    old: *mut libc::rlimit,
-) -> libc::c_int {
-    let Some(f) = next_fn!(c"prlimit": Prlimit) else {
-        crate::capi::set_errno(libc::ENOSYS);
-        return -1;
-    };
-    // SAFETY: forwarded under the caller's contract.
-    let r = unsafe { f(pid, resource, new, old) };
-    if r == 0 && !new.is_null() && (pid == 0 || pid == sys::pid()) {
-        changed(resource);
+export! {
+    /// The C library's `prlimit`; see the module.
+    ///
+    /// # Safety
+    /// As the C library's: `new` is NULL or readable, `old` NULL or writable.
+    fn prlimit / prlimit64 (pid: libc::pid_t, resource: libc::c_int, new: *const libc::rlimit, old: *mut libc::rlimit) -> libc::c_int {
+        let Some(f) = next_fn!(c"prlimit": Prlimit) else {
+            crate::capi::set_errno(libc::ENOSYS);
+            return -1;
+        };
+        // SAFETY: forwarded under the caller's contract.
+        let r = unsafe { f(pid, resource, new, old) };
+        if r == 0 && !new.is_null() && (pid == 0 || pid == sys::pid()) {
+            changed(resource);
+        }
+        r
     }
-    r
-}
-
-/// The same as `prlimit` (one structure on 64-bit Linux).
-///
-/// # Safety
-/// As `prlimit`.
-#[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn prlimit64(
-    pid: libc::pid_t,
-    resource: libc::c_int,
-    new: *const libc::rlimit,
-    old: *mut libc::rlimit,
-) -> libc::c_int {
-    // SAFETY: same contract.
-    unsafe { prlimit(pid, resource, new, old) }
 }

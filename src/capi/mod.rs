@@ -8,7 +8,6 @@
 //! [`ext`] holds what glibc lacks; `include/paio.h` is generated from it.
 
 pub mod ext;
-pub mod interpose;
 
 use crate::config::{self, AioInit};
 use crate::engine;
@@ -84,6 +83,9 @@ macro_rules! export {
         }
     };
 }
+
+// After the macro, which it uses.
+pub mod interpose;
 
 export! {
     /// [`aio_read`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/aio_read.html).
