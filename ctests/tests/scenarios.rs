@@ -99,6 +99,7 @@ const NO_REQUESTS: &[&str] = &[
 scenarios! {
     api64_explicit,
     append_ordered,
+    big_static_tls,
     buffer_efault,
     buffered_write_ext4,
     cancel_bad_fd,

@@ -387,7 +387,7 @@ fn spawn_raw(
             libc::pthread_attr_init(&mut attr);
             libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
             if size > 0 {
-                libc::pthread_attr_setstacksize(&mut attr, size.max(libc::PTHREAD_STACK_MIN));
+                libc::pthread_attr_setstacksize(&mut attr, size + tls_and_guard(&attr));
             }
             let mut tid: libc::pthread_t = 0;
             let r = libc::pthread_create(&mut tid, &attr, entry, arg);
@@ -401,6 +401,28 @@ fn spawn_raw(
         }
     }
     Err(arg)
+}
+
+/// What the C library takes from a new thread's stack before the thread
+/// runs: the program's static TLS (a few bytes, or megabytes) and the
+/// guard page. paio's sizes are for paio's own frames, so this comes on
+/// top. (`__pthread_get_minstack`, which glibc keeps for this, where it
+/// has it; `PTHREAD_STACK_MIN` otherwise.)
+fn tls_and_guard(attr: &libc::pthread_attr_t) -> usize {
+    type MinStack = unsafe extern "C" fn(*const libc::pthread_attr_t) -> libc::size_t;
+    static MIN_STACK: once_cell::sync::OnceCell<Option<MinStack>> =
+        once_cell::sync::OnceCell::new();
+    let f = *MIN_STACK.get_or_init(|| {
+        // SAFETY: a NUL-terminated name looked up in the loaded objects.
+        let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__pthread_get_minstack".as_ptr()) };
+        // SAFETY: glibc's function of this type, when it exists.
+        (!p.is_null()).then(|| unsafe { std::mem::transmute::<*mut libc::c_void, MinStack>(p) })
+    });
+    match f {
+        // SAFETY: an initialised attribute object.
+        Some(f) => unsafe { f(attr) },
+        None => libc::PTHREAD_STACK_MIN,
+    }
 }
 
 extern "C" fn watcher_main<T: Send + 'static, S: Serve<T> + ?Sized>(
