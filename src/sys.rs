@@ -1,6 +1,13 @@
 //! The raw kernel interface: syscalls, flags and structures paio uses that the
 //! `libc` crate does not wrap. Nothing here decides policy; every function is a
 //! thin, safe-to-call shim that returns `Err(errno)` instead of setting `errno`.
+//!
+//! Calls the C library makes cancellation points (`read`, `write`, `close`,
+//! `ppoll`, `fsync`, `clock_nanosleep`, `sigtimedwait`, ...) go to the kernel
+//! directly: a thread with a `pthread_cancel` pending would otherwise be
+//! unwound inside paio, in the middle of its bookkeeping, where glibc's AIO
+//! calls are no cancellation points (only `aio_suspend` is, and it acts on
+//! the cancel itself, where it holds nothing).
 
 use std::sync::atomic::AtomicU32;
 
@@ -125,15 +132,13 @@ pub fn copy_iovecs(addr: usize, out: &mut [libc::iovec]) -> Result<(), i32> {
 }
 
 pub fn fsync(fd: i32, data_only: bool) -> Result<usize, i32> {
-    // SAFETY: plain syscalls on an integer descriptor.
-    let r = unsafe {
-        if data_only {
-            libc::fdatasync(fd)
-        } else {
-            libc::fsync(fd)
-        }
+    let nr = if data_only {
+        libc::SYS_fdatasync
+    } else {
+        libc::SYS_fsync
     };
-    check(r as libc::c_long)
+    // SAFETY: a plain syscall on an integer descriptor.
+    check(unsafe { libc::syscall(nr, fd as libc::c_long) })
 }
 
 /// File status flags (`O_APPEND`, `O_DIRECT`, access mode), or `EBADF`.
@@ -200,7 +205,7 @@ pub fn same_file(a: i32, b: i32) -> Result<bool, i32> {
 
 pub fn close(fd: i32) {
     // SAFETY: closing a descriptor paio itself created and still owns.
-    unsafe { libc::close(fd) };
+    unsafe { libc::syscall(libc::SYS_close, fd as libc::c_long) };
 }
 
 /// Is this a seekable file? Regular files and block devices are; pipes,
@@ -416,8 +421,16 @@ pub fn monotonic_ns() -> i64 {
 /// Sleep for `rel` (signals of the program are blocked on paio's threads,
 /// so an interrupted sleep is only cut short).
 pub fn sleep(rel: &libc::timespec) {
-    // SAFETY: a relative sleep on a local timespec; the remainder is not wanted.
-    unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, rel, std::ptr::null_mut()) };
+    // SAFETY: a relative sleep on a live timespec; the remainder is not wanted.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clock_nanosleep,
+            libc::CLOCK_MONOTONIC as libc::c_long,
+            0 as libc::c_long,
+            rel as *const libc::timespec,
+            std::ptr::null_mut::<libc::timespec>(),
+        )
+    };
 }
 
 pub fn remaining(deadline: &libc::timespec) -> Option<libc::timespec> {
@@ -442,6 +455,7 @@ extern "C" {
 
 /// glibc's `PTHREAD_CANCEL_ENABLE` and `PTHREAD_CANCEL_DEFERRED`.
 const PTHREAD_CANCEL_ENABLE: libc::c_int = 0;
+const PTHREAD_CANCEL_DISABLE: libc::c_int = 1;
 const PTHREAD_CANCEL_DEFERRED: libc::c_int = 0;
 
 /// `RLIMIT_FSIZE`'s soft limit as last read, `u64::MAX` for none. A write
@@ -500,13 +514,34 @@ pub fn without_sigpipe(write: impl FnOnce() -> Result<usize, i32>) -> Result<usi
                 tv_sec: 0,
                 tv_nsec: 0,
             };
-            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero);
+            libc::syscall(
+                libc::SYS_rt_sigtimedwait,
+                &pipe as *const libc::sigset_t,
+                std::ptr::null_mut::<libc::siginfo_t>(),
+                &zero as *const libc::timespec,
+                8 as libc::c_long,
+            );
         }
         if !blocked {
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         }
         r
     }
+}
+
+/// Cancellation disabled for the calling thread; the state it had, for
+/// [`restore_cancel`].
+pub fn disable_cancel() -> libc::c_int {
+    let mut old = PTHREAD_CANCEL_ENABLE;
+    // SAFETY: a plain call on the calling thread, with a local for the old value.
+    unsafe { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &mut old) };
+    old
+}
+
+pub fn restore_cancel(old: libc::c_int) {
+    let mut was = 0;
+    // SAFETY: as above.
+    unsafe { pthread_setcancelstate(old, &mut was) };
 }
 
 /// Cancellation enabled and deferred, as a new thread has it.
@@ -559,24 +594,51 @@ pub fn poll_in(fd: i32, timeout: Option<&libc::timespec>) -> Result<bool, i32> {
         events: libc::POLLIN,
         revents: 0,
     };
-    let ts = timeout.map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: one live pollfd; `ts` is NULL or a live timespec; no mask.
-    let r = unsafe { libc::ppoll(&mut p, 1, ts, std::ptr::null()) };
-    check(r as libc::c_long).map(|n| n > 0)
+    // The kernel writes the time left into the timeout: a copy.
+    let mut local = timeout.copied();
+    let ts = local
+        .as_mut()
+        .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
+    // SAFETY: one live pollfd; `ts` is NULL or a live local timespec; no mask.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_ppoll,
+            &mut p as *mut libc::pollfd,
+            1 as libc::c_long,
+            ts,
+            std::ptr::null::<libc::sigset_t>(),
+            8 as libc::c_long,
+        )
+    };
+    check(r).map(|n| n > 0)
 }
 
 /// Add one to an eventfd (wakes its pollers).
 pub fn eventfd_signal(fd: i32) {
     let one: u64 = 1;
     // SAFETY: writes 8 bytes from a local.
-    unsafe { libc::write(fd, &one as *const u64 as *const libc::c_void, 8) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_write,
+            fd as libc::c_long,
+            &one as *const u64,
+            8 as libc::c_long,
+        )
+    };
 }
 
 /// Reset an eventfd of paio's own to zero.
 pub fn eventfd_drain(fd: i32) {
     let mut v: u64 = 0;
     // SAFETY: reads 8 bytes into a local; the descriptor is non-blocking.
-    unsafe { libc::read(fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_read,
+            fd as libc::c_long,
+            &mut v as *mut u64,
+            8 as libc::c_long,
+        )
+    };
 }
 
 /// Queue `signo` with `si_code = SI_ASYNCIO` and `value` to this process, or,

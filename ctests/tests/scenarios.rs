@@ -106,6 +106,7 @@ scenarios! {
     cancel_done,
     cancel_fd_all,
     cancel_fd_mismatch,
+    cancel_pending_calls,
     cancel_queued,
     cancel_running,
     cancel_thread_suspend,

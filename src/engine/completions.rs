@@ -257,9 +257,7 @@ impl Completions {
 }
 
 fn signal(fd: i32) {
-    let one: u64 = 1;
-    // SAFETY: writing 8 bytes from a local to an eventfd paio owns.
-    unsafe { libc::write(fd, &one as *const u64 as *const libc::c_void, 8) };
+    crate::sys::eventfd_signal(fd);
 }
 
 #[cfg(test)]

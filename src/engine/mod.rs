@@ -543,6 +543,10 @@ pub fn get() -> &'static Engine {
 #[cold]
 #[cfg(not(loom))]
 fn start() -> &'static Engine {
+    // A thread with a cancel pending must not be unwound half-way through
+    // the start (a file the statistics open, say): the others would wait
+    // for it for ever. glibc's AIO calls are no cancellation points.
+    let cancel = sys::disable_cancel();
     let p = ENGINE.get_or_start(|| {
         let config = Config::load();
         let engine: &'static Engine = Box::leak(Box::new(Engine::new(config)));
@@ -555,6 +559,7 @@ fn start() -> &'static Engine {
         }
         engine as *const Engine as usize
     });
+    sys::restore_cancel(cancel);
     // SAFETY: the value is a leaked engine, never freed.
     unsafe { &*(p as *const Engine) }
 }
@@ -583,7 +588,11 @@ extern "C" fn after_fork_in_child() {
 #[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it
 extern "C" fn at_exit() {
     if let Some(e) = try_get() {
+        // Writing the statistics opens and writes a file: not a place to
+        // act on a cancel the exiting thread has pending.
+        let cancel = sys::disable_cancel();
         e.stats.at_exit(&e.config.stats);
+        sys::restore_cancel(cancel);
     }
 }
 
