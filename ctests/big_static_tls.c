@@ -32,6 +32,8 @@ int main(void)
 	must_pwrite(fd, "0123456789", 10, 0);
 	static char bufs[3 * N][10];
 	static struct aiocb cbs[3 * N];
+	static struct aiocb pr;
+	char c;
 	for (int i = 0; i < 3 * N; i++) {
 		prep(&cbs[i], fd, bufs[i], 10, 0, LIO_READ);
 		if (i >= N && i < 2 * N) {
@@ -46,8 +48,6 @@ int main(void)
 	}
 	int p[2];
 	CHECK(pipe(p) == 0);
-	struct aiocb pr;
-	char c;
 	prep(&pr, p[0], &c, 1, 0, LIO_READ);
 	EXPECT_OK(aio_read(&pr));
 	sleep_ms(20);
