@@ -703,7 +703,7 @@ impl Backend for KaioBackend {
     /// In a forked child: the parent's wake is not this process's.
     fn close_inherited(&self) {
         if let Some(k) = self.rings() {
-            k.wake.close_inherited();
+            k.wake.close_if_ours();
         }
         if let Some(u) = &self.uring {
             u.close_inherited();

@@ -162,7 +162,7 @@ impl UringReads {
             if sys::file_identity(s.ring.fd()).is_ok_and(|(_, id)| id == s.ring_id) {
                 sys::close(s.ring.fd());
             }
-            s.wake.close_inherited();
+            s.wake.close_if_ours();
         }
     }
 }
@@ -200,7 +200,7 @@ fn start(sink: &'static dyn Sink, pool: &'static PoolBackend) -> Result<&'static
         Err(_) => {
             // Never used: give back what was set up (the ring unmaps and
             // closes itself when dropped).
-            shared.wake.close_inherited();
+            shared.wake.close_if_ours();
             // SAFETY: `shared` was leaked just above and never shared.
             drop(unsafe { Box::from_raw(shared as *const Shared as *mut Shared) });
             Err(libc::EAGAIN)

@@ -122,9 +122,10 @@ impl WakeFd {
         }
     }
 
-    /// In a forked child: the parent's wake is not this process's. The
-    /// number is closed only if it is still the eventfd.
-    pub fn close_inherited(&self) {
+    /// Close the wake (in a forked child, where the parent's is not this
+    /// process's; or when it was never used), only if the number is still
+    /// the eventfd.
+    pub fn close_if_ours(&self) {
         if self.ours() {
             sys::close(self.fd.load(SeqCst));
         }
@@ -181,7 +182,7 @@ mod tests {
         assert_eq!(unsafe { libc::lseek(old, 0, libc::SEEK_CUR) }, 0);
         assert_eq!(std::fs::read(&dir).unwrap(), b"the program's data");
         assert_eq!(w.nap().tv_sec, 0, "sleepers look again often");
-        w.close_inherited();
+        w.close_if_ours();
         // SAFETY: F_GETFD only asks; the file under `old` is still open.
         assert!(unsafe { libc::fcntl(old, libc::F_GETFD) } >= 0);
         sys::close(old);

@@ -56,10 +56,11 @@ pub trait Serve<T>: Sync + 'static {
     fn max_threads(&self) -> u32;
     fn idle_ms(&self) -> u32;
     fn thread_started(&self) {}
-    /// Items may block on one another (`SIGEV_THREAD` callbacks that wait
-    /// for other callbacks, as they may where each gets a thread, as in
-    /// glibc): a group whose every thread stays busy while items wait grows
-    /// past its limit ([`Workers::watch`]).
+    /// Items are the program's code (`SIGEV_THREAD` callbacks). They may
+    /// block on one another, as they may where each gets a thread, as in
+    /// glibc: a group whose every thread stays busy while items wait grows
+    /// past its limit ([`Workers::watch`]). And they may end their thread
+    /// ([`Exit`]). Only such a group pays for either, per item.
     fn elastic(&self) -> bool {
         false
     }
@@ -230,6 +231,11 @@ impl<T: Send + 'static> Workers<T> {
     fn take<S: Serve<T> + ?Sized>(&'static self, server: &'static S, item: T) {
         if !self.is_empty() {
             self.wake_one(server);
+        }
+        if !server.elastic() {
+            // paio's own work (I/O, signals): it never ends its thread.
+            server.serve(item);
+            return;
         }
         let key = exit_key();
         if let Some(k) = key {
