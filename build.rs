@@ -16,6 +16,10 @@ fn main() {
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the package version");
     let soname = format!("libpaio.so.{major}");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    // Never unmapped by dlclose: paio's threads (the reaper, the pool, the
+    // notifiers) and the requests in flight outlive any handle a program or
+    // plugin held, as glibc's AIO, which lives in libc, outlives them.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
     if let Some(dir) = artifact_dir() {
         link_soname(&dir, &soname);
     }
