@@ -49,13 +49,17 @@ pub enum StatsSink {
 pub const DEFAULT_THREADS: u32 = 20;
 pub const DEFAULT_NOTIFY_THREADS: u32 = 4;
 pub const DEFAULT_IDLE_MS: u32 = 1000;
-pub const DEFAULT_MAX_REQUESTS: u32 = 1 << 16;
+/// As many as the ceiling: glibc refuses no request for want of room, and
+/// paio's slots cost memory only in chunks of 1,024 as requests are in
+/// flight (an unused chunk costs two pointers).
+pub const DEFAULT_MAX_REQUESTS: u32 = MAX_MAX_REQUESTS;
 pub const DEFAULT_SYNC_WRITE_MAX: u32 = 128 << 10;
 /// About 0.1 ms of copying from the page cache here (2.8 GB/s for a 1 MiB
 /// `preadv2`, measured; 0.2 ms with the other CPU busy): well below the
 /// 1 ms a submitting call may take however loaded the machine.
 pub const DEFAULT_INLINE_MAX: u32 = 256 << 10;
-/// A hard ceiling for `PAIO_MAX_REQUESTS`, so a typo cannot reserve gigabytes.
+/// A hard ceiling for `PAIO_MAX_REQUESTS` (and the default): 4,194,304
+/// requests in flight take about 1 GiB of slots.
 pub const MAX_MAX_REQUESTS: u32 = 1 << 22;
 
 /// Live limits, adjustable by `aio_init` after start.
@@ -85,7 +89,6 @@ pub struct Config {
 /// Values given to `aio_init` before the engine started; applied at start.
 static PENDING_THREADS: AtomicU32 = AtomicU32::new(0);
 static PENDING_IDLE_MS: AtomicU32 = AtomicU32::new(0);
-static PENDING_NUM: AtomicU32 = AtomicU32::new(0);
 
 /// A `PAIO_*` variable, as glibc's `secure_getenv` reads one: in a program
 /// run with more privilege than its caller (setuid, setgid, file
@@ -120,7 +123,7 @@ impl Config {
         let idle_ms = env_u32("PAIO_IDLE_MS").unwrap_or(pending(&PENDING_IDLE_MS, DEFAULT_IDLE_MS));
         let max_requests = env_u32("PAIO_MAX_REQUESTS")
             .filter(|&v| v > 0)
-            .unwrap_or(pending(&PENDING_NUM, 0).max(DEFAULT_MAX_REQUESTS))
+            .unwrap_or(DEFAULT_MAX_REQUESTS)
             .min(MAX_MAX_REQUESTS);
         let notify_threads = env_u32("PAIO_NOTIFY_THREADS")
             .filter(|&v| v > 0)
@@ -182,7 +185,6 @@ pub fn apply_aio_init(init: &AioInit, live: Option<&Limits>) {
             l.idle_ms.store(ms, Ordering::Relaxed);
         }
     }
-    if init.aio_num > 0 {
-        PENDING_NUM.store(init.aio_num as u32, Ordering::Relaxed);
-    }
+    // `aio_num` (glibc's hint of how many requests to expect) is no limit:
+    // the slots grow as requests come, up to `PAIO_MAX_REQUESTS`.
 }

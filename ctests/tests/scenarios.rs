@@ -122,6 +122,7 @@ scenarios! {
     fsync_odsync,
     fsync_osync,
     inflight_10000,
+    inflight_70000,
     inflight_fd_limit,
     init_threads,
     lio_bad_mode,

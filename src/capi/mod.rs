@@ -218,7 +218,8 @@ export! {
 }
 
 /// `aio_init` (a GNU extension): `aio_threads` caps the worker threads,
-/// `aio_num` sizes the request table, `aio_idle_time` is how long an idle
+/// `aio_num` is a hint paio needs not (its request table grows as requests
+/// come), `aio_idle_time` is how long an idle
 /// thread waits before exiting. `PAIO_*` variables take precedence.
 ///
 /// # Safety

@@ -286,8 +286,9 @@ pub struct Slab {
     chunks: Chunks<Slot>,
     grown: AtomicU32,
     /// Free slot ids, one queue per chunk, made with the chunk: a slab costs
-    /// memory (and the first request time) only for the chunks in use.
-    free: Box<[OnceCell<ArrayQueue<u32>>]>,
+    /// memory (and the first request time) only for the chunks in use; an
+    /// unused chunk costs one pointer here and one in `chunks`.
+    free: Box<[OnceCell<Box<ArrayQueue<u32>>>]>,
     grow_lock: Mutex<()>,
     capacity: u32,
 }
@@ -345,7 +346,7 @@ impl Slab {
         self.free[..grown]
             .iter()
             .filter_map(OnceCell::get)
-            .find_map(ArrayQueue::pop)
+            .find_map(|q| q.pop())
     }
 
     fn grow(&self) -> Option<u32> {
@@ -356,7 +357,7 @@ impl Slab {
         let c = self.grown.load(Ordering::Relaxed) as usize;
         self.chunks.get_or_make(c * CHUNK, Slot::new)?;
         let base = (c * CHUNK) as u32;
-        let free = ArrayQueue::new(CHUNK);
+        let free = Box::new(ArrayQueue::new(CHUNK));
         for i in 1..CHUNK as u32 {
             // Cannot fail: the queue holds every id of its chunk.
             let _ = free.push(base + i);
