@@ -163,6 +163,158 @@ pub fn dup_high(fd: i32, min: i32) -> Result<i32, i32> {
     }
 }
 
+/// Set while paio lifts the soft `RLIMIT_NOFILE` for a moment
+/// ([`dup_above_limit`]), and while the program changes that limit itself
+/// (`capi::interpose`), so that neither undoes the other.
+static NOFILE_WINDOW: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The soft limit [`dup_above_limit`] lifted and is about to put back
+/// (`u64::MAX` outside that moment), for a child forked during it.
+static LIFTED_FROM: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+
+/// The moment of [`NOFILE_WINDOW`], ended on drop.
+pub struct NofileWindow(());
+
+impl Drop for NofileWindow {
+    fn drop(&mut self) {
+        NOFILE_WINDOW.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Enter the moment of [`NOFILE_WINDOW`], waiting while another thread is
+/// in it (a few microseconds); with `patience`, `None` after that long (a
+/// signal handler whose own thread it interrupted inside the moment).
+pub fn nofile_window(patience: Option<std::time::Duration>) -> Option<NofileWindow> {
+    use std::sync::atomic::Ordering::{Acquire, Relaxed};
+    let start = std::time::Instant::now();
+    while NOFILE_WINDOW
+        .compare_exchange(false, true, Acquire, Relaxed)
+        .is_err()
+    {
+        if patience.is_some_and(|p| start.elapsed() >= p) {
+            return None;
+        }
+        std::thread::yield_now();
+    }
+    Some(NofileWindow(()))
+}
+
+/// In a forked child: a moment of [`NOFILE_WINDOW`] in progress at the fork
+/// belongs to a thread that does not exist here. Its lifted limit is put
+/// back and the moment ended.
+pub fn nofile_after_fork() {
+    use std::sync::atomic::Ordering::{Relaxed, Release};
+    let old = LIFTED_FROM.swap(u64::MAX, Relaxed);
+    if old != u64::MAX {
+        let mut now = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if nofile(None, Some(&mut now)).is_ok() {
+            let back = libc::rlimit {
+                rlim_cur: old.min(now.rlim_max),
+                rlim_max: now.rlim_max,
+            };
+            let _ = nofile(Some(&back), None);
+        }
+    }
+    NOFILE_WINDOW.store(false, Release);
+}
+
+fn nofile(new: Option<&libc::rlimit>, old: Option<&mut libc::rlimit>) -> Result<(), i32> {
+    let new = new.map_or(std::ptr::null(), |r| r as *const libc::rlimit);
+    let old = old.map_or(std::ptr::null_mut(), |r| r as *mut libc::rlimit);
+    // SAFETY: prlimit64 on this process; `new` is NULL or readable, `old`
+    // NULL or writable. The kernel directly: paio defines `prlimit`.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_prlimit64,
+            0 as libc::c_long,
+            libc::RLIMIT_NOFILE as libc::c_long,
+            new,
+            old,
+        )
+    })
+    .map(|_| ())
+}
+
+/// The hard `RLIMIT_NOFILE` as last read (0: not read yet), and whether the
+/// soft one was below it then. Read when the engine starts and when the
+/// program changes the limit (`capi::interpose`); a change made behind
+/// paio's back (another process, a raw system call) costs at most one
+/// refused lift before they are read again ([`dup_above_limit`]).
+static NOFILE_HARD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static NOFILE_ROOM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Read `RLIMIT_NOFILE` again.
+pub fn refresh_nofile_limit() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut now = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    if nofile(None, Some(&mut now)).is_ok() {
+        NOFILE_HARD.store(now.rlim_max, Relaxed);
+        NOFILE_ROOM.store(now.rlim_cur < now.rlim_max, Relaxed);
+    }
+}
+
+/// A close-on-exec duplicate of `fd` numbered at or above the program's
+/// soft `RLIMIT_NOFILE`, out of the range the program's own `open`,
+/// `socket` and `accept` take numbers from: paio's reference then never
+/// makes them fail with `EMFILE` where they would succeed on glibc. The soft
+/// limit is lifted to the hard one for the `fcntl` and put back at once (a
+/// few microseconds; two `prlimit64`: the lift returns the limit it
+/// replaced). `Err` where the hard limit leaves no room (or the numbers
+/// above are all taken): the caller duplicates below it.
+pub fn dup_above_limit(fd: i32) -> Result<i32, i32> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if !NOFILE_ROOM.load(Relaxed) {
+        return Err(libc::EMFILE);
+    }
+    let _window = nofile_window(None);
+    if NOFILE_HARD.load(Relaxed) == 0 {
+        refresh_nofile_limit();
+    }
+    let hard = NOFILE_HARD.load(Relaxed);
+    let lifted = libc::rlimit {
+        rlim_cur: hard,
+        rlim_max: hard,
+    };
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    if let Err(e) = nofile(Some(&lifted), Some(&mut old)) {
+        // The hard limit was lowered behind paio's back (raising it back
+        // is refused): read it again for the next time.
+        refresh_nofile_limit();
+        return Err(e);
+    }
+    if old.rlim_cur >= hard || old.rlim_cur >= i32::MAX as u64 {
+        if old.rlim_cur != lifted.rlim_cur || old.rlim_max != lifted.rlim_max {
+            let _ = nofile(Some(&old), None);
+        }
+        refresh_nofile_limit();
+        return Err(libc::EMFILE);
+    }
+    LIFTED_FROM.store(old.rlim_cur, Relaxed);
+    // SAFETY: F_DUPFD_CLOEXEC takes an integer argument.
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, old.rlim_cur as libc::c_int) };
+    let r = check(r as libc::c_long).map(|v| v as i32);
+    // Cannot fail: the limit it had (its hard one raised back, if the
+    // cached one was lower, only where that was allowed to lower it).
+    let _ = nofile(Some(&old), None);
+    LIFTED_FROM.store(u64::MAX, Relaxed);
+    r
+}
+
+/// A close-on-exec duplicate of `fd` out of the program's way: above its
+/// soft descriptor limit ([`dup_above_limit`]), else at or above `floor`
+/// ([`dup_high`]).
+pub fn dup_aside(fd: i32, floor: i32) -> Result<i32, i32> {
+    dup_above_limit(fd).or_else(|_| dup_high(fd, floor))
+}
+
 static PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 /// This process's id, asked of the kernel once (and again after a fork).
@@ -573,17 +725,18 @@ pub fn cancellation_point() {
     unsafe { pthread_testcancel() };
 }
 
-/// A non-blocking eventfd of paio's own, numbered from `min` up.
+/// A non-blocking eventfd of paio's own, numbered out of the program's way
+/// ([`dup_aside`]; `min` 0: wherever the kernel puts it).
 pub fn eventfd(min: i32) -> Result<i32, i32> {
     // SAFETY: plain syscall with flags.
     let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
     let fd = check(fd as libc::c_long)? as i32;
-    if min <= 0 || fd >= min {
+    if min <= 0 {
         return Ok(fd);
     }
-    let high = dup_high(fd, min);
+    let aside = dup_aside(fd, min);
     close(fd);
-    high
+    aside
 }
 
 /// Wait until `fd` is readable, a signal arrives (`EINTR`, only when a

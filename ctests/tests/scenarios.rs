@@ -113,6 +113,7 @@ scenarios! {
     close_after_done,
     errno_untouched,
     exports_bind,
+    fd_limit_room,
     fd_reuse_close,
     fork_child,
     fork_inflight,

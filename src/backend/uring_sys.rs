@@ -478,21 +478,16 @@ impl Uring {
         })
     }
 
-    /// The ring's file descriptor (still owned by this value).
-    /// Move the ring's descriptor to the lowest free number at or above
-    /// `min` (close-on-exec), closing the old one: the mappings stay valid,
-    /// since they hold the ring, not the number. The numbers a program
-    /// expects from `open` stay free. Where no number at or above `min` is
-    /// free, the ring keeps the one it has.
+    /// Move the ring's descriptor out of the program's way (close-on-exec,
+    /// above its soft descriptor limit, else at or above `min`:
+    /// [`crate::sys::dup_aside`]), closing the old one: the mappings stay
+    /// valid, since they hold the ring, not the number. The numbers a
+    /// program expects from `open` stay free. Where no such number is free,
+    /// the ring keeps the one it has.
     pub fn move_fd_up(&mut self, min: i32) {
-        if self.fd.0 >= min {
-            return;
-        }
-        // SAFETY: F_DUPFD_CLOEXEC takes an integer argument.
-        let high = unsafe { libc::fcntl(self.fd.0, libc::F_DUPFD_CLOEXEC, min) };
-        if high >= 0 {
+        if let Ok(aside) = crate::sys::dup_aside(self.fd.0, min) {
             // The old number is closed by the replaced value's drop.
-            self.fd = RingFd(high);
+            self.fd = RingFd(aside);
         }
     }
 

@@ -11,7 +11,10 @@
 //! - `setrlimit`, `prlimit` (and their `*64` names): a write at or past
 //!   `RLIMIT_FSIZE` raises `SIGXFSZ` in the writing thread; paio writes in
 //!   the program's thread only below the limit, which it reads again here
-//!   when the program changes it ([`crate::sys::refresh_file_size_limit`]).
+//!   when the program changes it ([`crate::sys::refresh_file_size_limit`]);
+//!   and a change of `RLIMIT_NOFILE` waits while paio lifts the soft limit
+//!   for a moment to place its own descriptors above it
+//!   ([`crate::sys::dup_above_limit`]).
 
 use once_cell::sync::OnceCell;
 
@@ -82,10 +85,23 @@ type Prlimit = unsafe extern "C" fn(
     *mut libc::rlimit,
 ) -> libc::c_int;
 
+/// A change of `RLIMIT_NOFILE` waits while paio has lifted it for a moment
+/// (`sys::dup_above_limit`), so that paio's putting it back cannot undo the
+/// program's change. Bounded: a signal handler that changes the limit while
+/// its own thread was inside that moment goes on after 10 ms.
+fn nofile_window(resource: libc::c_int) -> Option<sys::NofileWindow> {
+    (resource == libc::RLIMIT_NOFILE as libc::c_int)
+        .then(|| sys::nofile_window(Some(std::time::Duration::from_millis(10))))
+        .flatten()
+}
+
 /// After a successful change of `resource` in this process.
 fn changed(resource: libc::c_int) {
     if resource == libc::RLIMIT_FSIZE as libc::c_int {
         sys::refresh_file_size_limit();
+    }
+    if resource == libc::RLIMIT_NOFILE as libc::c_int {
+        sys::refresh_nofile_limit();
     }
 }
 
@@ -99,6 +115,7 @@ export! {
             crate::capi::set_errno(libc::ENOSYS);
             return -1;
         };
+        let _window = nofile_window(resource);
         // SAFETY: forwarded under the caller's contract.
         let r = unsafe { f(resource, rlim) };
         if r == 0 {
@@ -118,6 +135,7 @@ export! {
             crate::capi::set_errno(libc::ENOSYS);
             return -1;
         };
+        let _window = nofile_window(resource);
         // SAFETY: forwarded under the caller's contract.
         let r = unsafe { f(pid, resource, new, old) };
         if r == 0 && !new.is_null() && (pid == 0 || pid == sys::pid()) {

@@ -236,7 +236,7 @@ fn asleep(tid: i32, floor: i32) -> Option<bool> {
         if fd < 0 {
             return None;
         }
-        let high = sys::dup_high(fd, floor).unwrap_or(fd);
+        let high = sys::dup_aside(fd, floor).unwrap_or(fd);
         if high != fd {
             sys::close(fd);
         }

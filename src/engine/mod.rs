@@ -87,11 +87,15 @@ impl Engine {
         } else {
             (rl.rlim_cur / 4).max(3) as i32
         };
+        sys::refresh_nofile_limit();
         {
             // Grow the descriptor table now: growing it later, once paio's
             // threads exist, makes the kernel wait for an RCU grace period
             // (milliseconds) inside the first request that takes a reference.
             if let Ok(fd) = sys::dup_high(2, dup_floor).or_else(|_| sys::dup_high(0, dup_floor)) {
+                if let Ok(above) = sys::dup_above_limit(fd) {
+                    sys::close(above);
+                }
                 sys::close(fd);
             }
         }
@@ -276,8 +280,10 @@ impl Engine {
     /// paio's own reference to the file behind `fd`, for a request that
     /// waits in user space: a `close()` and a reuse of the number by the
     /// program cannot redirect it (sourceware bug 14942). Requests on the
-    /// same open file share one duplicate (checked with `kcmp`), so queued
-    /// requests do not use up the descriptor limit.
+    /// same open file share one duplicate (checked with `kcmp`), numbered
+    /// above the program's soft descriptor limit where the hard one leaves
+    /// room ([`sys::dup_above_limit`]): the program's own `open` never finds
+    /// its numbers taken by paio.
     ///
     /// The reference is a safety margin, never a reason to refuse: where no
     /// descriptor can be spared (`EMFILE` under a program's tight
@@ -297,7 +303,7 @@ impl Engine {
     /// No system call is made under the descriptor's lock: the thread that
     /// gives a reference back (a completing one) would wait for it.
     fn share_or_dup(&self, fd: i32) -> Result<i32, i32> {
-        let dup = || sys::dup_high(fd, self.dup_floor);
+        let dup = || sys::dup_aside(fd, self.dup_floor);
         if !self.share_files.load(Ordering::Relaxed) {
             return dup();
         }
@@ -582,6 +588,7 @@ extern "C" fn after_fork_in_child() {
     ENGINE.reset();
     wake::reset_after_fork();
     late::reset_after_fork();
+    sys::nofile_after_fork();
     sys::forget_pid();
 }
 
