@@ -1,5 +1,7 @@
 /* aio_suspend with a relative timeout and nothing completing: -1/EAGAIN after
- * (not before) the timeout; a zero timeout polls: -1/EAGAIN at once. */
+ * (not before) the timeout; a zero timeout polls: -1/EAGAIN at once, and so
+ * does a negative one (a loop's "deadline minus now" once the deadline has
+ * passed), as on glibc. */
 #include "common.h"
 
 int main(void)
@@ -24,10 +26,13 @@ int main(void)
 
 	struct timespec zero = { 0, 0 };
 	EXPECT_SYSERR(aio_suspend(list, 1, &zero), EAGAIN);
+	struct timespec past = { -1, 999 * 1000000L }, long_past = { -5, 0 };
+	EXPECT_SYSERR(aio_suspend(list, 1, &past), EAGAIN);
+	EXPECT_SYSERR(aio_suspend(list, 1, &long_past), EAGAIN);
 
 	EXPECT_ERRNO(aio_error(&pending), EINPROGRESS);
 	must_write(p[1], "k", 1);
 	EXPECT_DONE(&pending, 1);
-	printf("aio_suspend timeout -> EAGAIN\n");
+	printf("aio_suspend timeout, zero and negative -> EAGAIN\n");
 	return 0;
 }

@@ -128,6 +128,7 @@ scenarios! {
     init_threads,
     lio_bad_mode,
     lio_bad_opcode,
+    lio_entry_refused,
     lio_nent_negative,
     lio_nowait_signal,
     lio_null_list,

@@ -634,6 +634,7 @@ fn submit_list(
     let grouped = mode == LIO_WAIT || !matches!(list_notify, Notify::None);
     let member = || if grouped { group.add_member() } else { 0 };
     let mut refused = None;
+    let mut accepted = false;
     // One io_submit per kernel context for the whole list.
     engine.backend.begin_batch();
     for cb in list.iter().flatten() {
@@ -659,11 +660,13 @@ fn submit_list(
                     ..Job::EMPTY
                 };
                 let _ = complete_inline(engine, job, Err(libc::EINVAL));
+                accepted = true;
                 continue;
             }
         };
-        if let Err(e) = submit(engine, *cb, op, vectored, member()) {
-            refused = Some(e);
+        match submit(engine, *cb, op, vectored, member()) {
+            Ok(()) => accepted = true,
+            Err(e) => refused = Some(e),
         }
     }
     engine.backend.end_batch(engine);
@@ -671,7 +674,10 @@ fn submit_list(
     if mode == LIO_WAIT {
         group.wait()?;
         if let Some(e) = refused {
-            return Err(e);
+            // As glibc: a list of which some requests ran failed as a
+            // whole (each aiocb tells which); one of which none ran fails
+            // with the reason the last was refused.
+            return Err(if accepted { libc::EIO } else { e });
         }
         if group.failed() {
             return Err(libc::EIO);

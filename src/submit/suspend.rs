@@ -33,10 +33,13 @@ pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
         return Ok(());
     }
     if let Some(t) = timeout {
-        if t.tv_nsec < 0 || t.tv_nsec >= 1_000_000_000 || t.tv_sec < 0 {
+        // glibc aborts on such a timeout (an assertion in its wait).
+        if t.tv_nsec < 0 || t.tv_nsec >= 1_000_000_000 {
             return Err(libc::EINVAL);
         }
-        if t.tv_sec == 0 && t.tv_nsec == 0 {
+        // Already over: a negative one too, as glibc's (the usual
+        // "deadline minus now" of a loop whose deadline has passed).
+        if t.tv_sec < 0 || (t.tv_sec == 0 && t.tv_nsec == 0) {
             return Err(libc::EAGAIN);
         }
     }
