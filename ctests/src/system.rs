@@ -114,8 +114,9 @@ pub enum FsKind {
     /// overlayfs, lower/upper/work directories on the scratch filesystem
     /// (the layout of a container's root).
     Overlay,
-    /// bindfs (FUSE) over a directory of the scratch filesystem.
-    Bindfs,
+    /// bindfs (FUSE) over a directory of the scratch filesystem, with these
+    /// extra arguments (`-o direct_io`: every read goes to the daemon).
+    Bindfs { options: &'static [&'static str] },
 }
 
 /// One filesystem of the matrix: its name (also its mount type where that
@@ -196,7 +197,7 @@ impl FsSpec {
                     &["-t", "overlay", "-o", &opts, "paio-matrix", &mnt_s],
                 )?;
             }
-            FsKind::Bindfs => {
+            FsKind::Bindfs { options } => {
                 if !have_tool("bindfs") {
                     return Err("bindfs is not installed (Debian: bindfs, fuse3)".into());
                 }
@@ -206,7 +207,10 @@ impl FsSpec {
                 let src = base.join("source");
                 std::fs::create_dir_all(&src)
                     .map_err(|e| format!("mkdir {}: {e}", src.display()))?;
-                sh("bindfs", &[&src.to_string_lossy(), &mnt_s])?;
+                let src_s = src.to_string_lossy();
+                let mut args: Vec<&str> = options.to_vec();
+                args.extend([&*src_s, &*mnt_s]);
+                sh("bindfs", &args)?;
             }
         }
         // A failed mount above leaves nothing mounted: the guard's umount

@@ -5,7 +5,7 @@
 //!
 //! * `/* matrix: filesystems */` — once per filesystem of [`FILESYSTEMS`]
 //!   (ext4, xfs and btrfs on loop devices made here, tmpfs, ramfs, overlayfs,
-//!   FUSE by bindfs);
+//!   FUSE by bindfs, with and without `-o direct_io`);
 //! * `/* matrix: once */` — once, on the scratch filesystem (environment
 //!   `scratch`);
 //! * `/* matrix: setuid */` — once (environment `setuid`): the binary is
@@ -148,7 +148,13 @@ const FILESYSTEMS: &[FsSpec] = &[
     },
     FsSpec {
         name: "fuse",
-        kind: FsKind::Bindfs,
+        kind: FsKind::Bindfs { options: &[] },
+    },
+    FsSpec {
+        name: "fuse-direct",
+        kind: FsKind::Bindfs {
+            options: &["-o", "direct_io"],
+        },
     },
 ];
 

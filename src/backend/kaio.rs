@@ -289,12 +289,15 @@ impl KaioBackend {
     }
 
     /// The io_uring reads, for a job they take: a buffered read into one
-    /// buffer, uncached (`cold`: the submitting call found it so) or of a
-    /// FUSE file (`ring`).
+    /// buffer, uncached (`cold`: the submitting call found it so, which
+    /// only a filesystem taking `RWF_NOWAIT` can). Never a FUSE file: on a
+    /// `direct_io` mount the kernel's io_uring read repeats the data of a
+    /// short read (a 45-byte file read as 200 bytes, the 45 over and over,
+    /// with a plain liburing program too; Linux 6.18), where `pread` is
+    /// right.
     fn uring_for(&self, job: &Job) -> Option<&UringReads> {
         let u = self.uring.as_ref()?;
-        ((job.cold || job.ring) && job.op == Op::Read && job.iovcnt == 0 && !job.stream)
-            .then_some(u)
+        (job.cold && job.op == Op::Read && job.iovcnt == 0 && !job.stream).then_some(u)
     }
 
     /// `io_submit` a set of iocbs of claimed jobs to ring `i`; whatever the

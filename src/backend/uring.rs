@@ -137,8 +137,7 @@ impl UringReads {
         s.queue.push(id);
         // A read whose I/O is under way, with reads in the kernel, waits
         // for the next completion to wake the thread: no wake-up paid per
-        // read. Any other read (FUSE: nothing asked the daemon yet) wakes
-        // it now.
+        // read. Any other read wakes it now.
         let lazy = started && s.inflight.load(SeqCst) >= LAZY_WAKE;
         if !lazy && s.sleeping.load(SeqCst) && s.sleeping.swap(false, SeqCst) {
             if s.wake.ours() {

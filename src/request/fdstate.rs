@@ -43,8 +43,8 @@ pub const HINT_MEMORY: u32 = 64;
 /// the page cache, several in a row, make the next ones run in the
 /// submitting thread (see [`FdState::reads_look_cached`]).
 pub const HINT_OVERLAY: u32 = 128;
-/// A file of FUSE, which refuses `RWF_NOWAIT`: its reads go to io_uring
-/// where it is allowed (see `Job::ring`).
+/// A file of FUSE, which refuses `RWF_NOWAIT` (and whose reads may call
+/// the daemon): its reads go to the pool.
 pub const HINT_FUSE: u32 = 256;
 
 const HINT_BITS: u32 = 9;

@@ -78,10 +78,6 @@ pub struct Job {
     /// the kernel is already reading it ahead and the pool's small `cold`
     /// group finishes it.
     pub cold: bool,
-    /// A read of a FUSE file (no `RWF_NOWAIT` there): io_uring reads it
-    /// where it is allowed (its kernel workers wait for the daemon), the
-    /// pool otherwise.
-    pub ring: bool,
 }
 
 impl Job {
@@ -115,7 +111,6 @@ impl Job {
         report: false,
         learn: 0,
         cold: false,
-        ring: false,
     };
 }
 

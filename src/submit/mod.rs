@@ -416,12 +416,6 @@ fn enqueue(
     {
         job.learn = view.ident;
     }
-    job.ring = job.op == Op::Read
-        && !job.stream
-        && !job.direct
-        && job.done == 0
-        && job.iovcnt == 0
-        && view.fs == sys::Filesystem::Fuse;
     job.lane = match job.op {
         _ if job.stream => Some(if job.op == Op::Read {
             Lane::Read
