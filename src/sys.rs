@@ -99,14 +99,79 @@ fn one(buf: usize, len: usize) -> libc::iovec {
     }
 }
 
-/// `preadv2` of one contiguous buffer.
+/// `preadv2` of one contiguous buffer; of none, the plain call (see
+/// [`empty`]).
 pub fn pread(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result<usize, i32> {
+    if len == 0 {
+        return empty(libc::SYS_read, libc::SYS_pread64, fd, buf, offset);
+    }
     preadv(fd, &one(buf, len), 1, offset, flags)
 }
 
-/// `pwritev2` of one contiguous buffer.
+/// `pwritev2` of one contiguous buffer; of none, the plain call (see
+/// [`empty`]).
 pub fn pwrite(fd: i32, buf: usize, len: usize, offset: i64, flags: i32) -> Result<usize, i32> {
+    if len == 0 {
+        return empty(libc::SYS_write, libc::SYS_pwrite64, fd, buf, offset);
+    }
     pwritev(fd, &one(buf, len), 1, offset, flags)
+}
+
+/// A transfer of 0 bytes, as glibc makes it: `read`/`write` at the current
+/// position (`offset` -1), `pread64`/`pwrite64` at an offset. The vectored
+/// calls return 0 for an empty transfer before the file has a say, where
+/// these give the file's answer: `EISDIR` for a directory, `EINVAL` for an
+/// eventfd, `EBADF` for the wrong direction, and an empty datagram sent on
+/// a datagram or seqpacket socket. Nothing to copy: it cannot wait long.
+fn empty(
+    stream: libc::c_long,
+    at: libc::c_long,
+    fd: i32,
+    buf: usize,
+    offset: i64,
+) -> Result<usize, i32> {
+    // SAFETY: a transfer of 0 bytes touches no memory.
+    check(unsafe {
+        if offset < 0 {
+            libc::syscall(stream, fd as libc::c_long, buf, 0 as libc::c_long)
+        } else {
+            libc::syscall(
+                at,
+                fd as libc::c_long,
+                buf,
+                0 as libc::c_long,
+                offset as libc::c_long,
+            )
+        }
+    })
+}
+
+/// Does a transfer on socket `fd` in direction `read` need a blocking call
+/// to behave as glibc's: a receive (`SO_RCVTIMEO`) or send (`SO_SNDTIMEO`)
+/// timeout, which readiness polling never honours (glibc's blocking call
+/// fails with `EAGAIN`, or returns what it sent, when it runs out).
+pub fn socket_times_out(fd: i32, read: bool) -> bool {
+    let opt = if read {
+        libc::SO_RCVTIMEO
+    } else {
+        libc::SO_SNDTIMEO
+    };
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into a local timeval.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            &mut tv as *mut libc::timeval as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    r == 0 && (tv.tv_sec != 0 || tv.tv_usec != 0)
 }
 
 /// Copy `out.len()` iovecs from `addr` in this process through the kernel, so

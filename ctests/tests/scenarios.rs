@@ -164,6 +164,7 @@ scenarios! {
     rw_bad_fd,
     sigev_invalid,
     socket_reads_10000,
+    socket_timeouts,
     socketpair_ordered,
     std_streams_closed,
     stream_wrong_direction,
@@ -176,6 +177,7 @@ scenarios! {
     write_basic,
     write_enospc,
     write_signals,
+    zero_length,
     zeroed_error,
 }
 

@@ -230,7 +230,7 @@ impl KaioBackend {
                     k::IOCB_CMD_FSYNC
                 };
             }
-            _ if job.stream && job.nonblocking => return None,
+            _ if job.stream && (job.nonblocking || job.timed) => return None,
             _ if job.stream => {
                 cb.aio_lio_opcode = k::IOCB_CMD_POLL;
                 cb.aio_buf = if job.op == Op::Read {

@@ -1,7 +1,10 @@
 //! The blocking transfer a worker performs, resuming where an earlier
-//! non-blocking attempt stopped. A short read is reported only at end of file
-//! (or on a stream, where a short read is the answer); a write keeps going
-//! until everything is written or an error stops it.
+//! non-blocking attempt stopped. On a file, a short read is reported only at
+//! end of file, and a write keeps going until everything is written or an
+//! error stops it. On a stream (a pipe, a socket) and on a character device
+//! (each transfer a record), one blocking transfer is the answer, as glibc's
+//! one `read` or `write`: a short read, a write cut short by a socket's send
+//! timeout, one record.
 
 use crate::request::slots::{Job, Op};
 use crate::sys;
@@ -87,22 +90,28 @@ fn remaining_iovecs(job: &Job, out: &mut [libc::iovec; IOV_MAX]) -> usize {
 }
 
 fn transfer(job: &mut Job) -> Result<usize, i32> {
+    // A request of 0 bytes still makes its one call: the file may refuse it.
+    let mut tried = false;
     loop {
-        if job.len == job.done {
+        if job.len == job.done && (tried || job.len > 0) {
             return Ok(job.done);
         }
+        tried = true;
         match attempt(job, 0) {
             Ok(0) => return Ok(job.done),
             Ok(n) => {
                 job.done += n;
-                if job.stream && job.op == Op::Read {
+                if job.stream || job.record {
                     return Ok(job.done);
                 }
             }
             Err(libc::EINTR) => {}
             // Not seekable after all (the descriptor was reused): read/write
             // semantics, as glibc falls back to them.
-            Err(libc::ESPIPE) if !job.stream => job.stream = true,
+            Err(libc::ESPIPE) if !job.stream => {
+                job.stream = true;
+                tried = false;
+            }
             Err(e) if job.done > 0 => {
                 // What was transferred stands; the error shows on the next call.
                 let _ = e;

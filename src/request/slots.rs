@@ -54,6 +54,12 @@ pub struct Job {
     pub file: i32,
     /// No offsets: a FIFO or a socket, or a file that answered `ESPIPE`.
     pub stream: bool,
+    /// A character device: each transfer is one record (`/dev/kmsg`, a tun
+    /// device), so a short one is the answer, never continued.
+    pub record: bool,
+    /// A socket with a receive or send timeout: the transfer is one blocking
+    /// call on a worker, which the timeout ends as it ends glibc's.
+    pub timed: bool,
     /// The buffer; for a vectored request (`aio_readv`), the caller's iovec
     /// array, with `iovcnt` entries.
     pub buf: usize,
@@ -97,6 +103,8 @@ impl Job {
         fd: -1,
         direct: false,
         nonblocking: false,
+        record: false,
+        timed: false,
         file: -1,
         stream: false,
         buf: 0,

@@ -251,6 +251,8 @@ fn try_inline(
         Ok(n) if n == job.len || (n == 0 && job.op == Op::Read) => {
             complete_inline(engine, job, Ok(n))
         }
+        // Short of what this call asked (not stopped by the cap).
+        Ok(n) if n < max && is_record(&job, st, seen) => complete_inline(engine, job, Ok(n)),
         Ok(n) => {
             // Partly cached (or partly written), or the most one call
             // copies (`PAIO_INLINE_MAX`): the rest continues on the pool,
@@ -291,6 +293,16 @@ fn try_inline(
         Err(libc::ESPIPE) => stream_now_or_enqueue(engine, cb, job),
         Err(e) => complete_inline(engine, job, Err(e)),
     }
+}
+
+/// Is the file a character device, whose every transfer is one record (a
+/// `/dev/kmsg` entry, a tun device's packet), so that a short one is the
+/// answer, as glibc's one `read` gives it, never continued where it stopped?
+/// Regular files and block devices are read and written on. Asked only of a
+/// transfer that came back short; a hint learnt of another file is checked
+/// first (one statx).
+fn is_record(job: &Job, st: &FdState, seen: Hints) -> bool {
+    !seen.has(HINT_KERNEL_FILE) && st.confirm(job.fd).is_ok_and(|h| !h.has(HINT_KERNEL_FILE))
 }
 
 /// The file answered `ESPIPE`: a pipe, a socket or a device without
@@ -358,6 +370,7 @@ fn now_or_enqueue(
     }
     match attempt {
         Ok(n) if n == job.len || job.op == Op::Read => complete_inline(engine, job, Ok(n)),
+        Ok(n) if is_record(&job, st, hints) => complete_inline(engine, job, Ok(n)),
         Ok(n) => {
             job.done = n;
             enqueue(engine, cb, job, Some(false))
@@ -408,6 +421,11 @@ fn enqueue(
             && sys::write_may_raise_sigxfsz(job.offset, flags & libc::O_APPEND != 0));
     job.nonblocking = flags & libc::O_NONBLOCK != 0;
     job.stream = stream.unwrap_or_else(|| view.is_stream());
+    job.record = view.kind == libc::S_IFCHR;
+    job.timed = job.stream
+        && view.kind == libc::S_IFSOCK
+        && !matches!(job.op, Op::Fsync { .. })
+        && sys::socket_times_out(job.fd, job.op == Op::Read);
     if job.op == Op::Read
         && !job.stream
         && !job.direct
