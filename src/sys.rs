@@ -771,6 +771,76 @@ pub fn fresh_cancel_state() {
     }
 }
 
+/// glibc's `LC_GLOBAL_LOCALE`.
+const LC_GLOBAL_LOCALE: libc::locale_t = -1isize as libc::locale_t;
+
+/// Before a `SIGEV_THREAD` callback on a notifier thread that ran others:
+/// the state a new thread starts with, which glibc gives every callback (it
+/// starts one thread per callback), where an earlier callback may have
+/// changed it and not put it back:
+/// - cancellation enabled and deferred ([`fresh_cancel_state`]);
+/// - the default floating-point environment: rounding to nearest, no
+///   exception trapped, no flag raised, no flush-to-zero (a callback that
+///   enabled a trap made a later one die of `SIGFPE`);
+/// - the global locale, not one a callback set with `uselocale`;
+/// - no alternate signal stack (one a callback set up in its own frame
+///   would be gone).
+///
+/// Not reset (a new thread would have them fresh too): `__thread` values
+/// and `pthread_setspecific` values (their destructors run when the
+/// notifier ends, after it has been idle), the thread's name, CPU affinity,
+/// scheduling policy and nice value.
+pub fn fresh_thread_state() {
+    fresh_cancel_state();
+    default_float_environment();
+    // SAFETY: uselocale with 0 only asks; with LC_GLOBAL_LOCALE it sets the
+    // calling thread back to the global locale.
+    unsafe {
+        if libc::uselocale(std::ptr::null_mut()) != LC_GLOBAL_LOCALE {
+            libc::uselocale(LC_GLOBAL_LOCALE);
+        }
+    }
+    let mut old: libc::stack_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sigaltstack with a NULL new stack only reports the current
+    // one into a local; the second call only disables it.
+    unsafe {
+        if libc::sigaltstack(std::ptr::null(), &mut old) == 0
+            && old.ss_flags & libc::SS_DISABLE == 0
+        {
+            let off = libc::stack_t {
+                ss_sp: std::ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            libc::sigaltstack(&off, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The floating-point environment a new process starts with (`FE_DFL_ENV`),
+/// set without `libm`: x87 control word 0x037f, MXCSR 0x1f80.
+#[cfg(target_arch = "x86_64")]
+fn default_float_environment() {
+    let mxcsr: u32 = 0x1f80;
+    // SAFETY: fninit resets the x87 unit (paio's code keeps no x87 value
+    // across this point); ldmxcsr loads the default SSE control and status.
+    unsafe {
+        std::arch::asm!("fninit", "ldmxcsr [{0}]", in(reg) &mxcsr, options(nostack));
+    }
+}
+
+/// The floating-point environment a new process starts with: FPCR and FPSR 0.
+#[cfg(target_arch = "aarch64")]
+fn default_float_environment() {
+    // SAFETY: writes the floating-point control and status registers only.
+    unsafe {
+        std::arch::asm!("msr fpcr, xzr", "msr fpsr, xzr", options(nostack, nomem));
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn default_float_environment() {}
+
 /// Name the calling thread (at most 15 bytes are kept).
 pub fn name_thread(name: &str) {
     let mut buf = [0u8; 16];

@@ -137,7 +137,7 @@ pub fn gcc<S: AsRef<str> + AsRef<OsStr>>(args: &[S], out: &Path) -> Result<(), S
     }
 }
 
-/// Compile one C program with [`CFLAGS`], `-lrt -ldl`: for glibc's AIO
+/// Compile one C program with [`CFLAGS`], `-lrt -ldl -lm`: for glibc's AIO
 /// (`paio_dir` None), or linked with `-lpaio` from `paio_dir` (with an rpath
 /// there, and checked to name libpaio before libc).
 pub fn compile_c(src: &Path, out: &Path, paio_dir: Option<&Path>) -> Result<(), String> {
@@ -153,7 +153,7 @@ pub fn compile_c(src: &Path, out: &Path, paio_dir: Option<&Path>) -> Result<(), 
             format!("-Wl,-rpath,{dir}"),
         ]);
     }
-    args.extend(["-lrt".to_owned(), "-ldl".to_owned()]);
+    args.extend(["-lrt".to_owned(), "-ldl".to_owned(), "-lm".to_owned()]);
     gcc(&args, out)?;
     if paio_dir.is_some() {
         check_needed_order(out)?;

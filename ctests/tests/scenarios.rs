@@ -149,6 +149,7 @@ scenarios! {
     notify_thread_id,
     notify_thread_many,
     notify_thread_exit,
+    notify_thread_fresh_state,
     own_fds_closed,
     null_aiocb,
     odirect_extending_write,

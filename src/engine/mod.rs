@@ -459,13 +459,13 @@ impl Engine {
 
 impl Serve<Callback> for Engine {
     /// The program's callback runs with every signal unblocked, the mask
-    /// glibc's notifier threads give it, and cancellation enabled and
-    /// deferred, as in a new thread (a callback before it may have changed
-    /// either); the thread blocks every signal again before it waits for
-    /// the next one, so between callbacks no signal meant for the program
-    /// can land here.
+    /// glibc's notifier threads give it, and the rest of a new thread's
+    /// state ([`sys::fresh_thread_state`]: a callback before it may have
+    /// changed it); the thread blocks every signal again before it waits
+    /// for the next one, so between callbacks no signal meant for the
+    /// program can land here.
     fn serve(&'static self, cb: Callback) {
-        sys::fresh_cancel_state();
+        sys::fresh_thread_state();
         sys::unblock_all_signals();
         cb.call();
         sys::block_all_signals();
