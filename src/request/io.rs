@@ -246,4 +246,39 @@ mod tests {
         let mut j = job(Op::Fsync { data_only: true }, f.as_raw_fd(), &mut data, 0);
         assert_eq!(run_blocking(&mut j), Ok(0));
     }
+
+    #[test]
+    fn an_empty_transfer_still_asks_the_file() {
+        let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
+        let mut none: [u8; 0] = [];
+        let mut j = job(Op::Read, dir.as_raw_fd(), &mut none, 0);
+        assert_eq!(run_blocking(&mut j), Err(libc::EISDIR));
+        // Not seekable: asked again at the current position (`read`).
+        // SAFETY: a fresh eventfd.
+        let ev = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        let mut j = job(Op::Write, ev, &mut none, 0);
+        assert_eq!(run_blocking(&mut j), Err(libc::EINVAL));
+        crate::sys::close(ev);
+    }
+
+    #[test]
+    fn a_short_stream_read_is_the_answer() {
+        let mut p = [0i32; 2];
+        // SAFETY: pipe writes two descriptors into a local array.
+        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        let mut data = *b"abcdef";
+        let mut j = job(Op::Write, p[1], &mut data[..3], -1);
+        j.stream = true;
+        assert_eq!(run_blocking(&mut j), Ok(3));
+        let mut buf = [0u8; 6];
+        let mut j = job(Op::Read, p[0], &mut buf, -1);
+        j.stream = true;
+        assert_eq!(
+            run_blocking(&mut j),
+            Ok(3),
+            "a short stream read is the answer"
+        );
+        crate::sys::close(p[0]);
+        crate::sys::close(p[1]);
+    }
 }
