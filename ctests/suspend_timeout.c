@@ -26,9 +26,10 @@ int main(void)
 
 	struct timespec zero = { 0, 0 };
 	EXPECT_SYSERR(aio_suspend(list, 1, &zero), EAGAIN);
-	struct timespec past = { -1, 999 * 1000000L }, long_past = { -5, 0 };
+	struct timespec past = { -1, 999 * 1000000L }, long_past = { -5, 0 }, ns = { 0, -1 };
 	EXPECT_SYSERR(aio_suspend(list, 1, &past), EAGAIN);
 	EXPECT_SYSERR(aio_suspend(list, 1, &long_past), EAGAIN);
+	EXPECT_SYSERR(aio_suspend(list, 1, &ns), EAGAIN);
 
 	EXPECT_ERRNO(aio_error(&pending), EINPROGRESS);
 	must_write(p[1], "k", 1);

@@ -471,8 +471,6 @@ pub enum Filesystem {
     /// overlayfs (every container's root): reads go to the page cache of the
     /// file below, but `RWF_NOWAIT` is refused.
     Overlay,
-    /// FUSE: `RWF_NOWAIT` refused, and a read may call the daemon.
-    Fuse,
     Other,
 }
 
@@ -481,7 +479,6 @@ pub fn filesystem(fd: i32) -> Filesystem {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
     const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
-    const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
     // SAFETY: fstatfs writes into a local struct of the right type.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: as above; `st` outlives the call.
@@ -491,7 +488,6 @@ pub fn filesystem(fd: i32) -> Filesystem {
     match st.f_type as i64 {
         TMPFS_MAGIC | RAMFS_MAGIC => Filesystem::Memory,
         OVERLAYFS_SUPER_MAGIC => Filesystem::Overlay,
-        FUSE_SUPER_MAGIC => Filesystem::Fuse,
         _ => Filesystem::Other,
     }
 }

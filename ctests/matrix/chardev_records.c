@@ -4,7 +4,11 @@
  * whether the record is there before the request or arrives while it
  * waits; a short read of a device is never continued where it stopped
  * (that merged records, or waited for a record that never came). Records
- * written by others meanwhile (the kernel's) are read and left out. */
+ * written by others meanwhile (the kernel's) are read and left out.
+ * And a device that is not read by records, /dev/zero, gives each read in
+ * full while another thread keeps the CPUs busy (a non-blocking read of it
+ * stops short when the CPU is wanted elsewhere; glibc's blocking read goes
+ * on). */
 #include "matrix.h"
 
 static int reader;
@@ -50,6 +54,41 @@ static void say(int w, const char *text)
 		FAIL("write /dev/kmsg: %s", strerror(errno));
 }
 
+static atomic_int stop;
+
+static void *spin(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop))
+		;
+	return NULL;
+}
+
+/* Reads of /dev/zero, 256 KiB each, with threads spinning beside them. */
+static void zero_reads(void)
+{
+	int z = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	CHECK(z >= 0);
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&t[i], NULL, spin, NULL) == 0);
+	static char big[256 << 10];
+	int full = 0;
+	for (int i = 0; i < 1000; i++) {
+		struct aiocb cb;
+		prep(&cb, z, big, sizeof big, 0, LIO_READ);
+		CHECK(aio_read(&cb) == 0);
+		int e = wait_done_at(&cb, MATRIX_WAIT_MS, "zero read", __FILE__, __LINE__);
+		if (e == 0 && aio_return(&cb) == (ssize_t)sizeof big)
+			full++;
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_join(t[i], NULL) == 0);
+	printf("/dev/zero, 1000 reads of 256 KiB beside busy threads: %d in full\n", full);
+	close(z);
+}
+
 int main(int argc, char **argv)
 {
 	matrix_start(argc, argv);
@@ -70,5 +109,6 @@ int main(int argc, char **argv)
 	let_worker_start();
 	say(w, "paio-matrix record four");
 	printf("a record that comes while the read waits: %s\n", ours(&cb, 1));
+	zero_reads();
 	return 0;
 }

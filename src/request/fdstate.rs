@@ -43,9 +43,11 @@ pub const HINT_MEMORY: u32 = 64;
 /// the page cache, several in a row, make the next ones run in the
 /// submitting thread (see [`FdState::reads_look_cached`]).
 pub const HINT_OVERLAY: u32 = 128;
-/// A file of FUSE, which refuses `RWF_NOWAIT` (and whose reads may call
-/// the daemon): its reads go to the pool.
-pub const HINT_FUSE: u32 = 256;
+/// A character device. A non-blocking read of one may stop short for
+/// reasons of its own (`/dev/zero` when the CPU is wanted elsewhere), and
+/// what it read cannot be told from a record (a tun device's packet): its
+/// reads are made as glibc makes them, one blocking read on the pool.
+pub const HINT_CHAR: u32 = 256;
 
 const HINT_BITS: u32 = 9;
 /// Page-cache reads in a row after which the next read of an overlayfs file
@@ -113,10 +115,12 @@ impl FileView {
         if self.kind == libc::S_IFREG || self.kind == libc::S_IFBLK {
             h |= HINT_KERNEL_FILE;
         }
+        if self.kind == libc::S_IFCHR {
+            h |= HINT_CHAR;
+        }
         match self.fs {
             crate::sys::Filesystem::Memory => h |= HINT_MEMORY,
             crate::sys::Filesystem::Overlay => h |= HINT_OVERLAY,
-            crate::sys::Filesystem::Fuse => h |= HINT_FUSE,
             crate::sys::Filesystem::Other => {}
         }
         h
@@ -139,8 +143,6 @@ impl Hints {
             crate::sys::Filesystem::Memory
         } else if self.has(HINT_OVERLAY) {
             crate::sys::Filesystem::Overlay
-        } else if self.has(HINT_FUSE) {
-            crate::sys::Filesystem::Fuse
         } else {
             crate::sys::Filesystem::Other
         }

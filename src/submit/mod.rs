@@ -14,8 +14,8 @@ use crate::engine::lio;
 use crate::engine::Engine;
 use crate::request::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
 use crate::request::fdstate::{
-    FdState, Hints, HINT_APPEND, HINT_DIRECT, HINT_KERNEL_FILE, HINT_MEMORY, HINT_NO_NOWAIT_READ,
-    HINT_NO_NOWAIT_WRITE, HINT_OVERLAY,
+    FdState, Hints, HINT_APPEND, HINT_CHAR, HINT_DIRECT, HINT_KERNEL_FILE, HINT_MEMORY,
+    HINT_NO_NOWAIT_READ, HINT_NO_NOWAIT_WRITE, HINT_OVERLAY,
 };
 use crate::request::io;
 use crate::request::slots::{self, Job, Lane, Op};
@@ -201,6 +201,19 @@ fn submit(
     if !st.lane_idle(lane) {
         // Earlier requests of this descriptor wait in its ordered lane.
         return enqueue(engine, cb, job, None);
+    }
+    if op == Op::Read && hints.has(HINT_CHAR) {
+        // One blocking read on the pool, as glibc's (see `HINT_CHAR`), if
+        // the number still names a character device (one statx): anything
+        // else takes the path for what it is now (a pipe's wrong end must
+        // fail here, not wait for a readiness that never comes).
+        hints = match st.confirm(fd) {
+            Ok(h) => h,
+            Err(e) => return complete_inline(engine, job, Err(e)),
+        };
+        if hints.has(HINT_CHAR) {
+            return enqueue(engine, cb, job, None);
+        }
     }
     // A hint learnt of another file that had this number only sends the
     // request the slow way, where `enqueue` looks at the file again.
@@ -413,6 +426,17 @@ fn enqueue(
         Err(e) => return complete_inline(engine, job, Err(e)),
     };
     let flags = view.flags;
+    // A descriptor not open for this direction (a pipe's other end, a file
+    // opened for the other one) fails at once, as the transfer would: a
+    // stream must not wait for a readiness that never comes.
+    let forbidden = match job.op {
+        Op::Read => flags & libc::O_ACCMODE == libc::O_WRONLY,
+        Op::Write => flags & libc::O_ACCMODE == libc::O_RDONLY,
+        Op::Fsync { .. } => false,
+    };
+    if forbidden && job.done == 0 {
+        return complete_inline(engine, job, Err(libc::EBADF));
+    }
     // `io_submit` runs in the calling thread: a write that could raise
     // `SIGXFSZ` there goes to a worker instead.
     job.direct = view.kernel_direct()

@@ -32,18 +32,17 @@ pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
     if list().flatten().next().is_none() || any_done() {
         return Ok(());
     }
-    if let Some(t) = timeout {
-        // glibc aborts on such a timeout (an assertion in its wait).
-        if t.tv_nsec < 0 || t.tv_nsec >= 1_000_000_000 {
-            return Err(libc::EINVAL);
-        }
-        // Already over: a negative one too, as glibc's (the usual
-        // "deadline minus now" of a loop whose deadline has passed).
-        if t.tv_sec < 0 || (t.tv_sec == 0 && t.tv_nsec == 0) {
-            return Err(libc::EAGAIN);
-        }
-    }
-    let deadline = timeout.map(sys::deadline_after);
+    // The timeout counts as its seconds plus its nanoseconds, whatever
+    // their signs and range, as glibc adds them to the clock: one of 0 or
+    // less is over at once (the usual "deadline minus now" of a loop whose
+    // deadline has passed). glibc aborts on a sum it cannot normalise
+    // (an assertion in its wait); paio waits that long.
+    let timeout = match timeout.map(normalised) {
+        Some(None) => return Err(libc::EAGAIN),
+        Some(t) => t,
+        None => None,
+    };
+    let deadline = timeout.as_ref().map(sys::deadline_after);
     let d = deadline.as_ref();
     // A cancellation point, as in glibc: a cancel pending when the call
     // would sleep, or one that comes while it sleeps, unwinds the thread
@@ -65,6 +64,17 @@ pub fn suspend<I: Iterator<Item = Option<Aiocb>>>(
         }
         return r;
     }
+}
+
+/// `t` as a normalised relative time, `None` when it is 0 or less.
+#[cfg(not(loom))]
+fn normalised(t: &libc::timespec) -> Option<libc::timespec> {
+    const NS: i128 = 1_000_000_000;
+    let total = t.tv_sec as i128 * NS + t.tv_nsec as i128;
+    (total > 0).then(|| libc::timespec {
+        tv_sec: (total / NS).min(i64::MAX as i128) as libc::time_t,
+        tv_nsec: (total % NS) as libc::c_long,
+    })
 }
 
 #[cfg(loom)]
