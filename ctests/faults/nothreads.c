@@ -1,6 +1,7 @@
 /* Thread creation denied (a pids cgroup whose limit the program moves
  * itself under): a submission that needs a thread paio cannot start returns
- * -1/EAGAIN and its aiocb shows EAGAIN (on kernel AIO, a plain aio_fsync
+ * -1/EAGAIN and its aiocb shows EAGAIN (a SIGEV_THREAD request too, before
+ * any transfer, as glibc; on kernel AIO, a plain aio_fsync
  * needs none: it may be accepted); everything accepted still completes
  * with the right result, and submissions succeed again once threads can be
  * made.
@@ -119,7 +120,15 @@ int main(int argc, char **argv)
 		EXPECT_DONE(&l2, 4096);
 	else
 		EXPECT_ERRNO(l2e, EAGAIN);
-	printf("no thread can start: pipe read, aio_fsync with a signal and lio_listio -> -1/EAGAIN, aio_error EAGAIN\n");
+	/* A cached read with a SIGEV_THREAD callback: refused before it is
+	 * made, as glibc refuses it (its callback could run only inside this
+	 * call, under whatever lock the caller holds). */
+	struct aiocb t;
+	prep(&t, fd, got, 4096, 0, LIO_READ);
+	t.aio_sigevent.sigev_notify = SIGEV_THREAD;
+	t.aio_sigevent.sigev_notify_function = count_callback;
+	EXPECT_REFUSED(aio_read(&t), &t, EAGAIN);
+	printf("no thread can start: pipe read, aio_fsync with a signal, lio_listio and a read with a callback -> -1/EAGAIN, aio_error EAGAIN\n");
 
 	/* 2. Two threads allowed: everything is accepted and completes. */
 	cg_write("pids.max", "%ld", cg_read("pids.current") + 2);
@@ -127,6 +136,13 @@ int main(int argc, char **argv)
 	CHECK(pipe(q) == 0);
 	static char pb[4][64];
 	struct aiocb pr[4], fr[8], fw[4], fs, cbt;
+	/* The callback's request first: its notifier thread is started when it
+	 * is submitted (as glibc starts its thread then), while one of the two
+	 * is free; the pipe reads below may take both. */
+	prep(&cbt, fd, got + 60000, 100, 0, LIO_READ);
+	cbt.aio_sigevent.sigev_notify = SIGEV_THREAD;
+	cbt.aio_sigevent.sigev_notify_function = count_callback;
+	SUBMIT(&cbt);
 	for (int i = 0; i < 3; i++) {
 		prep(&pr[i], p[0], pb[i], 64, 0, LIO_READ);
 		SUBMIT(&pr[i]);
@@ -143,10 +159,6 @@ int main(int argc, char **argv)
 	}
 	prep(&fs, fd, NULL, 0, 0, 0);
 	EXPECT_OK(aio_fsync(O_DSYNC, &fs));
-	prep(&cbt, fd, got + 60000, 100, 0, LIO_READ);
-	cbt.aio_sigevent.sigev_notify = SIGEV_THREAD;
-	cbt.aio_sigevent.sigev_notify_function = count_callback;
-	SUBMIT(&cbt);
 	static char stream[256];
 	fill_pattern(stream, sizeof stream, 13, 0);
 	must_write(p[1], stream, 192);

@@ -32,6 +32,9 @@ const MAX_QUEUES: usize = 16;
 const WATCH_NS: i64 = 10_000_000;
 /// …up to this many threads in all.
 const ELASTIC_MAX: u32 = 1024;
+/// How long a thread of a [`Serve::thread_per_item`] group waits for an
+/// item before it ends.
+const PER_ITEM_WAIT_MS: libc::time_t = 10;
 
 pub struct Workers<T> {
     name: &'static str,
@@ -62,6 +65,15 @@ pub trait Serve<T>: Sync + 'static {
     /// past its limit ([`Workers::watch`]). And they may end their thread
     /// ([`Exit`]). Only such a group pays for either, per item.
     fn elastic(&self) -> bool {
+        false
+    }
+    /// Each item on a thread of its own, as if the thread had been started
+    /// for it (glibc starts one per `SIGEV_THREAD` callback): a thread ends
+    /// after its item, so that the item's thread-specific data is destroyed
+    /// and its `__thread` values, name, affinity and scheduling are gone
+    /// before the next; another starts for what is queued. The group's
+    /// limit still bounds how many run at once.
+    fn thread_per_item(&self) -> bool {
         false
     }
 }
@@ -131,7 +143,7 @@ impl<T: Send + 'static> Workers<T> {
             self.overflow.push(v);
         }
         self.wake_one(server);
-        if self.threads.load(SeqCst) == 0 {
+        if self.threads.load(SeqCst) == 0 && !self.spawn(server) {
             // Every worker exited between our check and the push and a new
             // one could not start: serve what is queued here, losing nothing.
             while let Some(v) = self.pop(home) {
@@ -304,6 +316,9 @@ impl<T: Send + 'static> Workers<T> {
         loop {
             if let Some(v) = self.pop(home) {
                 self.take(server, v);
+                if server.thread_per_item() {
+                    return self.leave(server);
+                }
                 continue;
             }
             self.idle.fetch_add(1, SeqCst);
@@ -311,9 +326,19 @@ impl<T: Send + 'static> Workers<T> {
             if let Some(v) = self.pop(home) {
                 self.idle.fetch_sub(1, SeqCst);
                 self.take(server, v);
+                if server.thread_per_item() {
+                    return self.leave(server);
+                }
                 continue;
             }
-            let ms = server.idle_ms().max(1) as libc::time_t;
+            // A thread of a thread-per-item group waits only a moment for
+            // its item (it may have been started just before the item was
+            // queued): none waits long with what an earlier thread had.
+            let ms = if server.thread_per_item() {
+                PER_ITEM_WAIT_MS
+            } else {
+                server.idle_ms().max(1) as libc::time_t
+            };
             let deadline = sys::deadline_after(&libc::timespec {
                 tv_sec: ms / 1000,
                 tv_nsec: (ms % 1000) * 1_000_000,
@@ -329,6 +354,17 @@ impl<T: Send + 'static> Workers<T> {
                     return;
                 }
             }
+        }
+    }
+
+    /// A worker of a [`Serve::thread_per_item`] group is done with its item:
+    /// its thread ends, and another starts for what is queued. An item
+    /// queued by a submitter that counted this thread as running is seen
+    /// here, or by the watcher of an elastic group.
+    fn leave<S: Serve<T> + ?Sized>(&'static self, server: &'static S) {
+        self.threads.fetch_sub(1, SeqCst);
+        if !self.is_empty() {
+            self.spawn(server);
         }
     }
 
@@ -566,6 +602,62 @@ mod tests {
         while w.threads() > 0 {
             assert!(t0.elapsed().as_secs() < 20, "idle threads never exit");
             std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    thread_local! {
+        static SEEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Items that each find their thread fresh, then mark it.
+    struct Fresh {
+        served: AtomicU32,
+        reused: AtomicU32,
+    }
+    impl Serve<u32> for Fresh {
+        fn serve(&'static self, _: u32) {
+            if SEEN.with(|s| s.replace(true)) {
+                self.reused.fetch_add(1, SeqCst);
+            }
+            self.served.fetch_add(1, SeqCst);
+        }
+        fn max_threads(&self) -> u32 {
+            2
+        }
+        fn idle_ms(&self) -> u32 {
+            1000
+        }
+        fn thread_per_item(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_thread_per_item_group_serves_each_on_a_new_thread() {
+        let w: &'static Workers<u32> = Box::leak(Box::new(Workers::new("t", 64 << 10)));
+        let f: &'static Fresh = Box::leak(Box::new(Fresh {
+            served: AtomicU32::new(0),
+            reused: AtomicU32::new(0),
+        }));
+        for i in 0..300 {
+            w.submit(f, i).unwrap();
+            if i % 7 == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        let t0 = std::time::Instant::now();
+        while f.served.load(SeqCst) < 300 {
+            assert!(t0.elapsed().as_secs() < 20, "lost items");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(
+            f.reused.load(SeqCst),
+            0,
+            "an item ran on a thread that served another"
+        );
+        while w.threads() > 0 {
+            assert!(t0.elapsed().as_secs() < 20, "threads never end");
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
 

@@ -429,6 +429,12 @@ impl Engine {
         }
     }
 
+    /// A notifier thread runs, or one could be started now (see
+    /// `submit::notifier_ready`).
+    pub fn notifier_ready(&'static self) -> bool {
+        self.notifiers.ensure_thread(self)
+    }
+
     fn run_callback(&'static self, cb: Callback) {
         if let Err(cb) = self.notifiers.submit(self, cb) {
             // No notifier thread can be created: call it here rather than
@@ -474,6 +480,9 @@ impl Serve<Callback> for Engine {
         self.config.notify_threads
     }
     fn elastic(&self) -> bool {
+        true
+    }
+    fn thread_per_item(&self) -> bool {
         true
     }
     fn idle_ms(&self) -> u32 {

@@ -54,6 +54,19 @@ fn validate(cb: Aiocb) -> Result<Notify, i32> {
         .ok_or(libc::EINVAL)
 }
 
+/// A `SIGEV_THREAD` notification without attributes needs a notifier
+/// thread; glibc starts its thread when the request is submitted and
+/// refuses the request with `EAGAIN` when it cannot (a pids cgroup at its
+/// limit, say). paio asks for one at the same moment, before any transfer:
+/// a callback it could only run inside the submitting call would deadlock a
+/// program that holds a lock its callback takes.
+fn notifier_ready(engine: &'static Engine, n: &Notify) -> bool {
+    match n {
+        Notify::Thread { attributes: 0, .. } => engine.notifier_ready(),
+        _ => true,
+    }
+}
+
 /// `aio_read` / `aio_write` (and their `lio_listio` entries).
 pub fn submit_rw(engine: &'static Engine, cb: Aiocb, op: Op, group: usize) -> Result<(), i32> {
     late::submitting(|| submit(engine, cb, op, false, group))
@@ -116,6 +129,9 @@ fn submit(
         Ok(n) => n,
         Err(e) => return refuse(engine, cb, group, e),
     };
+    if !notifier_ready(engine, &notify) {
+        return refuse(engine, cb, group, libc::EAGAIN);
+    }
     if vectored && (cb.nbytes() == 0 || cb.nbytes() > io::IOV_MAX) {
         return refuse(engine, cb, group, libc::EINVAL);
     }
@@ -550,6 +566,9 @@ fn fsync(engine: &'static Engine, operation: i32, cb: Aiocb) -> Result<(), i32> 
         Some(n) => n,
         None => return refuse(engine, cb, 0, libc::EINVAL),
     };
+    if !notifier_ready(engine, &notify) {
+        return refuse(engine, cb, 0, libc::EAGAIN);
+    }
     engine.stats.add(Counter::Requests, 1);
     engine.stats.add(Counter::Fsync, 1);
     let mut job = Job {
