@@ -137,12 +137,18 @@ int main(int argc, char **argv)
 	static char pb[4][64];
 	struct aiocb pr[4], fr[8], fw[4], fs, cbt;
 	/* The callback's request first: its notifier thread is started when it
-	 * is submitted (as glibc starts its thread then), while one of the two
-	 * is free; the pipe reads below may take both. */
+	 * is submitted (as glibc starts its thread then), and ends after the
+	 * callback; the pipe reads below may then take both. */
+	int before = count_tasks();
 	prep(&cbt, fd, got + 60000, 100, 0, LIO_READ);
 	cbt.aio_sigevent.sigev_notify = SIGEV_THREAD;
 	cbt.aio_sigevent.sigev_notify_function = count_callback;
 	SUBMIT(&cbt);
+	EXPECT_DONE(&cbt, 100);
+	wait_flag(&callbacks, 1);
+	long long waited = now_ms();
+	while (count_tasks() > before && now_ms() - waited < 5000)
+		sleep_ms(5);
 	for (int i = 0; i < 3; i++) {
 		prep(&pr[i], p[0], pb[i], 64, 0, LIO_READ);
 		SUBMIT(&pr[i]);
@@ -173,8 +179,6 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 4; i++)
 		EXPECT_DONE(&fw[i], 4096);
 	EXPECT_DONE(&fs, 0);
-	EXPECT_DONE(&cbt, 100);
-	wait_flag(&callbacks, 1);
 	printf("two threads allowed: 18 requests accepted, all complete correctly, SIGEV_THREAD delivered\n");
 
 	/* 3. The workers idle out, and no new thread may start again. */
