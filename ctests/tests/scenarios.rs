@@ -141,6 +141,7 @@ scenarios! {
     notify_cancelled,
     notify_none,
     notify_signal,
+    notify_signal_before_return,
     notify_signal_burst,
     notify_signal_zero,
     notify_thread,

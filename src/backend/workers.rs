@@ -51,6 +51,10 @@ pub struct Workers<T> {
     watching: AtomicBool,
     /// The group's [`Exit`] record, made by its first thread.
     exit: once_cell::sync::OnceCell<usize>,
+    /// Threads of a [`Serve::thread_per_item`] group started and not yet
+    /// holding an item: a submitter wakes one of them instead of starting
+    /// another.
+    fresh: AtomicU32,
 }
 
 /// How a worker handles one item, and reads its live limits.
@@ -102,6 +106,7 @@ impl<T: Send + 'static> Workers<T> {
             served: AtomicU64::new(0),
             watching: AtomicBool::new(false),
             exit: once_cell::sync::OnceCell::new(),
+            fresh: AtomicU32::new(0),
         }
     }
 
@@ -117,6 +122,11 @@ impl<T: Send + 'static> Workers<T> {
             }
         }
         self.overflow.pop()
+    }
+
+    /// An item still queued, taken by a thread outside the group.
+    pub fn take_queued(&self) -> Option<T> {
+        self.pop(0)
     }
 
     fn is_empty(&self) -> bool {
@@ -156,7 +166,7 @@ impl<T: Send + 'static> Workers<T> {
     /// Make sure some thread will look at the queues: wake an idle one, or
     /// start one more if none is idle.
     fn wake_one<S: Serve<T> + ?Sized>(&'static self, server: &'static S) {
-        if self.idle.load(SeqCst) > 0 {
+        if self.idle.load(SeqCst) > 0 || (server.thread_per_item() && self.fresh.load(SeqCst) > 0) {
             self.seq.fetch_add(1, SeqCst);
             sys::futex_wake(&self.seq, 1);
         } else if self.threads.load(SeqCst) < server.max_threads() {
@@ -225,12 +235,19 @@ impl<T: Send + 'static> Workers<T> {
             self.threads.fetch_sub(1, SeqCst);
             return;
         }
+        let per_item = server.thread_per_item();
+        if per_item {
+            self.fresh.fetch_add(1, SeqCst);
+        }
         let old = sys::block_all_signals();
         let spawned = start_thread(self, server);
         sys::restore_signals(&old);
         match spawned {
             Ok(()) => server.thread_started(),
             Err(_) => {
+                if per_item {
+                    self.fresh.fetch_sub(1, SeqCst);
+                }
                 self.threads.fetch_sub(1, SeqCst);
             }
         }
@@ -296,6 +313,10 @@ impl<T: Send + 'static> Workers<T> {
             }
         }
         // The new thread inherits a fully blocked mask and keeps it.
+        let per_item = server.thread_per_item();
+        if per_item {
+            self.fresh.fetch_add(1, SeqCst);
+        }
         let old = sys::block_all_signals();
         let spawned = start_thread(self, server);
         sys::restore_signals(&old);
@@ -305,6 +326,9 @@ impl<T: Send + 'static> Workers<T> {
                 true
             }
             Err(_) => {
+                if per_item {
+                    self.fresh.fetch_sub(1, SeqCst);
+                }
                 self.threads.fetch_sub(1, SeqCst);
                 self.threads.load(SeqCst) > 0
             }
@@ -315,20 +339,24 @@ impl<T: Send + 'static> Workers<T> {
         let home = sys::current_cpu() % self.queues.len();
         loop {
             if let Some(v) = self.pop(home) {
-                self.take(server, v);
                 if server.thread_per_item() {
+                    self.fresh.fetch_sub(1, SeqCst);
+                    self.take(server, v);
                     return self.leave(server);
                 }
+                self.take(server, v);
                 continue;
             }
             self.idle.fetch_add(1, SeqCst);
             let seq = self.seq.load(SeqCst);
             if let Some(v) = self.pop(home) {
                 self.idle.fetch_sub(1, SeqCst);
-                self.take(server, v);
                 if server.thread_per_item() {
+                    self.fresh.fetch_sub(1, SeqCst);
+                    self.take(server, v);
                     return self.leave(server);
                 }
+                self.take(server, v);
                 continue;
             }
             // A thread of a thread-per-item group waits only a moment for
@@ -346,6 +374,11 @@ impl<T: Send + 'static> Workers<T> {
             let r = sys::futex_wait(&self.seq, seq, Some(&deadline));
             self.idle.fetch_sub(1, SeqCst);
             let over_limit = self.threads.load(SeqCst) > server.max_threads().max(1);
+            if (r == Err(libc::ETIMEDOUT) || over_limit) && server.thread_per_item() {
+                // Not taken an item: it ends as any thread that took one.
+                self.fresh.fetch_sub(1, SeqCst);
+                return self.leave(server);
+            }
             if r == Err(libc::ETIMEDOUT) || over_limit {
                 self.threads.fetch_sub(1, SeqCst);
                 // Work may have arrived after our last look; if so, and the

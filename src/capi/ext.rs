@@ -92,8 +92,10 @@ pub unsafe extern "C" fn aio_waitcomplete(
     }
     // SAFETY: readable by the caller's contract.
     let timeout = unsafe { timeout.as_ref() };
-    match engine::get().completions.wait(timeout) {
+    let engine = engine::get();
+    match engine.completions.wait(timeout) {
         Ok(done) => {
+            engine.flush_late_signals();
             // SAFETY: writable by the caller's contract.
             unsafe { *iocbp = done.aiocb as *mut RawAiocb };
             match done.result {

@@ -129,12 +129,21 @@ export! {
     /// # Safety
     /// `cb` is NULL (→ -1/`EINVAL`) or a readable aiocb.
     fn aio_error / aio_error64 (cb: *const RawAiocb) -> libc::c_int {
-        to_c(|| unsafe { aiocb(cb) }.map(|cb| match cb.error() {
-            libc::EINPROGRESS => {
-                let took = engine::try_get().is_some_and(|e| e.backend.poll(e));
-                if took { cb.error() } else { libc::EINPROGRESS }
+        to_c(|| unsafe { aiocb(cb) }.map(|cb| {
+            let status = match cb.error() {
+                libc::EINPROGRESS => {
+                    let took = engine::try_get().is_some_and(|e| e.backend.poll(e));
+                    if took { cb.error() } else { libc::EINPROGRESS }
+                }
+                e => e,
+            };
+            // Seen complete: its signal is queued already, as glibc's.
+            if status != libc::EINPROGRESS && crate::engine::late::pending_for(cb.addr()) {
+                if let Some(e) = engine::try_get() {
+                    e.flush_late_signals();
+                }
             }
-            e => e,
+            status
         }))
     }
 }
@@ -180,7 +189,14 @@ export! {
                 let e = engine::try_get()?;
                 e.backend.wait(e, done, deadline)
             };
-            suspend::suspend(entries, timeout, tracked, elsewhere)
+            let r = suspend::suspend(entries, timeout, tracked, elsewhere);
+            // What it saw complete has its signal queued already, as glibc's.
+            if r.is_ok() {
+                if let Some(e) = engine::try_get() {
+                    e.flush_late_signals();
+                }
+            }
+            r
         }).map(|()| 0))
     }
 }

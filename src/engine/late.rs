@@ -16,7 +16,7 @@
 //! that never stops gets its signals after [`LATE_MAX_NS`] of its CPU time.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::SeqCst};
 
 use crate::sys;
 
@@ -40,7 +40,29 @@ pub struct Late {
     pub tid: Option<i32>,
     /// [`ACTIVITY`] once this signal was counted in it.
     seq: u64,
+    /// [`FLUSHES`] when it was queued: a flush since then sends it at once.
+    flushes: u64,
+    /// Its entry in [`PENDING`], or `None` (counted in [`UNTRACKED`]).
+    entry: Option<usize>,
 }
+
+/// What a late signal not yet sent belongs to: the aiocb of its request,
+/// [`LIST`] for a `lio_listio` list's, 0 for a free entry. `aio_error`
+/// sends the late signals only when the request it reports on has one
+/// pending (a program polling one request finds that request's signal
+/// queued, as glibc queues it as soon as the request completes), not when
+/// others have: a program that goes on submitting between its checks keeps
+/// its signals for its next sleep.
+static PENDING: [AtomicUsize; 64] = [const { AtomicUsize::new(0) }; 64];
+/// Late signals outstanding that found no free entry in [`PENDING`].
+static UNTRACKED: AtomicU32 = AtomicU32::new(0);
+/// [`PENDING`]'s mark for a list's signal (no aiocb is at address 1).
+pub const LIST: usize = 1;
+
+/// Bumped by [`flush`]: a program about to see a completion through a
+/// waiting call must find its signal already queued, as glibc queues it
+/// before it wakes the waiter.
+static FLUSHES: AtomicU64 = AtomicU64::new(0);
 
 /// Late signals queued and not yet sent.
 static OUTSTANDING: AtomicU32 = AtomicU32::new(0);
@@ -60,8 +82,18 @@ static SETTLED: AtomicU64 = AtomicU64::new(0);
 impl Late {
     /// A late signal, counted as outstanding until [`Late::send`] or
     /// [`Late::send_now`].
-    pub fn new(signo: i32, value: usize, tid: Option<i32>) -> Late {
+    pub fn new(signo: i32, value: usize, tid: Option<i32>, owner: usize) -> Late {
         OUTSTANDING.fetch_add(1, SeqCst);
+        let entry = (owner != 0)
+            .then(|| {
+                PENDING
+                    .iter()
+                    .position(|p| p.compare_exchange(0, owner, SeqCst, SeqCst).is_ok())
+            })
+            .flatten();
+        if entry.is_none() {
+            UNTRACKED.fetch_add(1, SeqCst);
+        }
         // The call that queued it counts as running until it returns.
         IN_CALL.fetch_add(1, SeqCst);
         HELD.with(|h| h.set(h.get() + 1));
@@ -72,12 +104,20 @@ impl Late {
             value,
             tid,
             seq,
+            flushes: FLUSHES.load(SeqCst),
+            entry,
         }
     }
 
     /// Send it without waiting (no thread can wait for the program).
     pub fn send_now(self) {
         let _ = sys::queue_signal(self.signo, self.value, self.tid);
+        match self.entry {
+            Some(i) => PENDING[i].store(0, SeqCst),
+            None => {
+                UNTRACKED.fetch_sub(1, SeqCst);
+            }
+        }
         OUTSTANDING.fetch_sub(1, SeqCst);
     }
 
@@ -85,16 +125,91 @@ impl Late {
     /// submitting since this signal was queued ([`wait_quiet`]), then send it.
     /// `floor`: where paio's own descriptors start.
     pub fn send(self, floor: i32) {
-        if self.seq > SETTLED.load(SeqCst) {
-            SETTLED.store(wait_quiet(floor), SeqCst);
+        if self.seq > SETTLED.load(SeqCst) && FLUSHES.load(SeqCst) == self.flushes {
+            SETTLED.store(wait_quiet(floor, self.flushes), SeqCst);
         }
         self.send_now();
+    }
+}
+
+/// A signal the completing thread sends itself, counted from before the
+/// request's result is published until it is queued: a program that sees
+/// the request done through `aio_error` meanwhile waits the microseconds
+/// until it is ([`flush`]), as if it had been queued first.
+pub struct Sending(Option<usize>);
+
+/// See [`Sending`]; `owner`: the request's aiocb.
+pub fn sending(owner: usize) -> Sending {
+    OUTSTANDING.fetch_add(1, SeqCst);
+    let entry = PENDING
+        .iter()
+        .position(|p| p.compare_exchange(0, owner, SeqCst, SeqCst).is_ok());
+    if entry.is_none() {
+        UNTRACKED.fetch_add(1, SeqCst);
+    }
+    Sending(entry)
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        match self.0 {
+            Some(i) => PENDING[i].store(0, SeqCst),
+            None => {
+                UNTRACKED.fetch_sub(1, SeqCst);
+            }
+        }
+        OUTSTANDING.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Are late signals queued and not yet sent?
+pub fn outstanding() -> bool {
+    OUTSTANDING.load(SeqCst) != 0
+}
+
+/// Is a late signal of the request of `aiocb` (or of a list, or one not
+/// tracked) still to be sent? One atomic load when none is outstanding.
+pub fn pending_for(aiocb: usize) -> bool {
+    outstanding()
+        && (UNTRACKED.load(SeqCst) != 0
+            || PENDING
+                .iter()
+                .any(|p| matches!(p.load(SeqCst), v if v == aiocb || v == LIST)))
+}
+
+/// Before a waiting call (`aio_suspend`, `lio_listio(LIO_WAIT)`,
+/// `aio_waitcomplete`) returns what it saw complete: every late signal is
+/// sent now, as glibc's worker queues a request's signal before it wakes
+/// whoever waits for the request; a program that restores a signal's
+/// default action once its wait returns, or reads what its handler set,
+/// must not get the signal after that. `take` hands over the signals still
+/// queued for the `paio-signal` thread; the one that thread holds, it sends
+/// at once. Bounded by [`STALL_NS`] (a signal counted by a submitting call
+/// that this thread's signal handler interrupted, say).
+pub fn flush(mut take: impl FnMut() -> Option<Late>) {
+    if !outstanding() {
+        return;
+    }
+    FLUSHES.fetch_add(1, SeqCst);
+    // The signals outstanding now; later ones are other completions'.
+    let then: [usize; 64] = std::array::from_fn(|i| PENDING[i].load(SeqCst));
+    while let Some(late) = take() {
+        late.send_now();
+    }
+    let start = sys::monotonic_ns();
+    let sent = || (0..then.len()).all(|i| then[i] == 0 || PENDING[i].load(SeqCst) != then[i]);
+    while !sent() && sys::monotonic_ns() - start < STALL_NS {
+        std::thread::yield_now();
     }
 }
 
 /// The child of `fork` has none of the parent's late signals to send.
 pub fn reset_after_fork() {
     OUTSTANDING.store(0, SeqCst);
+    UNTRACKED.store(0, SeqCst);
+    for p in &PENDING {
+        p.store(0, SeqCst);
+    }
     // The forking thread may be inside a submitting call (a handler forked).
     IN_CALL.store(HELD.with(|h| h.get()), SeqCst);
     // It is the child's only thread, with an id of its own.
@@ -133,7 +248,7 @@ pub fn reset_after_fork() {
 /// was measured on), and the program is woken by the signal only after it.
 /// A program still submitting after that is watched with sleeps, so that a
 /// steady stream of such requests costs this thread little CPU.
-fn wait_quiet(floor: i32) -> u64 {
+fn wait_quiet(floor: i32, flushes: u64) -> u64 {
     let start = sys::monotonic_ns();
     let mut seen = ACTIVITY.load(SeqCst);
     let mut since = start;
@@ -160,7 +275,7 @@ fn wait_quiet(floor: i32) -> u64 {
         }
         let now = sys::monotonic_ns();
         let a = ACTIVITY.load(SeqCst);
-        if now - start >= STALL_NS {
+        if now - start >= STALL_NS || FLUSHES.load(SeqCst) != flushes {
             return a;
         }
         let submitter = SUBMITTER.load(SeqCst);
@@ -315,7 +430,7 @@ mod tests {
         let (late, inner) = submitting(|| {
             assert!(in_submitting_call());
             // Signal 0 sends nothing: only the bookkeeping is exercised.
-            let late = Late::new(0, 0, None);
+            let late = Late::new(0, 0, None, 0);
             assert_eq!(IN_CALL.load(SeqCst), before + 1);
             assert_eq!(SUBMITTER.load(SeqCst), sys::gettid());
             assert_eq!(this_thread(), sys::gettid());

@@ -71,6 +71,6 @@ fn finish_one(engine: &'static Engine, g: &Group, failed: bool) {
     }
     if g.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
         sys::futex_wake(&g.pending, i32::MAX);
-        engine.notify(g.notify);
+        engine.notify(g.notify, crate::engine::late::LIST);
     }
 }

@@ -233,18 +233,33 @@ impl Engine {
                 cb.publish(result, ticket);
             }
         };
+        // A signal this thread sends counts as outstanding from before the
+        // result shows until it is queued (see `late::Sending`).
+        let sending = match job.notify {
+            Notify::Signal { signo, .. } | Notify::ThreadId { signo, .. }
+                if signo != 0 && !late::in_submitting_call() =>
+            {
+                Some(late::sending(job.aiocb))
+            }
+            _ => None,
+        };
         if job.report {
             self.completions
                 .publish_and_push(job.aiocb, result, publish);
         } else {
             publish(0);
         }
-        if wake::wake_waiters() {
-            self.backend.signal_wake();
-        }
-        self.notify(job.notify);
+        // The notifications (the request's, then its list's) before the
+        // wake-up, as glibc's worker queues the signals before it wakes
+        // whoever waits: a program that sees its wait return finds them
+        // already queued.
+        self.notify(job.notify, job.aiocb);
+        drop(sending);
         if job.group != 0 {
             lio::member_done(self, std::mem::take(&mut job.group), result.is_err());
+        }
+        if wake::wake_waiters() {
+            self.backend.signal_wake();
         }
         // No lock may be held while the barrier dispatches what it released
         // (that may take a file reference): the file's lock went above.
@@ -405,12 +420,14 @@ impl Engine {
         true
     }
 
-    pub fn notify(&'static self, n: Notify) {
+    /// Carry out a notification; `owner`: the aiocb of the request it is
+    /// for, or [`late::LIST`] for a list's.
+    pub fn notify(&'static self, n: Notify, owner: usize) {
         match notify::plan(n) {
             Delivery::Nothing => {}
             // Signal 0 is only an existence check: nothing to deliver late.
             Delivery::Signal { signo, value, tid } if signo != 0 && late::in_submitting_call() => {
-                if let Err(late) = self.late.submit(self, Late::new(signo, value, tid)) {
+                if let Err(late) = self.late.submit(self, Late::new(signo, value, tid, owner)) {
                     late.send_now();
                 }
             }
@@ -427,6 +444,12 @@ impl Engine {
                 Err(cb) => self.run_callback(cb),
             },
         }
+    }
+
+    /// Every late signal sent before a waiting call returns (see
+    /// [`late::flush`]): one atomic load when there is none.
+    pub fn flush_late_signals(&'static self) {
+        late::flush(|| self.late.take_queued());
     }
 
     /// A notifier thread runs, or one could be started now (see

@@ -728,6 +728,8 @@ fn submit_list(
     lio::release_hold(engine, &group);
     if mode == LIO_WAIT {
         group.wait()?;
+        // The list's requests have their signals queued before it returns.
+        engine.flush_late_signals();
         if let Some(e) = refused {
             // As glibc: a list of which some requests ran failed as a
             // whole (each aiocb tells which); one of which none ran fails
