@@ -617,12 +617,25 @@ mod tests {
         }
     }
 
+    fn leak<T>(v: T) -> &'static T {
+        Box::leak(Box::new(v))
+    }
+
+    /// Every thread of `w` ends (idle, or done with its item) within 20 s
+    /// of `t0`.
+    fn all_threads_end<T: Send + 'static>(w: &Workers<T>, t0: std::time::Instant) {
+        while w.threads() > 0 {
+            assert!(t0.elapsed().as_secs() < 20, "threads never end");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
     #[test]
     fn an_elastic_group_grows_while_its_items_wait_on_one_another() {
-        let w: &'static Workers<usize> = Box::leak(Box::new(Workers::new("t", 64 << 10)));
-        let c: &'static Chain = Box::leak(Box::new(Chain {
+        let w: &'static Workers<usize> = leak(Workers::new("t", 64 << 10));
+        let c: &'static Chain = leak(Chain {
             done: Default::default(),
-        }));
+        });
         let t0 = std::time::Instant::now();
         for i in 0..c.done.len() {
             w.submit(c, i).unwrap();
@@ -632,10 +645,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
         // The extra threads end once idle.
-        while w.threads() > 0 {
-            assert!(t0.elapsed().as_secs() < 20, "idle threads never exit");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        all_threads_end(w, t0);
     }
 
     thread_local! {
@@ -667,11 +677,11 @@ mod tests {
 
     #[test]
     fn a_thread_per_item_group_serves_each_on_a_new_thread() {
-        let w: &'static Workers<u32> = Box::leak(Box::new(Workers::new("t", 64 << 10)));
-        let f: &'static Fresh = Box::leak(Box::new(Fresh {
+        let w: &'static Workers<u32> = leak(Workers::new("t", 64 << 10));
+        let f: &'static Fresh = leak(Fresh {
             served: AtomicU32::new(0),
             reused: AtomicU32::new(0),
-        }));
+        });
         for i in 0..300 {
             w.submit(f, i).unwrap();
             if i % 7 == 0 {
@@ -688,20 +698,17 @@ mod tests {
             0,
             "an item ran on a thread that served another"
         );
-        while w.threads() > 0 {
-            assert!(t0.elapsed().as_secs() < 20, "threads never end");
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
+        all_threads_end(w, t0);
     }
 
     #[test]
     fn serves_everything_bounded_and_idles_out() {
-        let w: &'static Workers<u64> = Box::leak(Box::new(Workers::new("t", 64 << 10)));
-        let s: &'static Summer = Box::leak(Box::new(Summer {
+        let w: &'static Workers<u64> = leak(Workers::new("t", 64 << 10));
+        let s: &'static Summer = leak(Summer {
             total: AtomicU64::new(0),
             count: AtomicU64::new(0),
             started: AtomicU32::new(0),
-        }));
+        });
         for round in 0..3 {
             for i in 1..=5000u64 {
                 w.submit(s, i).unwrap();
@@ -713,11 +720,7 @@ mod tests {
             }
             assert!(w.threads() <= 3);
             // Let the threads idle out, then submit again: they come back.
-            let t0 = std::time::Instant::now();
-            while w.threads() > 0 {
-                assert!(t0.elapsed().as_secs() < 20, "idle threads never exit");
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
+            all_threads_end(w, std::time::Instant::now());
         }
         assert_eq!(s.total.load(SeqCst), 3 * 5000 * 5001 / 2);
         assert!(s.started.load(SeqCst) >= 3);
