@@ -28,6 +28,35 @@ int main(void)
 	must_pread(fd, back, sizeof back, 0);
 	EXPECT_PATTERN(back, sizeof back, 12, 0);
 	printf("unmapped buffer -> EFAULT\n");
+
+	/* A length reaching past the end of the address space (a caller's
+	 * wrong aio_nbytes) fails whole with EFAULT, as glibc's pread/pwrite
+	 * fail it: three pages mapped, a guard page after them, and nothing
+	 * read into the three. */
+	char *three = mmap(NULL, 4 * (size_t)page, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(three != MAP_FAILED);
+	CHECK(mprotect(three + 3 * page, (size_t)page, PROT_NONE) == 0);
+	static char big[1 << 20];
+	fill_pattern(big, sizeof big, 13, 0);
+	must_pwrite(fd, big, sizeof big, 0);
+	const size_t huge[2] = { (size_t)SSIZE_MAX / 2, (size_t)SSIZE_MAX };
+	for (int i = 0; i < 2; i++) {
+		memset(three, 0, 3 * (size_t)page);
+		prep(&cb, fd, three, huge[i], 0, LIO_READ);
+		EXPECT_OK(aio_read(&cb));
+		EXPECT_FAILED(&cb, EFAULT);
+		int untouched = 1;
+		for (long j = 0; j < 3 * page; j++)
+			untouched &= three[j] == 0;
+		prep(&cb, fd, three, huge[i], 0, LIO_WRITE);
+		EXPECT_OK(aio_write(&cb));
+		EXPECT_FAILED(&cb, EFAULT);
+		printf("length %s past the address space: EFAULT, buffer %s\n",
+		       i == 0 ? "SSIZE_MAX/2" : "SSIZE_MAX", untouched ? "untouched" : "WRITTEN");
+	}
+	must_pread(fd, big, sizeof big, 0);
+	EXPECT_PATTERN(big, sizeof big, 13, 0);
 	close(fd);
 	return 0;
 }

@@ -146,6 +146,41 @@ fn empty(
     })
 }
 
+/// Would the kernel take `len` bytes at `buf` for a transfer at all, as
+/// `pread`/`pwrite` check the whole range before they move a byte (the
+/// vectored calls check only what they will move, at most 2 GiB)? Asked of
+/// `/dev/null`, which moves nothing: a range reaching past the end of the
+/// address space is refused (`EFAULT`) there too. True when it cannot be
+/// told (no `/dev/null`).
+pub fn user_range_ok(buf: usize, len: usize, written_into: bool) -> bool {
+    // SAFETY: a NUL-terminated path; the kernel directly (`open` is a
+    // cancellation point in the C library).
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD as libc::c_long,
+            c"/dev/null".as_ptr(),
+            (libc::O_RDWR | libc::O_CLOEXEC) as libc::c_long,
+        )
+    };
+    if fd < 0 {
+        return true;
+    }
+    // SAFETY: /dev/null reads nothing into `buf` and writes nothing from it;
+    // the kernel only checks the range.
+    let r = unsafe {
+        let nr = if written_into {
+            libc::SYS_pread64
+        } else {
+            libc::SYS_pwrite64
+        };
+        libc::syscall(nr, fd, buf, len, 0 as libc::c_long)
+    };
+    let refused = r < 0 && unsafe { *libc::__errno_location() } == libc::EFAULT;
+    close(fd as i32);
+    !refused
+}
+
 /// Does a transfer on socket `fd` in direction `read` need a blocking call
 /// to behave as glibc's: a receive (`SO_RCVTIMEO`) or send (`SO_SNDTIMEO`)
 /// timeout, which readiness polling never honours (glibc's blocking call

@@ -168,6 +168,18 @@ fn submit(
     if job.len > isize::MAX as usize || job.offset < 0 {
         return complete_inline(engine, job, Err(libc::EINVAL));
     }
+    // A buffer reaching past the end of the address space fails whole,
+    // before any transfer, as glibc's `pread`/`pwrite` fail it; a transfer
+    // in parts (the capped inline attempt, then the pool) would fill the
+    // memory up to the first unmapped page and report that much. Asked of
+    // the kernel only for lengths above the inline cap: shorter ones are
+    // checked whole by the first transfer.
+    if !vectored
+        && job.len > engine.config.inline_max
+        && !sys::user_range_ok(job.buf, job.len, op == Op::Read)
+    {
+        return complete_inline(engine, job, Err(libc::EFAULT));
+    }
     if !engine.inline {
         return enqueue(engine, cb, job, None);
     }
