@@ -41,6 +41,10 @@ const EXPORTS: &[&str] = &[
     "setrlimit64",
     "prlimit",
     "prlimit64",
+    "fcntl",
+    "fcntl64",
+    "lockf",
+    "lockf64",
 ];
 
 /// The C library's names libpaio.so defines (at the end of [`EXPORTS`]).
@@ -50,6 +54,10 @@ const INTERPOSED: &[&str] = &[
     "setrlimit64",
     "prlimit",
     "prlimit64",
+    "fcntl",
+    "fcntl64",
+    "lockf",
+    "lockf64",
 ];
 
 #[test]
@@ -86,7 +94,9 @@ fn exports_are_exactly_the_aio_names_unversioned() {
             || base.starts_with("lio_")
             || base.starts_with("paio_")
             || base.starts_with("pthread_")
-            || base.contains("rlimit"))
+            || base.contains("rlimit")
+            || base.starts_with("fcntl")
+            || base.starts_with("lockf"))
         {
             continue;
         }

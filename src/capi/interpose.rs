@@ -15,6 +15,11 @@
 //!   and a change of `RLIMIT_NOFILE` waits while paio lifts the soft limit
 //!   for a moment to place its own descriptors above it
 //!   ([`crate::sys::dup_above_limit`]).
+//! - `fcntl`, `fcntl64` (`F_SETLK`, `F_SETLKW`), `lockf`, `lockf64`
+//!   (`F_LOCK`, `F_TLOCK`): a POSIX record lock is dropped when the process
+//!   closes any descriptor of its file, paio's duplicates included; once the
+//!   program takes one, paio stops closing them
+//!   ([`crate::engine::record_locks`]).
 
 use once_cell::sync::OnceCell;
 
@@ -143,4 +148,117 @@ export! {
         }
         r
     }
+}
+
+/// `fcntl` as the C library defines it is variadic; its one optional
+/// argument (an integer or a pointer) arrives where a third integer argument
+/// would, on the ABIs paio supports (x86_64, aarch64), and is passed on as
+/// it came, whatever `cmd` is.
+type Fcntl = unsafe extern "C-unwind" fn(libc::c_int, libc::c_int, usize) -> libc::c_int;
+type Lockf = unsafe extern "C-unwind" fn(libc::c_int, libc::c_int, libc::off_t) -> libc::c_int;
+
+/// Does this `fcntl` command take or change a POSIX record lock (not an
+/// open-file-description lock, which a duplicate shares)?
+fn record_lock_command(cmd: libc::c_int) -> bool {
+    cmd == libc::F_SETLK || cmd == libc::F_SETLKW
+}
+
+/// Calls `next` (the C library's `fcntl` or `fcntl64`), after telling
+/// paio of a record lock. `extern "C-unwind"`: `F_SETLKW` is a cancellation
+/// point, and a cancel unwinds through here (nothing held).
+unsafe fn forward_fcntl(
+    next: Option<Fcntl>,
+    fd: libc::c_int,
+    cmd: libc::c_int,
+    arg: usize,
+) -> libc::c_int {
+    let Some(f) = next else {
+        crate::capi::set_errno(libc::ENOSYS);
+        return -1;
+    };
+    if record_lock_command(cmd) {
+        crate::engine::record_locks::before_lock();
+    }
+    // SAFETY: forwarded under the caller's contract.
+    unsafe { f(fd, cmd, arg) }
+}
+
+/// The C library's `fcntl`; see the module.
+///
+/// # Safety
+/// As the C library's, for `cmd`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C-unwind" fn fcntl(
+    fd: libc::c_int,
+    cmd: libc::c_int,
+    arg: usize,
+) -> libc::c_int {
+    let next = next_fn!(c"fcntl": Fcntl);
+    // SAFETY: forwarded under the caller's contract.
+    unsafe { forward_fcntl(next, fd, cmd, arg) }
+}
+
+/// The C library's `fcntl64` (a C library without it: its `fcntl`); see
+/// the module.
+///
+/// # Safety
+/// As the C library's, for `cmd`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C-unwind" fn fcntl64(
+    fd: libc::c_int,
+    cmd: libc::c_int,
+    arg: usize,
+) -> libc::c_int {
+    let next = next_fn!(c"fcntl64": Fcntl).or_else(|| next_fn!(c"fcntl": Fcntl));
+    // SAFETY: forwarded under the caller's contract.
+    unsafe { forward_fcntl(next, fd, cmd, arg) }
+}
+
+/// Calls the C library's `lockf` (or `lockf64`), after telling paio of a
+/// lock. `extern "C-unwind"`: `F_LOCK` is a cancellation point.
+unsafe fn forward_lockf(
+    next: Option<Lockf>,
+    fd: libc::c_int,
+    cmd: libc::c_int,
+    len: libc::off_t,
+) -> libc::c_int {
+    let Some(f) = next else {
+        crate::capi::set_errno(libc::ENOSYS);
+        return -1;
+    };
+    if cmd == libc::F_LOCK || cmd == libc::F_TLOCK {
+        crate::engine::record_locks::before_lock();
+    }
+    // SAFETY: forwarded under the caller's contract.
+    unsafe { f(fd, cmd, len) }
+}
+
+/// The C library's `lockf`; see the module.
+///
+/// # Safety
+/// As the C library's.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C-unwind" fn lockf(
+    fd: libc::c_int,
+    cmd: libc::c_int,
+    len: libc::off_t,
+) -> libc::c_int {
+    let next = next_fn!(c"lockf": Lockf);
+    // SAFETY: forwarded under the caller's contract.
+    unsafe { forward_lockf(next, fd, cmd, len) }
+}
+
+/// The C library's `lockf64` (identical on 64-bit Linux); see the module.
+///
+/// # Safety
+/// As the C library's.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C-unwind" fn lockf64(
+    fd: libc::c_int,
+    cmd: libc::c_int,
+    len: libc::off_t,
+) -> libc::c_int {
+    let next = next_fn!(c"lockf64": Lockf).or_else(|| next_fn!(c"lockf": Lockf));
+    // SAFETY: forwarded under the caller's contract.
+    unsafe { forward_lockf(next, fd, cmd, len) }
 }

@@ -9,6 +9,7 @@ pub mod completions;
 pub mod late;
 pub mod lio;
 pub mod notify;
+pub mod record_locks;
 pub mod wake;
 
 #[cfg(all(test, not(loom)))]
@@ -305,7 +306,14 @@ impl Engine {
     /// `RLIMIT_NOFILE`, `ENFILE`), the request runs on the program's own
     /// descriptor, as on glibc (`-1`; counted as `own_fd`). `Err` only when
     /// `fd` is not open.
+    ///
+    /// Once the program has taken a POSIX record lock, no request takes a
+    /// duplicate: closing it would drop the lock ([`record_locks`]).
     pub fn take_file(&self, fd: i32) -> Result<i32, i32> {
+        if !record_locks::duplicates_allowed() {
+            self.stats.add(Counter::OwnFd, 1);
+            return Ok(-1);
+        }
         match self.share_or_dup(fd) {
             Err(e) if e != libc::EBADF => {
                 self.stats.add(Counter::OwnFd, 1);
@@ -539,7 +547,7 @@ fn release_file(mut files: MutexGuard<'_, FileRefs>, file: i32) {
     let last = files.release(file);
     drop(files);
     if last {
-        sys::close(file);
+        record_locks::close_duplicate(file);
     }
 }
 
@@ -622,6 +630,7 @@ extern "C" fn after_fork_in_child() {
     late::reset_after_fork();
     sys::nofile_after_fork();
     sys::forget_pid();
+    record_locks::forget_in_child();
 }
 
 #[cfg_attr(loom, allow(dead_code))] // only the real engine's start uses it

@@ -48,21 +48,40 @@ pub fn attempt(job: &Job, flags: i32) -> Result<usize, i32> {
             _ => sys::pwrite(fd, buf, len, offset, flags),
         };
     }
-    // Vectored: the caller's iovecs past the `done` bytes already moved.
-    let mut local = [libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    }; IOV_MAX];
-    let n = remaining_iovecs(job, &mut local);
-    match job.op {
-        Op::Read => sys::preadv(fd, local.as_ptr(), n, offset, flags),
-        _ => sys::pwritev(fd, local.as_ptr(), n, offset, flags),
-    }
+    attempt_vectored(job, fd, offset, flags)
 }
 
-/// The caller's iovecs from byte `done` up to byte `len` of the request.
-fn remaining_iovecs(job: &Job, out: &mut [libc::iovec; IOV_MAX]) -> usize {
-    let cnt = (job.iovcnt as usize).min(IOV_MAX);
+/// Iovecs copied on the stack for a vectored request; more go to the heap.
+/// The submitting thread's stack may be small (`PTHREAD_STACK_MIN`, 16 KiB):
+/// a plain request reserves none of this, a vectored one a few hundred bytes.
+const IOVECS_ON_STACK: usize = 16;
+
+const NO_IOVEC: libc::iovec = libc::iovec {
+    iov_base: std::ptr::null_mut(),
+    iov_len: 0,
+};
+
+/// Vectored: the caller's iovecs past the `done` bytes already moved.
+#[inline(never)]
+fn attempt_vectored(job: &Job, fd: i32, offset: i64, flags: i32) -> Result<usize, i32> {
+    let call = |v: &[libc::iovec]| match job.op {
+        Op::Read => sys::preadv(fd, v.as_ptr(), v.len(), offset, flags),
+        _ => sys::pwritev(fd, v.as_ptr(), v.len(), offset, flags),
+    };
+    if (job.iovcnt as usize) <= IOVECS_ON_STACK {
+        let mut local = [NO_IOVEC; IOVECS_ON_STACK];
+        let n = remaining_iovecs(job, &mut local);
+        return call(&local[..n]);
+    }
+    let mut heap = vec![NO_IOVEC; (job.iovcnt as usize).min(IOV_MAX)];
+    let n = remaining_iovecs(job, &mut heap);
+    call(&heap[..n])
+}
+
+/// The caller's iovecs from byte `done` up to byte `len` of the request,
+/// into `out` (room for `iovcnt` of them, at most [`IOV_MAX`]).
+fn remaining_iovecs(job: &Job, out: &mut [libc::iovec]) -> usize {
+    let cnt = (job.iovcnt as usize).min(IOV_MAX).min(out.len());
     // SAFETY: the array was validated (copied through the kernel) at
     // submission, and the caller keeps it valid until completion.
     let user = unsafe { std::slice::from_raw_parts(job.buf as *const libc::iovec, cnt) };

@@ -465,6 +465,14 @@ fn enqueue(
     if forbidden && job.done == 0 {
         return complete_inline(engine, job, Err(libc::EBADF));
     }
+    if job.op == Op::Read && job.done > 0 && flags & libc::O_DIRECT != 0 && !view.is_stream() {
+        // The inline attempt read part of an `O_DIRECT` file, which the
+        // hints did not know it to be (`F_SETFL`, or a reopen under the
+        // number): that part came from the device. glibc's one `pread`
+        // fails whole where any part fails; so does this request, read
+        // again from its start the `O_DIRECT` way.
+        job.done = 0;
+    }
     // `io_submit` runs in the calling thread: a write that could raise
     // `SIGXFSZ` there goes to a worker instead.
     job.direct = view.kernel_direct()

@@ -1,0 +1,118 @@
+//! POSIX record locks and paio's duplicate descriptors.
+//!
+//! A record lock (`fcntl` `F_SETLK`/`F_SETLKW`, `lockf`) belongs to the
+//! process and the file, and Linux drops every one the process holds on a
+//! file as soon as the process closes *any* descriptor of that file. paio's
+//! own duplicate of a program's descriptor (what keeps a request on its file
+//! when the program closes and reuses the number, see
+//! [`crate::engine::Engine::take_file`]) would drop them when it is closed at
+//! the request's end, where glibc, which has no such duplicate, keeps them:
+//! a program locking byte ranges around its writes (MPI-IO's data sieving,
+//! a database's page locks) would lose its locks.
+//!
+//! So paio watches the program take record locks: its `fcntl`, `fcntl64`,
+//! `lockf` and `lockf64` (the C library's, then [`before_lock`]) mark the
+//! process. From then on no request takes a duplicate (it runs on the
+//! program's descriptor, as on glibc), and a duplicate taken before is
+//! never closed: it stays open, close-on-exec, above the program's
+//! descriptor numbers. Where paio cannot see those calls (loaded with
+//! `dlopen` after the program resolved `fcntl`), it takes no duplicate at
+//! all. Open-file-description locks (`F_OFD_SETLK`) and `flock` belong to the
+//! open file, which a duplicate shares: they need nothing.
+//!
+//! Protocol (`SeqCst`): a closer counts itself in [`CLOSING`], then reads
+//! [`SEEN`]; a locker sets [`SEEN`], then waits for [`CLOSING`] to drain
+//! before its lock is taken. Either the closer sees the mark and keeps its
+//! duplicate, or its close ends before the lock exists.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+
+#[cfg(not(test))]
+use once_cell::sync::OnceCell;
+
+use crate::sys;
+
+/// The program has asked for a record lock.
+static SEEN: AtomicBool = AtomicBool::new(false);
+/// Closes of duplicates under way.
+static CLOSING: AtomicU32 = AtomicU32::new(0);
+/// Duplicates kept open because the program may hold record locks.
+static KEPT: AtomicU32 = AtomicU32::new(0);
+
+/// Longest a locker waits for closes under way: a signal handler that locks
+/// while its own thread is between the two steps of [`close_duplicate`]
+/// goes on after this.
+const CLOSING_WAIT_NS: i64 = 10_000_000;
+
+/// May a request take a duplicate of the program's descriptor now?
+pub fn duplicates_allowed() -> bool {
+    !SEEN.load(SeqCst) && interposed()
+}
+
+/// Close paio's duplicate `d` of a program's descriptor, unless the program
+/// may hold record locks on files: then `d` stays open for good.
+pub fn close_duplicate(d: i32) {
+    CLOSING.fetch_add(1, SeqCst);
+    if SEEN.load(SeqCst) {
+        KEPT.fetch_add(1, SeqCst);
+    } else {
+        sys::close(d);
+    }
+    CLOSING.fetch_sub(1, SeqCst);
+}
+
+/// Duplicates kept open so far (see [`close_duplicate`]).
+pub fn kept() -> u32 {
+    KEPT.load(SeqCst)
+}
+
+/// The program is about to take (or change) a record lock.
+pub fn before_lock() {
+    if SEEN.load(SeqCst) {
+        return;
+    }
+    SEEN.store(true, SeqCst);
+    let start = sys::monotonic_ns();
+    while CLOSING.load(SeqCst) != 0 && sys::monotonic_ns() - start < CLOSING_WAIT_NS {
+        // SAFETY: no preconditions.
+        unsafe { libc::sched_yield() };
+    }
+}
+
+/// A forked child holds none of its parent's record locks.
+pub fn forget_in_child() {
+    SEEN.store(false, SeqCst);
+}
+
+/// Do the process's `fcntl` and `lockf` resolve to paio's (so that
+/// [`before_lock`] sees every record lock the program takes through the C
+/// library)? Told by the object that defines what the process's global
+/// scope finds under those names: this one, or another (the C library's,
+/// when paio was loaded by `dlopen`).
+#[cfg(not(test))]
+fn interposed() -> bool {
+    static ANSWER: OnceCell<bool> = OnceCell::new();
+    *ANSWER.get_or_init(|| {
+        let base = |p: *const libc::c_void| {
+            // SAFETY: a plain C struct, all zeroes valid.
+            let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+            // SAFETY: `info` is writable; any address may be asked about.
+            let found = unsafe { libc::dladdr(p, &mut info) } != 0;
+            found.then_some(info.dli_fbase as usize)
+        };
+        let here = base(interposed as *const libc::c_void);
+        let found = |name: &std::ffi::CStr| {
+            // SAFETY: a NUL-terminated name; RTLD_DEFAULT looks in the
+            // process's global scope.
+            let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            !p.is_null() && base(p) == here
+        };
+        here.is_some() && found(c"fcntl") && found(c"lockf")
+    })
+}
+
+/// Unit tests call paio's functions directly, with glibc's names left alone.
+#[cfg(test)]
+fn interposed() -> bool {
+    true
+}
