@@ -51,9 +51,13 @@ MAN3_LINKS := aio_writev.3:aio_readv.3
 
 .PHONY: all install uninstall deb man-check clean-deb
 
+# In libpaio.a, paio's `pthread_cancel` is made local: a static program has
+# no `dlsym` to find the C library's, so paio's would have nothing to call
+# (`ENOSYS`); the program gets the C library's own (README, "Static library").
 all:
 	$(CARGO) build --release -p paio --lib
 	$(CARGO) rustc --release -p paio --lib --crate-type staticlib
+	objcopy --localize-symbol=pthread_cancel $(A)
 	$(if $(HAVE_STAT),$(CARGO) build --release -p paio-stat)
 
 $(SO) $(A) $(STAT):

@@ -417,7 +417,9 @@ fn make_install_pkg_config_static_and_uninstall() {
 
 /// Scenarios linked statically with `libpaio.a` (signals, thread and
 /// thread-id notification, fork, lists, cancel, fsync barriers, pipes,
-/// sockets, `O_DIRECT`): each passes (exit 0, or 77 for a skip) and is
+/// sockets, `O_DIRECT`, record locks and `setrlimit` through paio's own
+/// `fcntl`, `lockf` and `setrlimit`, which make the system calls where no
+/// C library's can be found): each passes (exit 0, or 77 for a skip) and is
 /// served by paio. `README.md` reports the whole `ctests/*.c` set run so.
 const STATIC_SCENARIOS: &[&str] = &[
     "read_basic",
@@ -434,6 +436,9 @@ const STATIC_SCENARIOS: &[&str] = &[
     "pipe_ordered",
     "socketpair_ordered",
     "odirect_rw",
+    "record_locks_kept",
+    "fd_limit_room",
+    "cancel_thread_suspend",
 ];
 
 #[test]

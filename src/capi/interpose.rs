@@ -116,13 +116,16 @@ export! {
     /// # Safety
     /// As the C library's: `rlim` is readable.
     fn setrlimit / setrlimit64 (resource: libc::c_int, rlim: *const libc::rlimit) -> libc::c_int {
-        let Some(f) = next_fn!(c"setrlimit": SetRlimit) else {
-            crate::capi::set_errno(libc::ENOSYS);
-            return -1;
-        };
+        let next = next_fn!(c"setrlimit": SetRlimit);
         let _window = nofile_window(resource);
-        // SAFETY: forwarded under the caller's contract.
-        let r = unsafe { f(resource, rlim) };
+        let r = match next {
+            // SAFETY: forwarded under the caller's contract.
+            Some(f) => unsafe { f(resource, rlim) },
+            // A static program (no `dlsym`): the system call the C library
+            // makes, on this process.
+            // SAFETY: as above.
+            None => unsafe { libc::syscall(libc::SYS_prlimit64, 0, resource as libc::c_long, rlim, std::ptr::null_mut::<libc::rlimit>()) as libc::c_int },
+        };
         if r == 0 {
             changed(resource);
         }
@@ -136,13 +139,15 @@ export! {
     /// # Safety
     /// As the C library's: `new` is NULL or readable, `old` NULL or writable.
     fn prlimit / prlimit64 (pid: libc::pid_t, resource: libc::c_int, new: *const libc::rlimit, old: *mut libc::rlimit) -> libc::c_int {
-        let Some(f) = next_fn!(c"prlimit": Prlimit) else {
-            crate::capi::set_errno(libc::ENOSYS);
-            return -1;
-        };
+        let next = next_fn!(c"prlimit": Prlimit);
         let _window = nofile_window(resource);
-        // SAFETY: forwarded under the caller's contract.
-        let r = unsafe { f(pid, resource, new, old) };
+        let r = match next {
+            // SAFETY: forwarded under the caller's contract.
+            Some(f) => unsafe { f(pid, resource, new, old) },
+            // A static program: the system call the C library makes.
+            // SAFETY: as above.
+            None => unsafe { libc::syscall(libc::SYS_prlimit64, pid as libc::c_long, resource as libc::c_long, new, old) as libc::c_int },
+        };
         if r == 0 && !new.is_null() && (pid == 0 || pid == sys::pid()) {
             changed(resource);
         }
@@ -172,15 +177,63 @@ unsafe fn forward_fcntl(
     cmd: libc::c_int,
     arg: usize,
 ) -> libc::c_int {
-    let Some(f) = next else {
-        crate::capi::set_errno(libc::ENOSYS);
-        return -1;
-    };
     if record_lock_command(cmd) {
         crate::engine::record_locks::before_lock();
     }
+    match next {
+        // SAFETY: forwarded under the caller's contract.
+        Some(f) => unsafe { f(fd, cmd, arg) },
+        // SAFETY: as above.
+        None => unsafe { raw_fcntl(fd, cmd, arg) },
+    }
+}
+
+/// `fcntl` as the system call, for a static program (linked with
+/// `libpaio.a`: paio's definition replaces the C library's, and `dlsym`
+/// finds nothing).
+///
+/// # Safety
+/// As `fcntl(2)`, for `cmd`.
+unsafe fn raw_fcntl(fd: libc::c_int, cmd: libc::c_int, arg: usize) -> libc::c_int {
+    if cmd == libc::F_GETOWN {
+        // As the C library answers it: a process group's owner as its
+        // negative id, which the bare system call's return cannot carry
+        // (it reads as an error).
+        #[repr(C)]
+        struct OwnerEx {
+            kind: libc::c_int,
+            pid: libc::pid_t,
+        }
+        const F_GETOWN_EX: libc::c_long = 16;
+        const F_OWNER_PGRP: libc::c_int = 2;
+        let mut owner = OwnerEx { kind: 0, pid: 0 };
+        // SAFETY: a writable `struct f_owner_ex`.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_fcntl,
+                fd as libc::c_long,
+                F_GETOWN_EX,
+                std::ptr::addr_of_mut!(owner),
+            )
+        };
+        if r < 0 {
+            return -1;
+        }
+        return if owner.kind == F_OWNER_PGRP {
+            -owner.pid
+        } else {
+            owner.pid
+        };
+    }
     // SAFETY: forwarded under the caller's contract.
-    unsafe { f(fd, cmd, arg) }
+    unsafe {
+        libc::syscall(
+            libc::SYS_fcntl,
+            fd as libc::c_long,
+            cmd as libc::c_long,
+            arg,
+        ) as libc::c_int
+    }
 }
 
 /// The C library's `fcntl`; see the module.
@@ -222,15 +275,54 @@ unsafe fn forward_lockf(
     cmd: libc::c_int,
     len: libc::off_t,
 ) -> libc::c_int {
-    let Some(f) = next else {
-        crate::capi::set_errno(libc::ENOSYS);
-        return -1;
-    };
     if cmd == libc::F_LOCK || cmd == libc::F_TLOCK {
         crate::engine::record_locks::before_lock();
     }
-    // SAFETY: forwarded under the caller's contract.
-    unsafe { f(fd, cmd, len) }
+    match next {
+        // SAFETY: forwarded under the caller's contract.
+        Some(f) => unsafe { f(fd, cmd, len) },
+        None => lockf_by_fcntl(fd, cmd, len),
+    }
+}
+
+/// `lockf` as the C library makes it of `fcntl`, for a static program.
+fn lockf_by_fcntl(fd: libc::c_int, cmd: libc::c_int, len: libc::off_t) -> libc::c_int {
+    // One lock over `len` bytes from the file position, of `kind`, passed
+    // to the system call as `fcntl(fd, command, &lock)`; the lock as it
+    // came back.
+    let call = |command: libc::c_int, kind: libc::c_int| {
+        let mut fl = libc::flock {
+            l_type: kind as libc::c_short,
+            l_whence: libc::SEEK_CUR as libc::c_short,
+            l_start: 0,
+            l_len: len,
+            l_pid: 0,
+        };
+        // SAFETY: a valid `struct flock`, read (and, by `F_GETLK`, written)
+        // by the kernel during the call.
+        let r = unsafe { raw_fcntl(fd, command, std::ptr::addr_of_mut!(fl) as usize) };
+        (r, fl)
+    };
+    match cmd {
+        libc::F_TEST => {
+            let (r, fl) = call(libc::F_GETLK, libc::F_RDLCK);
+            if r < 0 {
+                return -1;
+            }
+            if fl.l_type == libc::F_UNLCK as libc::c_short || fl.l_pid == sys::pid() {
+                return 0;
+            }
+            crate::capi::set_errno(libc::EACCES);
+            -1
+        }
+        libc::F_ULOCK => call(libc::F_SETLK, libc::F_UNLCK).0,
+        libc::F_LOCK => call(libc::F_SETLKW, libc::F_WRLCK).0,
+        libc::F_TLOCK => call(libc::F_SETLK, libc::F_WRLCK).0,
+        _ => {
+            crate::capi::set_errno(libc::EINVAL);
+            -1
+        }
+    }
 }
 
 /// The C library's `lockf`; see the module.

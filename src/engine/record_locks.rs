@@ -88,7 +88,8 @@ pub fn forget_in_child() {
 /// [`before_lock`] sees every record lock the program takes through the C
 /// library)? Told by the object that defines what the process's global
 /// scope finds under those names: this one, or another (the C library's,
-/// when paio was loaded by `dlopen`).
+/// when paio was loaded by `dlopen`); in a static program, where nothing is
+/// found, they are paio's.
 #[cfg(not(test))]
 fn interposed() -> bool {
     static ANSWER: OnceCell<bool> = OnceCell::new();
@@ -101,13 +102,20 @@ fn interposed() -> bool {
             found.then_some(info.dli_fbase as usize)
         };
         let here = base(interposed as *const libc::c_void);
-        let found = |name: &std::ffi::CStr| {
-            // SAFETY: a NUL-terminated name; RTLD_DEFAULT looks in the
-            // process's global scope.
-            let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-            !p.is_null() && base(p) == here
-        };
-        here.is_some() && found(c"fcntl") && found(c"lockf")
+        // SAFETY: a NUL-terminated name; RTLD_DEFAULT looks in the
+        // process's global scope.
+        let find =
+            |name: &std::ffi::CStr| unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+        let (fcntl, lockf) = (find(c"fcntl"), find(c"lockf"));
+        if fcntl.is_null() && lockf.is_null() {
+            // A static program (linked with `libpaio.a`): no dynamic
+            // symbols, and paio's definitions are the program's.
+            return true;
+        }
+        here.is_some()
+            && [fcntl, lockf]
+                .iter()
+                .all(|&p| !p.is_null() && base(p) == here)
     })
 }
 
