@@ -41,8 +41,53 @@ fn check(ret: libc::c_long) -> Result<usize, i32> {
     }
 }
 
+/// A system call paio makes that glibc's AIO never does, which a seccomp
+/// filter written for glibc's (an allow-list predating it, or a kernel
+/// before it) may deny with `EPERM` or `ENOSYS` whatever its arguments.
+/// Asked once, by a probe whose arguments fail harmlessly, when a real call
+/// first gives one of those errors (which the file itself may give too:
+/// `EPERM` from a write of an append-only file).
+pub struct Denial(std::sync::atomic::AtomicU8);
+
+impl Denial {
+    pub const fn new() -> Denial {
+        Denial(std::sync::atomic::AtomicU8::new(0))
+    }
+
+    /// Does the filter deny the call? `probe` makes it, with arguments that
+    /// fail harmlessly or succeed at once, and returns the raw result.
+    pub fn denied(&self, probe: impl FnOnce() -> libc::c_long) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        match self.0.load(Relaxed) {
+            1 => false,
+            2 => true,
+            _ => {
+                let denied = probe() < 0 && matches!(errno(), libc::EPERM | libc::ENOSYS);
+                self.0.store(if denied { 2 } else { 1 }, Relaxed);
+                denied
+            }
+        }
+    }
+
+    /// Already known to be denied (no probe).
+    fn known(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed) == 2
+    }
+}
+
+impl Default for Denial {
+    fn default() -> Denial {
+        Denial::new()
+    }
+}
+
+static PREADV2: Denial = Denial::new();
+static PWRITEV2: Denial = Denial::new();
+
 /// `preadv2`/`pwritev2` (`nr`) over `cnt` iovecs at `iov`; `offset == -1`
 /// means the file position, which on pipes and sockets is plain read/write.
+/// Where a filter denies them: the calls glibc's AIO makes instead
+/// ([`rw_plain`]).
 fn rw2(
     nr: libc::c_long,
     fd: i32,
@@ -51,6 +96,14 @@ fn rw2(
     offset: i64,
     flags: i32,
 ) -> Result<usize, i32> {
+    let denial = if nr == libc::SYS_preadv2 {
+        &PREADV2
+    } else {
+        &PWRITEV2
+    };
+    if denial.known() {
+        return rw_plain(nr == libc::SYS_preadv2, fd, iov, cnt, offset, flags);
+    }
     // SAFETY: the kernel checks the iovec array and every buffer it names
     // (EFAULT); the C caller keeps them valid while the request is in
     // progress. No pointer is dereferenced here.
@@ -64,6 +117,91 @@ fn rw2(
             (offset >> 32) as L,
             flags as L,
         )
+    };
+    match check(r) {
+        // SAFETY: a transfer of nothing on no descriptor: `EBADF` unless
+        // the call itself is refused.
+        Err(libc::EPERM | libc::ENOSYS)
+            if denial.denied(|| unsafe {
+                libc::syscall(
+                    nr,
+                    -1 as L,
+                    std::ptr::null::<libc::iovec>(),
+                    0 as L,
+                    0 as L,
+                    0 as L,
+                    0 as L,
+                )
+            }) =>
+        {
+            rw_plain(nr == libc::SYS_preadv2, fd, iov, cnt, offset, flags)
+        }
+        r => r,
+    }
+}
+
+/// A transfer without `preadv2`/`pwritev2`: `pread64`/`pwrite64` (`read`/
+/// `write` at the file position) for one buffer, as glibc's AIO makes it,
+/// the vectored calls for more. With `RWF_NOWAIT`, the answer of a file that
+/// refuses it (`EOPNOTSUPP`): the request takes the path of one.
+fn rw_plain(
+    read: bool,
+    fd: i32,
+    iov: *const libc::iovec,
+    cnt: usize,
+    offset: i64,
+    flags: i32,
+) -> Result<usize, i32> {
+    if flags & RWF_NOWAIT != 0 {
+        return Err(libc::EOPNOTSUPP);
+    }
+    // SAFETY: as for `rw2`; `iov` holds `cnt` iovecs (the first read only
+    // when `cnt` is 1, by the caller's contract).
+    let r = unsafe {
+        if cnt == 1 {
+            let v = *iov;
+            match (read, offset < 0) {
+                (true, true) => libc::syscall(libc::SYS_read, fd as L, v.iov_base, v.iov_len as L),
+                (true, false) => libc::syscall(
+                    libc::SYS_pread64,
+                    fd as L,
+                    v.iov_base,
+                    v.iov_len as L,
+                    offset as L,
+                ),
+                (false, true) => {
+                    libc::syscall(libc::SYS_write, fd as L, v.iov_base, v.iov_len as L)
+                }
+                (false, false) => libc::syscall(
+                    libc::SYS_pwrite64,
+                    fd as L,
+                    v.iov_base,
+                    v.iov_len as L,
+                    offset as L,
+                ),
+            }
+        } else {
+            match (read, offset < 0) {
+                (true, true) => libc::syscall(libc::SYS_readv, fd as L, iov, cnt as L),
+                (true, false) => libc::syscall(
+                    libc::SYS_preadv,
+                    fd as L,
+                    iov,
+                    cnt as L,
+                    offset as L,
+                    (offset >> 32) as L,
+                ),
+                (false, true) => libc::syscall(libc::SYS_writev, fd as L, iov, cnt as L),
+                (false, false) => libc::syscall(
+                    libc::SYS_pwritev,
+                    fd as L,
+                    iov,
+                    cnt as L,
+                    offset as L,
+                    (offset >> 32) as L,
+                ),
+            }
+        }
     };
     check(r)
 }
@@ -927,18 +1065,59 @@ pub fn poll_in(fd: i32, timeout: Option<&libc::timespec>) -> Result<bool, i32> {
     let ts = local
         .as_mut()
         .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
-    // SAFETY: one live pollfd; `ts` is NULL or a live local timespec; no mask.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_ppoll,
-            &mut p as *mut libc::pollfd,
-            1 as libc::c_long,
-            ts,
-            std::ptr::null::<libc::sigset_t>(),
-            8 as libc::c_long,
-        )
+    static PPOLL: Denial = Denial::new();
+    let ppoll = |p: *mut libc::pollfd, n: L, ts: *mut libc::timespec| {
+        // SAFETY: `n` live pollfds at `p`; `ts` is NULL or a live local
+        // timespec; no mask.
+        unsafe {
+            libc::syscall(
+                libc::SYS_ppoll,
+                p,
+                n,
+                ts,
+                std::ptr::null::<libc::sigset_t>(),
+                8 as L,
+            )
+        }
     };
-    check(r).map(|n| n > 0)
+    if !PPOLL.known() {
+        match check(ppoll(&mut p, 1, ts)) {
+            Err(libc::EPERM | libc::ENOSYS)
+                if PPOLL.denied(|| {
+                    let mut zero = libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    };
+                    ppoll(std::ptr::null_mut(), 0, &mut zero)
+                }) => {}
+            r => return r.map(|n| n > 0),
+        }
+    }
+    // A filter denies `ppoll`: `poll`, in whole milliseconds rounded up;
+    // where that is denied too, a millisecond's nap, answered as a
+    // timeout (the callers look again, and a sleeper's own nap bounds it).
+    let ms = timeout.map_or(-1, |t| {
+        let ms = (t.tv_sec.max(0) as i64).saturating_mul(1000)
+            + (t.tv_nsec.max(0) as i64 + 999_999) / 1_000_000;
+        ms.min(i32::MAX as i64) as L
+    });
+    // SAFETY: one live pollfd.
+    let r = unsafe { libc::syscall(libc::SYS_poll, &mut p as *mut libc::pollfd, 1 as L, ms) };
+    match check(r) {
+        Err(libc::EPERM | libc::ENOSYS) => {
+            let nap = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 1_000_000,
+            };
+            let nap = match timeout {
+                Some(t) if (t.tv_sec, t.tv_nsec) < (nap.tv_sec, nap.tv_nsec) => *t,
+                _ => nap,
+            };
+            sleep(&nap);
+            Ok(false)
+        }
+        r => r.map(|n| n > 0),
+    }
 }
 
 /// Add one to an eventfd (wakes its pollers).

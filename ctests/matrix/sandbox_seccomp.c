@@ -2,7 +2,9 @@
 /* Seccomp sandboxes as containers set them: io_setup denied (EPERM),
  * fs.aio-max-nr exhausted (io_setup EAGAIN, simulated by the filter: the
  * real sysctl is left alone), no kernel AIO (ENOSYS), io_uring_setup,
- * process_vm_readv or clone3 denied, and all of them at once. Each runs in
+ * process_vm_readv or clone3 denied, and all of them at once; and calls
+ * glibc's AIO never makes, as an allow-list written for it would refuse
+ * them: preadv2, pwritev2, ppoll (and poll), kcmp and statx. Each runs in
  * a child that installs its filter before its first AIO call and does the
  * same work: file reads and writes (buffered and O_DIRECT), fsync, a pipe
  * read waiting for data, lio_listio, signal and thread notifications. */
@@ -114,6 +116,13 @@ int main(int argc, char **argv)
 		{ "io_uring_setup EPERM", { { SYS_io_uring_setup, EPERM, 0 } }, 1 },
 		{ "process_vm_readv EPERM", { { SYS_process_vm_readv, EPERM, 0 } }, 1 },
 		{ "clone3 ENOSYS", { { SYS_clone3, ENOSYS, 0 } }, 1 },
+		/* Calls glibc's AIO never makes, which an allow-list written
+		 * for it (or an older kernel) refuses: paio makes glibc's. */
+		{ "preadv2 EPERM", { { SYS_preadv2, EPERM, 0 } }, 1 },
+		{ "pwritev2 ENOSYS", { { SYS_pwritev2, ENOSYS, 0 } }, 1 },
+		{ "ppoll EPERM", { { SYS_ppoll, EPERM, 0 } }, 1 },
+		{ "ppoll and poll ENOSYS", { { SYS_ppoll, ENOSYS, 0 }, { SYS_poll, ENOSYS, 0 } }, 2 },
+		{ "kcmp and statx EPERM", { { SYS_kcmp, EPERM, 0 }, { SYS_statx, EPERM, 0 } }, 2 },
 		{ "all of them",
 		  { { SYS_io_setup, EPERM, 0 },
 		    { SYS_io_uring_setup, EPERM, 0 },
