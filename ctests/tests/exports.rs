@@ -45,6 +45,7 @@ const EXPORTS: &[&str] = &[
     "fcntl64",
     "lockf",
     "lockf64",
+    "ioctl",
 ];
 
 /// The C library's names libpaio.so defines (at the end of [`EXPORTS`]).
@@ -58,6 +59,7 @@ const INTERPOSED: &[&str] = &[
     "fcntl64",
     "lockf",
     "lockf64",
+    "ioctl",
 ];
 
 #[test]
@@ -96,7 +98,8 @@ fn exports_are_exactly_the_aio_names_unversioned() {
             || base.starts_with("pthread_")
             || base.contains("rlimit")
             || base.starts_with("fcntl")
-            || base.starts_with("lockf"))
+            || base.starts_with("lockf")
+            || base == "ioctl")
         {
             continue;
         }

@@ -178,6 +178,7 @@ scenarios! {
     suspend_many,
     suspend_null_entries,
     suspend_timeout,
+    userfault_buffers,
     write_basic,
     write_enospc,
     write_signals,

@@ -230,6 +230,7 @@ impl KaioBackend {
                     k::IOCB_CMD_FSYNC
                 };
             }
+            _ if job.faults => return None,
             _ if job.stream && (job.nonblocking || job.timed) => return None,
             _ if job.stream => {
                 cb.aio_lio_opcode = k::IOCB_CMD_POLL;
@@ -297,7 +298,8 @@ impl KaioBackend {
     /// right.
     fn uring_for(&self, job: &Job) -> Option<&UringReads> {
         let u = self.uring.as_ref()?;
-        (job.cold && job.op == Op::Read && job.iovcnt == 0 && !job.stream).then_some(u)
+        (job.cold && job.op == Op::Read && job.iovcnt == 0 && !job.stream && !job.faults)
+            .then_some(u)
     }
 
     /// `io_submit` a set of iocbs of claimed jobs to ring `i`; whatever the

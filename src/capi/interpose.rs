@@ -20,6 +20,9 @@
 //!   closes any descriptor of its file, paio's duplicates included; once the
 //!   program takes one, paio stops closing them
 //!   ([`crate::engine::record_locks`]).
+//! - `ioctl` (`UFFDIO_REGISTER`, `UFFDIO_UNREGISTER`): a buffer in memory
+//!   whose faults the program serves with `userfaultfd` is touched only by
+//!   a worker ([`crate::submit::user_faults`]).
 
 use once_cell::sync::OnceCell;
 
@@ -353,4 +356,49 @@ pub unsafe extern "C-unwind" fn lockf64(
     let next = next_fn!(c"lockf64": Lockf).or_else(|| next_fn!(c"lockf": Lockf));
     // SAFETY: forwarded under the caller's contract.
     unsafe { forward_lockf(next, fd, cmd, len) }
+}
+
+/// `ioctl` as the C library defines it is variadic, its one optional
+/// argument passed on as it came (see [`Fcntl`]).
+type Ioctl = unsafe extern "C-unwind" fn(libc::c_int, libc::c_ulong, usize) -> libc::c_int;
+
+/// `_IOWR(0xAA, 0x00, struct uffdio_register)` and
+/// `_IOR(0xAA, 0x01, struct uffdio_range)` of `<linux/userfaultfd.h>`.
+const UFFDIO_REGISTER: libc::c_ulong = 0xc020_aa00;
+const UFFDIO_UNREGISTER: libc::c_ulong = 0x8010_aa01;
+
+/// The C library's `ioctl` (in a static program, the system call); see the
+/// module.
+///
+/// # Safety
+/// As the C library's, for `request`.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C-unwind" fn ioctl(
+    fd: libc::c_int,
+    request: libc::c_ulong,
+    arg: usize,
+) -> libc::c_int {
+    let next = next_fn!(c"ioctl": Ioctl);
+    let r = match next {
+        // SAFETY: forwarded under the caller's contract.
+        Some(f) => unsafe { f(fd, request, arg) },
+        // SAFETY: as above.
+        None => unsafe {
+            libc::syscall(libc::SYS_ioctl, fd as libc::c_long, request, arg) as libc::c_int
+        },
+    };
+    if r >= 0 && (request == UFFDIO_REGISTER || request == UFFDIO_UNREGISTER) {
+        // SAFETY: the kernel just read a `struct uffdio_range` (the start of
+        // a `struct uffdio_register`) there.
+        let (start, len) = unsafe {
+            let range = arg as *const u64;
+            (*range as usize, *range.add(1) as usize)
+        };
+        if request == UFFDIO_REGISTER {
+            crate::submit::user_faults::registered(start, len);
+        } else {
+            crate::submit::user_faults::unregistered(start, len);
+        }
+    }
+    r
 }

@@ -84,6 +84,11 @@ pub struct Job {
     /// the kernel is already reading it ahead and the pool's small `cold`
     /// group finishes it.
     pub cold: bool,
+    /// The buffer lies in memory whose page faults the program itself
+    /// serves (`userfaultfd`): only a worker touches it, never the
+    /// submitting thread, the kernel AIO submission or the ring
+    /// ([`crate::submit::user_faults`]).
+    pub faults: bool,
 }
 
 impl Job {
@@ -119,6 +124,7 @@ impl Job {
         report: false,
         learn: 0,
         cold: false,
+        faults: false,
     };
 }
 

@@ -8,6 +8,7 @@
 use std::sync::atomic::Ordering;
 
 pub mod suspend;
+pub mod user_faults;
 
 use crate::engine::late;
 use crate::engine::lio;
@@ -179,6 +180,11 @@ fn submit(
         && !sys::user_range_ok(job.buf, job.len, op == Op::Read)
     {
         return complete_inline(engine, job, Err(libc::EFAULT));
+    }
+    if user_faults::may_fault(job.buf, job.len, job.iovcnt) {
+        // The program serves this buffer's faults: only a worker touches it.
+        job.faults = true;
+        return enqueue(engine, cb, job, None);
     }
     if !engine.inline {
         return enqueue(engine, cb, job, None);
@@ -476,6 +482,7 @@ fn enqueue(
     // `io_submit` runs in the calling thread: a write that could raise
     // `SIGXFSZ` there goes to a worker instead.
     job.direct = view.kernel_direct()
+        && !job.faults
         && job.done == 0
         && !(job.op == Op::Write
             && sys::write_may_raise_sigxfsz(job.offset, flags & libc::O_APPEND != 0));
