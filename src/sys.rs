@@ -1097,9 +1097,8 @@ pub fn poll_in(fd: i32, timeout: Option<&libc::timespec>) -> Result<bool, i32> {
     // where that is denied too, a millisecond's nap, answered as a
     // timeout (the callers look again, and a sleeper's own nap bounds it).
     let ms = timeout.map_or(-1, |t| {
-        let ms = (t.tv_sec.max(0) as i64).saturating_mul(1000)
-            + (t.tv_nsec.max(0) as i64 + 999_999) / 1_000_000;
-        ms.min(i32::MAX as i64) as L
+        let ms = t.tv_sec.max(0).saturating_mul(1000) + (t.tv_nsec.max(0) + 999_999) / 1_000_000;
+        ms.min(i32::MAX as L)
     });
     // SAFETY: one live pollfd.
     let r = unsafe { libc::syscall(libc::SYS_poll, &mut p as *mut libc::pollfd, 1 as L, ms) };
