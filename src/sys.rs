@@ -655,6 +655,10 @@ pub enum Filesystem {
     /// overlayfs (every container's root): reads go to the page cache of the
     /// file below, but `RWF_NOWAIT` is refused.
     Overlay,
+    /// FUSE (and fuseblk): every close of a descriptor of a file there is a
+    /// request to its server (`FLUSH`), which some servers take for the
+    /// file's close.
+    Fuse,
     Other,
 }
 
@@ -663,6 +667,7 @@ pub fn filesystem(fd: i32) -> Filesystem {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
     const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+    const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
     // SAFETY: fstatfs writes into a local struct of the right type.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: as above; `st` outlives the call.
@@ -672,15 +677,16 @@ pub fn filesystem(fd: i32) -> Filesystem {
     match st.f_type as i64 {
         TMPFS_MAGIC | RAMFS_MAGIC => Filesystem::Memory,
         OVERLAYFS_SUPER_MAGIC => Filesystem::Overlay,
+        FUSE_SUPER_MAGIC => Filesystem::Fuse,
         _ => Filesystem::Other,
     }
 }
 
-/// The kind (`S_IFMT` bits) and identity of the file behind `fd`: a 55-bit
+/// The kind (`S_IFMT` bits) and identity of the file behind `fd`: a 54-bit
 /// digest of its kind, device, inode number and birth time, never 0. A
 /// filesystem reuses the inode number of a deleted file at once; the birth
 /// time (where the filesystem keeps one) and the kind tell the new file from
-/// the old. A digest collision is 2^-55 per pair.
+/// the old. A digest collision is 2^-54 per pair.
 pub fn file_identity(fd: i32) -> Result<(u32, u64), i32> {
     // SAFETY: statx writes into a local struct of the right type; the empty
     // path with AT_EMPTY_PATH names `fd` itself.
@@ -721,8 +727,8 @@ pub fn file_identity(fd: i32) -> Result<(u32, u64), i32> {
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .rotate_left(23);
     }
-    // 55 bits: the hints word keeps 9 bits beside it.
-    Ok((kind, (h >> 9).max(1)))
+    // 54 bits: the hints word keeps 10 bits beside it.
+    Ok((kind, (h >> 10).max(1)))
 }
 
 /// Wait while `*word == expected`, until woken, a signal, or the absolute

@@ -48,8 +48,11 @@ pub const HINT_OVERLAY: u32 = 128;
 /// what it read cannot be told from a record (a tun device's packet): its
 /// reads are made as glibc makes them, one blocking read on the pool.
 pub const HINT_CHAR: u32 = 256;
+/// A file of a FUSE filesystem: no duplicate of its descriptor is taken
+/// (closing one is a request to the server, see `submit::place`).
+pub const HINT_FUSE: u32 = 512;
 
-const HINT_BITS: u32 = 9;
+const HINT_BITS: u32 = 10;
 /// Page-cache reads in a row after which the next read of an overlayfs file
 /// is tried in the submitting thread.
 const CACHED_STREAK: u64 = 8;
@@ -121,6 +124,7 @@ impl FileView {
         match self.fs {
             crate::sys::Filesystem::Memory => h |= HINT_MEMORY,
             crate::sys::Filesystem::Overlay => h |= HINT_OVERLAY,
+            crate::sys::Filesystem::Fuse => h |= HINT_FUSE,
             crate::sys::Filesystem::Other => {}
         }
         h
@@ -143,6 +147,8 @@ impl Hints {
             crate::sys::Filesystem::Memory
         } else if self.has(HINT_OVERLAY) {
             crate::sys::Filesystem::Overlay
+        } else if self.has(HINT_FUSE) {
+            crate::sys::Filesystem::Fuse
         } else {
             crate::sys::Filesystem::Other
         }

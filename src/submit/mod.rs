@@ -319,7 +319,7 @@ fn try_inline(
                     // now; no second look at the file is needed.
                     job.cold = true;
                     let st = engine.fds.get(job.fd);
-                    return place(engine, cb, job, st);
+                    return place(engine, cb, job, st, false);
                 } else {
                     // Not in the page cache: start reading it now, so that
                     // the device sees every such read at once, and let a
@@ -514,20 +514,33 @@ fn enqueue(
         Op::Write if !job.direct => Some(Lane::Write),
         _ => None,
     };
-    place(engine, cb, job, st)
+    place(engine, cb, job, st, view.fs == sys::Filesystem::Fuse)
 }
 
 /// Queue a request whose kind and order are decided: paio's own reference
-/// to the file, then the slot.
-fn place(engine: &'static Engine, cb: Aiocb, mut job: Job, st: &FdState) -> Result<(), i32> {
+/// to the file, then the slot. `fuse`: a file of FUSE, whose descriptors
+/// paio never duplicates: each close of one is a `FLUSH` request to the
+/// server (a round trip per request, which glibc does not make, and some
+/// servers take it for the file's close); the request runs on the
+/// program's descriptor, as on glibc.
+fn place(
+    engine: &'static Engine,
+    cb: Aiocb,
+    mut job: Job,
+    st: &FdState,
+    fuse: bool,
+) -> Result<(), i32> {
     if !engine.backend.ready(engine, &job) {
         return refuse_counted(engine, cb, job.group, libc::EAGAIN);
     }
     // paio's own reference to the file: a close() and a reuse of the number
     // by the program cannot redirect this request (sourceware bug 14942).
-    job.file = match engine.take_file(job.fd) {
-        Ok(f) => f,
-        Err(e) => return complete_inline(engine, job, Err(e)),
+    job.file = match fuse {
+        true => -1,
+        false => match engine.take_file(job.fd) {
+            Ok(f) => f,
+            Err(e) => return complete_inline(engine, job, Err(e)),
+        },
     };
     if job.op == Op::Write {
         job.epoch = Some(st.order.lock().write_begin());
