@@ -662,6 +662,23 @@ pub enum Filesystem {
     Other,
 }
 
+/// Does this process serve a FUSE filesystem (a descriptor of `/dev/fuse`
+/// among its own)? Its requests on FUSE files never wait in the thread
+/// that submitted them: that thread may be the one to answer. Looked at
+/// once, the first time it matters (a FUSE server opens the device when it
+/// mounts, before its I/O); without `/proc`, no.
+pub fn serves_fuse() -> bool {
+    static ANSWER: once_cell::sync::OnceCell<bool> = once_cell::sync::OnceCell::new();
+    *ANSWER.get_or_init(|| {
+        let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+            return false;
+        };
+        dir.flatten().any(|e| {
+            std::fs::read_link(e.path()).is_ok_and(|p| p == std::path::Path::new("/dev/fuse"))
+        })
+    })
+}
+
 /// The filesystem of the file behind `fd` (`fstatfs`).
 pub fn filesystem(fd: i32) -> Filesystem {
     const TMPFS_MAGIC: i64 = 0x0102_1994;

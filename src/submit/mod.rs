@@ -15,7 +15,7 @@ use crate::engine::lio;
 use crate::engine::Engine;
 use crate::request::aiocb::{Aiocb, Notify, AIO_PRIO_DELTA_MAX};
 use crate::request::fdstate::{
-    FdState, Hints, HINT_APPEND, HINT_CHAR, HINT_DIRECT, HINT_KERNEL_FILE, HINT_MEMORY,
+    FdState, Hints, HINT_APPEND, HINT_CHAR, HINT_DIRECT, HINT_FUSE, HINT_KERNEL_FILE, HINT_MEMORY,
     HINT_NO_NOWAIT_READ, HINT_NO_NOWAIT_WRITE, HINT_OVERLAY,
 };
 use crate::request::io;
@@ -381,10 +381,14 @@ fn stream_now_or_enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job) -> Re
 /// it, do it here instead of paying a thread hop: a buffered write (ext4) is
 /// a copy into the page cache, as `io_submit` would make it, and can block
 /// only where the kernel throttles dirty pages; on a memory filesystem
-/// (tmpfs, ramfs) a read or a write is a memory copy; on overlayfs, a read
-/// of a file whose last reads all came from the page cache
-/// ([`FdState::reads_look_cached`]). Anything else goes to the pool.
-/// `PAIO_SYNC_WRITE_MAX=0` sends them all to the pool.
+/// (tmpfs, ramfs) a read or a write is a memory copy; on overlayfs and
+/// FUSE, a read of a file whose last reads all came from the page cache
+/// ([`FdState::reads_look_cached`]; one that turns out slow, a FUSE
+/// server's answer, sends the next ones to the pool again). Anything else
+/// goes to the pool, and so does every request on a FUSE file in a process
+/// that serves FUSE itself ([`sys::serves_fuse`]), whose answer may have
+/// to come from the submitting thread. `PAIO_SYNC_WRITE_MAX=0` sends them
+/// all to the pool.
 fn now_or_enqueue(
     engine: &'static Engine,
     cb: Aiocb,
@@ -392,11 +396,14 @@ fn now_or_enqueue(
     st: &FdState,
     hints: Hints,
 ) -> Result<(), i32> {
+    // A FUSE file of a server this process runs: a read or write here
+    // could wait on the thread that would answer it.
+    let own_server = |h: Hints| h.has(HINT_FUSE) && sys::serves_fuse();
+    let learnt = |h: Hints| h.has(HINT_OVERLAY) || (h.has(HINT_FUSE) && !own_server(h));
     let cached = |h: Hints| {
-        h.has(HINT_MEMORY)
-            || (h.has(HINT_OVERLAY) && job.len <= LEARN_MAX && st.reads_look_cached(h.ident()))
+        h.has(HINT_MEMORY) || (learnt(h) && job.len <= LEARN_MAX && st.reads_look_cached(h.ident()))
     };
-    let here = job.op == Op::Write || cached(hints);
+    let here = (job.op == Op::Write && !own_server(hints)) || cached(hints);
     if !here || job.len > engine.config.sync_write_max {
         return enqueue(engine, cb, job, None);
     }
@@ -410,7 +417,7 @@ fn now_or_enqueue(
         _ => hints,
     };
     let (attempt, slow) = attempt_here(&job, st, hints, 0, usize::MAX);
-    if slow && job.op == Op::Read && hints.has(HINT_OVERLAY) {
+    if slow && job.op == Op::Read && learnt(hints) {
         // It came from the disk after all: the pool again, until it finds
         // this file's reads in the page cache again.
         st.record_read(hints.ident(), false);
@@ -496,7 +503,7 @@ fn enqueue(
     if job.op == Op::Read
         && !job.stream
         && !job.direct
-        && view.fs == sys::Filesystem::Overlay
+        && matches!(view.fs, sys::Filesystem::Overlay | sys::Filesystem::Fuse)
         && job.len - job.done <= LEARN_MAX
     {
         job.learn = view.ident;
