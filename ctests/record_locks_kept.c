@@ -10,7 +10,8 @@
  * file, a lio_listio), a forked child asks with F_GETLK whether the parent
  * still holds its lock. Both kinds of lock: fcntl(F_SETLK) on one file,
  * lockf(F_LOCK) on another, and a lock taken after earlier requests were
- * done. */
+ * done; and a lock the process holds from before an execve of itself (record
+ * locks survive exec), whose new image makes its first requests on it. */
 #include "common.h"
 
 #define SIZE (1 << 20)
@@ -92,8 +93,28 @@ static void requests(const char *tag, int fd, const char *path, char *buf)
 	CHECK(close(afd) == 0);
 }
 
-int main(void)
+/* The re-executed image: `fd` is locked already, by the image before. */
+static int after_exec(int fd)
 {
+	static char buf[SIZE];
+	report("exec: inherited", fd);
+	struct aiocb cb;
+	CHECK(posix_fadvise(fd, 0, SIZE, POSIX_FADV_DONTNEED) == 0);
+	prep(&cb, fd, buf, SIZE, 0, LIO_READ);
+	EXPECT_OK(aio_read(&cb));
+	EXPECT_DONE(&cb, SIZE);
+	report("exec: uncached aio_read", fd);
+	prep(&cb, fd, NULL, 0, 0, LIO_NOP);
+	EXPECT_OK(aio_fsync(O_SYNC, &cb));
+	EXPECT_DONE(&cb, 0);
+	report("exec: aio_fsync", fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--after-exec") == 0)
+		return after_exec(atoi(argv[2]));
 	static char buf[SIZE];
 
 	/* fcntl(F_SETLK), taken before any AIO on the file. */
@@ -121,8 +142,30 @@ int main(void)
 	report("lockf: after a request", fd2);
 	requests("lockf", fd2, path2, buf);
 
+	/* A third file, locked by a child that then executes this program
+	 * again: the new image holds the lock from its first instruction. */
+	char path3[PATH_MAX];
+	int fd3 = tmp_file_flags("locks-exec", path3, 0);
+	CHECK(fd3 >= 0);
+	fill(fd3, buf);
+	CHECK(fcntl(fd3, F_SETFD, 0) == 0); /* kept across exec */
+	fflush(stdout);
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		CHECK(fcntl(fd3, F_SETLK, &fl) == 0);
+		char arg[16];
+		snprintf(arg, sizeof arg, "%d", fd3);
+		execl("/proc/self/exe", argv[0], "--after-exec", arg, (char *)NULL);
+		_exit(3);
+	}
+	int status;
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
 	unlink(path);
 	unlink(path2);
+	unlink(path3);
 	printf("done\n");
 	return 0;
 }

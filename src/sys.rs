@@ -56,17 +56,19 @@ impl Denial {
 
     /// Does the filter deny the call? `probe` makes it, with arguments that
     /// fail harmlessly or succeed at once, and returns the raw result.
+    /// Only a refusal is remembered: a filter may come later (a program
+    /// installs one after its first requests), and the probe is made only
+    /// when a call failed so, which is rare unless the call is refused.
     pub fn denied(&self, probe: impl FnOnce() -> libc::c_long) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        match self.0.load(Relaxed) {
-            1 => false,
-            2 => true,
-            _ => {
-                let denied = probe() < 0 && matches!(errno(), libc::EPERM | libc::ENOSYS);
-                self.0.store(if denied { 2 } else { 1 }, Relaxed);
-                denied
-            }
+        if self.0.load(Relaxed) == 2 {
+            return true;
         }
+        let denied = probe() < 0 && matches!(errno(), libc::EPERM | libc::ENOSYS);
+        if denied {
+            self.0.store(2, Relaxed);
+        }
+        denied
     }
 
     /// Already known to be denied (no probe).
@@ -662,23 +664,6 @@ pub enum Filesystem {
     Other,
 }
 
-/// Does this process serve a FUSE filesystem (a descriptor of `/dev/fuse`
-/// among its own)? Its requests on FUSE files never wait in the thread
-/// that submitted them: that thread may be the one to answer. Looked at
-/// once, the first time it matters (a FUSE server opens the device when it
-/// mounts, before its I/O); without `/proc`, no.
-pub fn serves_fuse() -> bool {
-    static ANSWER: once_cell::sync::OnceCell<bool> = once_cell::sync::OnceCell::new();
-    *ANSWER.get_or_init(|| {
-        let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-            return false;
-        };
-        dir.flatten().any(|e| {
-            std::fs::read_link(e.path()).is_ok_and(|p| p == std::path::Path::new("/dev/fuse"))
-        })
-    })
-}
-
 /// The filesystem of the file behind `fd` (`fstatfs`).
 pub fn filesystem(fd: i32) -> Filesystem {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -1116,30 +1101,34 @@ pub fn poll_in(fd: i32, timeout: Option<&libc::timespec>) -> Result<bool, i32> {
             r => return r.map(|n| n > 0),
         }
     }
-    // A filter denies `ppoll`: `poll`, in whole milliseconds rounded up;
-    // where that is denied too, a millisecond's nap, answered as a
-    // timeout (the callers look again, and a sleeper's own nap bounds it).
-    let ms = timeout.map_or(-1, |t| {
-        let ms = t.tv_sec.max(0).saturating_mul(1000) + (t.tv_nsec.max(0) + 999_999) / 1_000_000;
-        ms.min(i32::MAX as L)
-    });
-    // SAFETY: one live pollfd.
-    let r = unsafe { libc::syscall(libc::SYS_poll, &mut p as *mut libc::pollfd, 1 as L, ms) };
-    match check(r) {
-        Err(libc::EPERM | libc::ENOSYS) => {
-            let nap = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 1_000_000,
-            };
-            let nap = match timeout {
-                Some(t) if (t.tv_sec, t.tv_nsec) < (nap.tv_sec, nap.tv_nsec) => *t,
-                _ => nap,
-            };
-            sleep(&nap);
-            Ok(false)
+    // A filter denies `ppoll`: `poll` (x86_64; other architectures have
+    // only `ppoll`), in whole milliseconds rounded up; where that is denied
+    // too, or absent, a millisecond's nap, answered as a timeout (the
+    // callers look again, and a sleeper's own nap bounds it).
+    #[cfg(target_arch = "x86_64")]
+    {
+        let ms = timeout.map_or(-1, |t| {
+            let ms =
+                t.tv_sec.max(0).saturating_mul(1000) + (t.tv_nsec.max(0) + 999_999) / 1_000_000;
+            ms.min(i32::MAX as L)
+        });
+        // SAFETY: one live pollfd.
+        let r = unsafe { libc::syscall(libc::SYS_poll, &mut p as *mut libc::pollfd, 1 as L, ms) };
+        match check(r) {
+            Err(libc::EPERM | libc::ENOSYS) => {}
+            r => return r.map(|n| n > 0),
         }
-        r => r.map(|n| n > 0),
     }
+    let nap = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 1_000_000,
+    };
+    let nap = match timeout {
+        Some(t) if (t.tv_sec, t.tv_nsec) < (nap.tv_sec, nap.tv_nsec) => *t,
+        _ => nap,
+    };
+    sleep(&nap);
+    Ok(false)
 }
 
 /// Add one to an eventfd (wakes its pollers).

@@ -121,7 +121,9 @@ int main(int argc, char **argv)
 		{ "preadv2 EPERM", { { SYS_preadv2, EPERM, 0 } }, 1 },
 		{ "pwritev2 ENOSYS", { { SYS_pwritev2, ENOSYS, 0 } }, 1 },
 		{ "ppoll EPERM", { { SYS_ppoll, EPERM, 0 } }, 1 },
+#ifdef SYS_poll
 		{ "ppoll and poll ENOSYS", { { SYS_ppoll, ENOSYS, 0 }, { SYS_poll, ENOSYS, 0 } }, 2 },
+#endif
 		{ "kcmp and statx EPERM", { { SYS_kcmp, EPERM, 0 }, { SYS_statx, EPERM, 0 } }, 2 },
 		{ "all of them",
 		  { { SYS_io_setup, EPERM, 0 },

@@ -93,11 +93,19 @@ impl Engine {
             // Grow the descriptor table now: growing it later, once paio's
             // threads exist, makes the kernel wait for an RCU grace period
             // (milliseconds) inside the first request that takes a reference.
-            if let Ok(fd) = sys::dup_high(2, dup_floor).or_else(|_| sys::dup_high(0, dup_floor)) {
-                if let Ok(above) = sys::dup_above_limit(fd) {
-                    sys::close(above);
+            // Of an eventfd of paio's own, never of a program's file: closing
+            // a descriptor of that would drop the program's record locks on
+            // it ([`record_locks`]).
+            // SAFETY: no pointer; a new descriptor of paio's.
+            let own = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+            if own >= 0 {
+                if let Ok(fd) = sys::dup_high(own, dup_floor) {
+                    if let Ok(above) = sys::dup_above_limit(fd) {
+                        sys::close(above);
+                    }
+                    sys::close(fd);
                 }
-                sys::close(fd);
+                sys::close(own);
             }
         }
         sys::refresh_file_size_limit();

@@ -22,8 +22,15 @@
 //!
 //! Protocol (`SeqCst`): a closer counts itself in [`CLOSING`], then reads
 //! [`SEEN`]; a locker sets [`SEEN`], then waits for [`CLOSING`] to drain
-//! before its lock is taken. Either the closer sees the mark and keeps its
-//! duplicate, or its close ends before the lock exists.
+//! before its lock is taken (every locker, not only the first: a close
+//! that began before the mark may still be under way, an NFS `flush`
+//! first). Either the closer sees the mark and keeps its duplicate, or its
+//! close ends before the lock exists. A locker that is itself inside a
+//! close (a signal handler that interrupted it) does not wait for it.
+//!
+//! Record locks survive `execve`: a process started holding some (a
+//! daemon that locked its pid file, then re-executed itself) is marked at
+//! the first duplicate it would take, from `/proc/locks`.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 
@@ -39,19 +46,20 @@ static CLOSING: AtomicU32 = AtomicU32::new(0);
 /// Duplicates kept open because the program may hold record locks.
 static KEPT: AtomicU32 = AtomicU32::new(0);
 
-/// Longest a locker waits for closes under way: a signal handler that locks
-/// while its own thread is between the two steps of [`close_duplicate`]
-/// goes on after this.
-const CLOSING_WAIT_NS: i64 = 10_000_000;
+thread_local! {
+    /// This thread is inside [`close_duplicate`].
+    static IN_CLOSE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// May a request take a duplicate of the program's descriptor now?
 pub fn duplicates_allowed() -> bool {
-    !SEEN.load(SeqCst) && interposed()
+    !SEEN.load(SeqCst) && interposed() && !inherited()
 }
 
 /// Close paio's duplicate `d` of a program's descriptor, unless the program
 /// may hold record locks on files: then `d` stays open for good.
 pub fn close_duplicate(d: i32) {
+    IN_CLOSE.with(|c| c.set(true));
     CLOSING.fetch_add(1, SeqCst);
     if SEEN.load(SeqCst) {
         KEPT.fetch_add(1, SeqCst);
@@ -59,6 +67,7 @@ pub fn close_duplicate(d: i32) {
         sys::close(d);
     }
     CLOSING.fetch_sub(1, SeqCst);
+    IN_CLOSE.with(|c| c.set(false));
 }
 
 /// Duplicates kept open so far (see [`close_duplicate`]).
@@ -68,20 +77,53 @@ pub fn kept() -> u32 {
 
 /// The program is about to take (or change) a record lock.
 pub fn before_lock() {
-    if SEEN.load(SeqCst) {
+    if !SEEN.load(SeqCst) {
+        SEEN.store(true, SeqCst);
+    }
+    if IN_CLOSE.with(|c| c.get()) {
         return;
     }
-    SEEN.store(true, SeqCst);
-    let start = sys::monotonic_ns();
-    while CLOSING.load(SeqCst) != 0 && sys::monotonic_ns() - start < CLOSING_WAIT_NS {
+    while CLOSING.load(SeqCst) != 0 {
         // SAFETY: no preconditions.
         unsafe { libc::sched_yield() };
     }
 }
 
-/// A forked child holds none of its parent's record locks.
+/// A forked child holds none of its parent's record locks, and none of
+/// its threads is inside a close.
 pub fn forget_in_child() {
     SEEN.store(false, SeqCst);
+    CLOSING.store(0, SeqCst);
+    INHERITED.store(0, SeqCst);
+}
+
+/// 0: not looked yet; 1: no record lock of this process in `/proc/locks`;
+/// 2: some (then [`SEEN`] is set too).
+static INHERITED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Did this process start holding record locks (kept across `execve`)?
+/// Looked up once, in `/proc/locks` (a `POSIX` lock whose pid is ours);
+/// without `/proc`, no.
+fn inherited() -> bool {
+    match INHERITED.load(SeqCst) {
+        1 => false,
+        2 => true,
+        _ => {
+            let pid = sys::pid().to_string();
+            let held = std::fs::read_to_string("/proc/locks").is_ok_and(|text| {
+                text.lines().any(|line| {
+                    let mut f = line.split_whitespace();
+                    // "1: POSIX  ADVISORY  WRITE 4242 08:01:1234 0 EOF"
+                    f.nth(1) == Some("POSIX") && f.nth(2) == Some(pid.as_str())
+                })
+            });
+            if held {
+                SEEN.store(true, SeqCst);
+            }
+            INHERITED.store(if held { 2 } else { 1 }, SeqCst);
+            held
+        }
+    }
 }
 
 /// Do the process's `fcntl` and `lockf` resolve to paio's (so that

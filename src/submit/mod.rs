@@ -319,7 +319,7 @@ fn try_inline(
                     // now; no second look at the file is needed.
                     job.cold = true;
                     let st = engine.fds.get(job.fd);
-                    return place(engine, cb, job, st, false);
+                    return place(engine, cb, job, st, seen.has(HINT_FUSE));
                 } else {
                     // Not in the page cache: start reading it now, so that
                     // the device sees every such read at once, and let a
@@ -381,14 +381,11 @@ fn stream_now_or_enqueue(engine: &'static Engine, cb: Aiocb, mut job: Job) -> Re
 /// it, do it here instead of paying a thread hop: a buffered write (ext4) is
 /// a copy into the page cache, as `io_submit` would make it, and can block
 /// only where the kernel throttles dirty pages; on a memory filesystem
-/// (tmpfs, ramfs) a read or a write is a memory copy; on overlayfs and
-/// FUSE, a read of a file whose last reads all came from the page cache
-/// ([`FdState::reads_look_cached`]; one that turns out slow, a FUSE
-/// server's answer, sends the next ones to the pool again). Anything else
-/// goes to the pool, and so does every request on a FUSE file in a process
-/// that serves FUSE itself ([`sys::serves_fuse`]), whose answer may have
-/// to come from the submitting thread. `PAIO_SYNC_WRITE_MAX=0` sends them
-/// all to the pool.
+/// (tmpfs, ramfs) a read or a write is a memory copy; on overlayfs, a read
+/// of a file whose last reads all came from the page cache
+/// ([`FdState::reads_look_cached`]). Anything else goes to the pool, and
+/// so does every transfer of a FUSE file (see `here` below).
+/// `PAIO_SYNC_WRITE_MAX=0` sends them all to the pool.
 fn now_or_enqueue(
     engine: &'static Engine,
     cb: Aiocb,
@@ -396,14 +393,14 @@ fn now_or_enqueue(
     st: &FdState,
     hints: Hints,
 ) -> Result<(), i32> {
-    // A FUSE file of a server this process runs: a read or write here
-    // could wait on the thread that would answer it.
-    let own_server = |h: Hints| h.has(HINT_FUSE) && sys::serves_fuse();
-    let learnt = |h: Hints| h.has(HINT_OVERLAY) || (h.has(HINT_FUSE) && !own_server(h));
     let cached = |h: Hints| {
-        h.has(HINT_MEMORY) || (learnt(h) && job.len <= LEARN_MAX && st.reads_look_cached(h.ident()))
+        h.has(HINT_MEMORY)
+            || (h.has(HINT_OVERLAY) && job.len <= LEARN_MAX && st.reads_look_cached(h.ident()))
     };
-    let here = (job.op == Op::Write && !own_server(hints)) || cached(hints);
+    // Never a FUSE file: its transfers are its server's answers, which may
+    // never come (a server that hung, a network gone) or come only from
+    // the submitting thread (a server in this process).
+    let here = (job.op == Op::Write && !hints.has(HINT_FUSE)) || cached(hints);
     if !here || job.len > engine.config.sync_write_max {
         return enqueue(engine, cb, job, None);
     }
@@ -417,7 +414,7 @@ fn now_or_enqueue(
         _ => hints,
     };
     let (attempt, slow) = attempt_here(&job, st, hints, 0, usize::MAX);
-    if slow && job.op == Op::Read && learnt(hints) {
+    if slow && job.op == Op::Read && hints.has(HINT_OVERLAY) {
         // It came from the disk after all: the pool again, until it finds
         // this file's reads in the page cache again.
         st.record_read(hints.ident(), false);
@@ -467,6 +464,7 @@ fn enqueue(
         Err(e) => return complete_inline(engine, job, Err(e)),
     };
     let flags = view.flags;
+    let fuse = view.fs == sys::Filesystem::Fuse;
     // A descriptor not open for this direction (a pipe's other end, a file
     // opened for the other one) fails at once, as the transfer would: a
     // stream must not wait for a readiness that never comes.
@@ -519,9 +517,14 @@ fn enqueue(
         // inode lock serializes them in the kernel anyway, so one worker
         // drains them in order instead of waking a thread per write.
         Op::Write if !job.direct => Some(Lane::Write),
+        // A FUSE file whose last reads on the pool took page-cache time: one
+        // worker reads them in turn, as glibc's one thread per descriptor
+        // does, instead of a thread woken per read; slow ones (the server
+        // answers) run side by side.
+        Op::Read if job.learn != 0 && fuse && st.reads_look_cached(job.learn) => Some(Lane::Read),
         _ => None,
     };
-    place(engine, cb, job, st, view.fs == sys::Filesystem::Fuse)
+    place(engine, cb, job, st, fuse)
 }
 
 /// Queue a request whose kind and order are decided: paio's own reference
