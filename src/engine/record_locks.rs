@@ -110,7 +110,12 @@ fn inherited() -> bool {
         2 => true,
         _ => {
             let pid = sys::pid().to_string();
-            let held = std::fs::read_to_string("/proc/locks").is_ok_and(|text| {
+            // The C library's open and read are cancellation points: none
+            // inside paio's calls.
+            let cancel = sys::disable_cancel();
+            let text = std::fs::read_to_string("/proc/locks");
+            sys::restore_cancel(cancel);
+            let held = text.is_ok_and(|text| {
                 text.lines().any(|line| {
                     let mut f = line.split_whitespace();
                     // "1: POSIX  ADVISORY  WRITE 4242 08:01:1234 0 EOF"
