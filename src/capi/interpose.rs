@@ -249,7 +249,7 @@ pub unsafe extern "C-unwind" fn fcntl(
     cmd: libc::c_int,
     arg: usize,
 ) -> libc::c_int {
-    let next = next_fn!(c"fcntl": Fcntl);
+    let next = next_fcntl();
     // SAFETY: forwarded under the caller's contract.
     unsafe { forward_fcntl(next, fd, cmd, arg) }
 }
@@ -265,7 +265,7 @@ pub unsafe extern "C-unwind" fn fcntl64(
     cmd: libc::c_int,
     arg: usize,
 ) -> libc::c_int {
-    let next = next_fn!(c"fcntl64": Fcntl).or_else(|| next_fn!(c"fcntl": Fcntl));
+    let next = next_fcntl64();
     // SAFETY: forwarded under the caller's contract.
     unsafe { forward_fcntl(next, fd, cmd, arg) }
 }
@@ -338,7 +338,7 @@ pub unsafe extern "C-unwind" fn lockf(
     cmd: libc::c_int,
     len: libc::off_t,
 ) -> libc::c_int {
-    let next = next_fn!(c"lockf": Lockf);
+    let next = next_lockf();
     // SAFETY: forwarded under the caller's contract.
     unsafe { forward_lockf(next, fd, cmd, len) }
 }
@@ -353,7 +353,7 @@ pub unsafe extern "C-unwind" fn lockf64(
     cmd: libc::c_int,
     len: libc::off_t,
 ) -> libc::c_int {
-    let next = next_fn!(c"lockf64": Lockf).or_else(|| next_fn!(c"lockf": Lockf));
+    let next = next_lockf64();
     // SAFETY: forwarded under the caller's contract.
     unsafe { forward_lockf(next, fd, cmd, len) }
 }
@@ -378,7 +378,7 @@ pub unsafe extern "C-unwind" fn ioctl(
     request: libc::c_ulong,
     arg: usize,
 ) -> libc::c_int {
-    let next = next_fn!(c"ioctl": Ioctl);
+    let next = next_ioctl();
     let r = match next {
         // SAFETY: forwarded under the caller's contract.
         Some(f) => unsafe { f(fd, request, arg) },
@@ -387,6 +387,9 @@ pub unsafe extern "C-unwind" fn ioctl(
             libc::syscall(libc::SYS_ioctl, fd as libc::c_long, request, arg) as libc::c_int
         },
     };
+    // The kernel takes the request as 32 bits (a caller may have widened it
+    // with its sign).
+    let request = request as u32 as libc::c_ulong;
     if r >= 0 && (request == UFFDIO_REGISTER || request == UFFDIO_UNREGISTER) {
         // SAFETY: the kernel just read a `struct uffdio_range` (the start of
         // a `struct uffdio_register`) there.
@@ -402,3 +405,39 @@ pub unsafe extern "C-unwind" fn ioctl(
     }
     r
 }
+
+// The C library's definitions of the names above that a signal handler may
+// call (`fcntl` is async-signal-safe), looked up when the library is
+// loaded: a first lookup inside a handler that interrupted the same lookup
+// in its thread would wait for itself.
+fn next_fcntl() -> Option<Fcntl> {
+    next_fn!(c"fcntl": Fcntl)
+}
+
+fn next_fcntl64() -> Option<Fcntl> {
+    next_fn!(c"fcntl64": Fcntl).or_else(next_fcntl)
+}
+
+fn next_lockf() -> Option<Lockf> {
+    next_fn!(c"lockf": Lockf)
+}
+
+fn next_lockf64() -> Option<Lockf> {
+    next_fn!(c"lockf64": Lockf).or_else(next_lockf)
+}
+
+fn next_ioctl() -> Option<Ioctl> {
+    next_fn!(c"ioctl": Ioctl)
+}
+
+#[cfg_attr(test, allow(dead_code))] // run by the dynamic linker only
+extern "C" fn look_up_at_load() {
+    let _ = (next_fcntl64(), next_lockf64(), next_ioctl());
+}
+
+/// Run by the dynamic linker when the library is loaded (no AIO state is
+/// made: only the lookups).
+#[cfg(not(test))]
+#[used]
+#[link_section = ".init_array"]
+static LOOK_UP_AT_LOAD: extern "C" fn() = look_up_at_load;

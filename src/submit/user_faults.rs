@@ -26,35 +26,42 @@ const MAX_RANGES: usize = 256;
 /// Some range is, or was, registered.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
+/// More than [`MAX_RANGES`] were registered, or a registration found the
+/// ranges busy: every buffer may fault.
+static OVERFLOWED: AtomicBool = AtomicBool::new(false);
+
 struct Ranges {
     /// `[start, end)`, unordered, not overlapping.
     list: Vec<(usize, usize)>,
-    /// More than [`MAX_RANGES`] were registered: every buffer may fault.
-    overflowed: bool,
 }
 
-static RANGES: Mutex<Ranges> = Mutex::new(Ranges {
-    list: Vec::new(),
-    overflowed: false,
-});
+static RANGES: Mutex<Ranges> = Mutex::new(Ranges { list: Vec::new() });
 
-/// `UFFDIO_REGISTER` of `[start, start + len)` succeeded.
+/// `UFFDIO_REGISTER` of `[start, start + len)` succeeded. Never waits for
+/// the lock (a signal handler may have interrupted its holder in this
+/// thread): when it is busy, every buffer counts as one that may fault.
 pub fn registered(start: usize, len: usize) {
     let end = start.saturating_add(len);
-    let mut r = RANGES.lock();
+    ACTIVE.store(true, Ordering::SeqCst);
+    let Some(mut r) = RANGES.try_lock() else {
+        OVERFLOWED.store(true, Ordering::SeqCst);
+        return;
+    };
     remove(&mut r.list, start, end);
     if r.list.len() < MAX_RANGES {
         r.list.push((start, end));
     } else {
-        r.overflowed = true;
+        OVERFLOWED.store(true, Ordering::SeqCst);
     }
-    ACTIVE.store(true, Ordering::SeqCst);
 }
 
-/// `UFFDIO_UNREGISTER` of `[start, start + len)` succeeded.
+/// `UFFDIO_UNREGISTER` of `[start, start + len)` succeeded. A busy lock (see
+/// [`registered`]) leaves the range counted: only more requests go to a
+/// worker.
 pub fn unregistered(start: usize, len: usize) {
-    let mut r = RANGES.lock();
-    remove(&mut r.list, start, start.saturating_add(len));
+    if let Some(mut r) = RANGES.try_lock() {
+        remove(&mut r.list, start, start.saturating_add(len));
+    }
 }
 
 /// Take `[start, end)` out of `list`, splitting a range that holds it.
@@ -85,9 +92,16 @@ pub fn may_fault(buf: usize, len: usize, iovcnt: u32) -> bool {
     if iovcnt != 0 {
         return true;
     }
+    if OVERFLOWED.load(Ordering::SeqCst) {
+        return true;
+    }
     let end = buf.saturating_add(len);
-    let r = RANGES.lock();
-    r.overflowed || r.list.iter().any(|&(s, e)| buf < e && s < end)
+    // Busy (a registration under way, maybe in the code this call
+    // interrupted): counted as meeting one.
+    match RANGES.try_lock() {
+        Some(r) => r.list.iter().any(|&(s, e)| buf < e && s < end),
+        None => true,
+    }
 }
 
 #[cfg(all(test, not(loom)))]
