@@ -684,6 +684,10 @@ pub fn filesystem(fd: i32) -> Filesystem {
     }
 }
 
+/// `AT_STATX_DONT_SYNC`: what the kernel has, without asking a network or
+/// FUSE filesystem's server (identity never changes under an open file).
+const AT_STATX_DONT_SYNC: libc::c_int = 0x4000;
+
 /// The kind (`S_IFMT` bits) and identity of the file behind `fd`: a 54-bit
 /// digest of its kind, device, inode number and birth time, never 0. A
 /// filesystem reuses the inode number of a deleted file at once; the birth
@@ -697,7 +701,7 @@ pub fn file_identity(fd: i32) -> Result<(u32, u64), i32> {
         libc::statx(
             fd,
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
+            libc::AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
             libc::STATX_TYPE | libc::STATX_INO | libc::STATX_BTIME,
             &mut sx,
         )
