@@ -50,6 +50,15 @@ static void fill(int fd, char *buf)
 	CHECK(fsync(fd) == 0);
 }
 
+/* A new file of SIZE known bytes, its descriptor; its name in `path`. */
+static int filled(const char *tag, char *path, char *buf)
+{
+	int fd = tmp_file_flags(tag, path, 0);
+	CHECK(fd >= 0);
+	fill(fd, buf);
+	return fd;
+}
+
 /* Every request that may take paio's duplicate, each followed by a look. */
 static void requests(const char *tag, int fd, const char *path, char *buf)
 {
@@ -119,9 +128,7 @@ int main(int argc, char **argv)
 
 	/* fcntl(F_SETLK), taken before any AIO on the file. */
 	char path[PATH_MAX];
-	int fd = tmp_file_flags("locks-fcntl", path, 0);
-	CHECK(fd >= 0);
-	fill(fd, buf);
+	int fd = filled("locks-fcntl", path, buf);
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = SIZE };
 	CHECK(fcntl(fd, F_SETLK, &fl) == 0);
 	report("fcntl: before any request", fd);
@@ -129,9 +136,7 @@ int main(int argc, char **argv)
 
 	/* lockf(F_LOCK) on another file, after requests on it were done. */
 	char path2[PATH_MAX];
-	int fd2 = tmp_file_flags("locks-lockf", path2, 0);
-	CHECK(fd2 >= 0);
-	fill(fd2, buf);
+	int fd2 = filled("locks-lockf", path2, buf);
 	struct aiocb cb;
 	CHECK(posix_fadvise(fd2, 0, SIZE, POSIX_FADV_DONTNEED) == 0);
 	prep(&cb, fd2, buf, SIZE, 0, LIO_READ);
@@ -145,9 +150,7 @@ int main(int argc, char **argv)
 	/* A third file, locked by a child that then executes this program
 	 * again: the new image holds the lock from its first instruction. */
 	char path3[PATH_MAX];
-	int fd3 = tmp_file_flags("locks-exec", path3, 0);
-	CHECK(fd3 >= 0);
-	fill(fd3, buf);
+	int fd3 = filled("locks-exec", path3, buf);
 	CHECK(fcntl(fd3, F_SETFD, 0) == 0); /* kept across exec */
 	fflush(stdout);
 	pid_t child = fork();

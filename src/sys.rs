@@ -106,35 +106,27 @@ fn rw2(
     if denial.known() {
         return rw_plain(nr == libc::SYS_preadv2, fd, iov, cnt, offset, flags);
     }
-    // SAFETY: the kernel checks the iovec array and every buffer it names
-    // (EFAULT); the C caller keeps them valid while the request is in
-    // progress. No pointer is dereferenced here.
-    let r = unsafe {
-        libc::syscall(
-            nr,
-            fd as L,
-            iov,
-            cnt as L,
-            offset as L,
-            (offset >> 32) as L,
-            flags as L,
-        )
+    let call = |fd: i32, iov: *const libc::iovec, cnt: usize, offset: i64, flags: i32| {
+        // SAFETY: the kernel checks the iovec array and every buffer it
+        // names (EFAULT); the C caller keeps them valid while the request
+        // is in progress. No pointer is dereferenced here.
+        unsafe {
+            libc::syscall(
+                nr,
+                fd as L,
+                iov,
+                cnt as L,
+                offset as L,
+                (offset >> 32) as L,
+                flags as L,
+            )
+        }
     };
-    match check(r) {
-        // SAFETY: a transfer of nothing on no descriptor: `EBADF` unless
+    match check(call(fd, iov, cnt, offset, flags)) {
+        // The probe: a transfer of nothing on no descriptor, `EBADF` unless
         // the call itself is refused.
         Err(libc::EPERM | libc::ENOSYS)
-            if denial.denied(|| unsafe {
-                libc::syscall(
-                    nr,
-                    -1 as L,
-                    std::ptr::null::<libc::iovec>(),
-                    0 as L,
-                    0 as L,
-                    0 as L,
-                    0 as L,
-                )
-            }) =>
+            if denial.denied(|| call(-1, std::ptr::null(), 0, 0, 0)) =>
         {
             rw_plain(nr == libc::SYS_preadv2, fd, iov, cnt, offset, flags)
         }
