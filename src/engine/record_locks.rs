@@ -11,13 +11,13 @@
 //! a database's page locks) would lose its locks.
 //!
 //! So paio watches the program take record locks: its `fcntl`, `fcntl64`,
-//! `lockf` and `lockf64` (the C library's, then [`before_lock`]) mark the
+//! `lockf` and `lockf64` ([`before_lock`], then the C library's) mark the
 //! process. From then on no request takes a duplicate (it runs on the
 //! program's descriptor, as on glibc), and a duplicate taken before is
-//! never closed: it stays open, close-on-exec, above the program's
-//! descriptor numbers. Where paio cannot see those calls (loaded with
-//! `dlopen` after the program resolved `fcntl`), it takes no duplicate at
-//! all. Open-file-description locks (`F_OFD_SETLK`) and `flock` belong to the
+//! never closed: it stays open, close-on-exec, numbered as paio's
+//! duplicates are. Where paio cannot see those calls (loaded with
+//! `dlopen`, or linked as `libpaio.a` into a dynamic program whose `fcntl`
+//! is the C library's), it takes no duplicate at all. Open-file-description locks (`F_OFD_SETLK`) and `flock` belong to the
 //! open file, which a duplicate shares: they need nothing.
 //!
 //! Protocol (`SeqCst`): a closer counts itself in [`CLOSING`], then reads
@@ -43,8 +43,6 @@ use crate::sys;
 static SEEN: AtomicBool = AtomicBool::new(false);
 /// Closes of duplicates under way.
 static CLOSING: AtomicU32 = AtomicU32::new(0);
-/// Duplicates kept open because the program may hold record locks.
-static KEPT: AtomicU32 = AtomicU32::new(0);
 
 thread_local! {
     /// This thread is inside [`close_duplicate`].
@@ -61,18 +59,12 @@ pub fn duplicates_allowed() -> bool {
 pub fn close_duplicate(d: i32) {
     IN_CLOSE.with(|c| c.set(true));
     CLOSING.fetch_add(1, SeqCst);
-    if SEEN.load(SeqCst) {
-        KEPT.fetch_add(1, SeqCst);
-    } else {
+    // Once the program may hold record locks, `d` stays open for good.
+    if !SEEN.load(SeqCst) {
         sys::close(d);
     }
     CLOSING.fetch_sub(1, SeqCst);
     IN_CLOSE.with(|c| c.set(false));
-}
-
-/// Duplicates kept open so far (see [`close_duplicate`]).
-pub fn kept() -> u32 {
-    KEPT.load(SeqCst)
 }
 
 /// The program is about to take (or change) a record lock.
