@@ -384,20 +384,23 @@ pub fn fsync(fd: i32, data_only: bool) -> Result<usize, i32> {
     check(unsafe { libc::syscall(nr, fd as libc::c_long) })
 }
 
+/// `fcntl` as the system call, with an integer argument: not through the
+/// program's `fcntl`, which is paio's own (`capi::interpose`).
+pub fn fcntl_int(fd: i32, cmd: i32, arg: usize) -> Result<i32, i32> {
+    // SAFETY: the commands paio makes take an integer, or no argument.
+    check(unsafe { libc::syscall(libc::SYS_fcntl, fd as L, cmd as L, arg) }).map(|v| v as i32)
+}
+
 /// File status flags (`O_APPEND`, `O_DIRECT`, access mode), or `EBADF`.
 pub fn status_flags(fd: i32) -> Result<i32, i32> {
-    // SAFETY: F_GETFL takes no pointer.
-    let r = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    check(r as libc::c_long).map(|f| f as i32)
+    fcntl_int(fd, libc::F_GETFL, 0)
 }
 
 /// A close-on-exec duplicate at or above `min`, so that paio's references do not
 /// take the low numbers a program expects `open` to return.
 pub fn dup_high(fd: i32, min: i32) -> Result<i32, i32> {
-    // SAFETY: F_DUPFD_CLOEXEC takes an integer argument.
-    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
-    match check(r as libc::c_long) {
-        Ok(v) => Ok(v as i32),
+    match fcntl_int(fd, libc::F_DUPFD_CLOEXEC, min as usize) {
+        Ok(v) => Ok(v),
         // The preferred range is full or beyond the limit: any number will
         // do, above the standard streams if one is free there.
         Err(libc::EINVAL) | Err(libc::EMFILE) if min > 3 => dup_high(fd, 3),
@@ -541,9 +544,7 @@ pub fn dup_above_limit(fd: i32) -> Result<i32, i32> {
         return Err(libc::EMFILE);
     }
     LIFTED_FROM.store(old.rlim_cur, Relaxed);
-    // SAFETY: F_DUPFD_CLOEXEC takes an integer argument.
-    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, old.rlim_cur as libc::c_int) };
-    let r = check(r as libc::c_long).map(|v| v as i32);
+    let r = fcntl_int(fd, libc::F_DUPFD_CLOEXEC, old.rlim_cur as usize);
     // Cannot fail: the limit it had (its hard one raised back, if the
     // cached one was lower, only where that was allowed to lower it).
     let _ = nofile(Some(&old), None);

@@ -165,32 +165,6 @@ export! {
 type Fcntl = unsafe extern "C-unwind" fn(libc::c_int, libc::c_int, usize) -> libc::c_int;
 type Lockf = unsafe extern "C-unwind" fn(libc::c_int, libc::c_int, libc::off_t) -> libc::c_int;
 
-/// Does this `fcntl` command take or change a POSIX record lock (not an
-/// open-file-description lock, which a duplicate shares)?
-fn record_lock_command(cmd: libc::c_int) -> bool {
-    cmd == libc::F_SETLK || cmd == libc::F_SETLKW
-}
-
-/// Calls `next` (the C library's `fcntl` or `fcntl64`), after telling
-/// paio of a record lock. `extern "C-unwind"`: `F_SETLKW` is a cancellation
-/// point, and a cancel unwinds through here (nothing held).
-unsafe fn forward_fcntl(
-    next: Option<Fcntl>,
-    fd: libc::c_int,
-    cmd: libc::c_int,
-    arg: usize,
-) -> libc::c_int {
-    if record_lock_command(cmd) {
-        crate::engine::record_locks::before_lock();
-    }
-    match next {
-        // SAFETY: forwarded under the caller's contract.
-        Some(f) => unsafe { f(fd, cmd, arg) },
-        // SAFETY: as above.
-        None => unsafe { raw_fcntl(fd, cmd, arg) },
-    }
-}
-
 /// `fcntl` as the system call, for a static program (linked with
 /// `libpaio.a`: paio's definition replaces the C library's, and `dlsym`
 /// finds nothing).
@@ -228,18 +202,15 @@ unsafe fn raw_fcntl(fd: libc::c_int, cmd: libc::c_int, arg: usize) -> libc::c_in
             owner.pid
         };
     }
-    // SAFETY: forwarded under the caller's contract.
-    unsafe {
-        libc::syscall(
-            libc::SYS_fcntl,
-            fd as libc::c_long,
-            cmd as libc::c_long,
-            arg,
-        ) as libc::c_int
-    }
+    sys::fcntl_int(fd, cmd, arg).unwrap_or_else(|e| {
+        crate::capi::set_errno(e);
+        -1
+    })
 }
 
-/// The C library's `fcntl`; see the module.
+/// The C library's `fcntl`, told of a record lock first; see the module.
+/// `extern "C-unwind"`: `F_SETLKW` is a cancellation point, and a cancel
+/// unwinds through here (nothing held).
 ///
 /// # Safety
 /// As the C library's, for `cmd`.
@@ -249,43 +220,30 @@ pub unsafe extern "C-unwind" fn fcntl(
     cmd: libc::c_int,
     arg: usize,
 ) -> libc::c_int {
-    let next = next_fcntl();
-    // SAFETY: forwarded under the caller's contract.
-    unsafe { forward_fcntl(next, fd, cmd, arg) }
+    if cmd == libc::F_SETLK || cmd == libc::F_SETLKW {
+        crate::engine::record_locks::before_lock();
+    }
+    match next_fcntl() {
+        // SAFETY: forwarded under the caller's contract.
+        Some(f) => unsafe { f(fd, cmd, arg) },
+        // SAFETY: as above.
+        None => unsafe { raw_fcntl(fd, cmd, arg) },
+    }
 }
 
-/// The C library's `fcntl64` (a C library without it: its `fcntl`); see
-/// the module.
+/// `fcntl64`: the same function as `fcntl` on 64-bit Linux (the C
+/// library's two names are one).
 ///
 /// # Safety
-/// As the C library's, for `cmd`.
+/// As for `fcntl`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C-unwind" fn fcntl64(
     fd: libc::c_int,
     cmd: libc::c_int,
     arg: usize,
 ) -> libc::c_int {
-    let next = next_fcntl64();
     // SAFETY: forwarded under the caller's contract.
-    unsafe { forward_fcntl(next, fd, cmd, arg) }
-}
-
-/// Calls the C library's `lockf` (or `lockf64`), after telling paio of a
-/// lock. `extern "C-unwind"`: `F_LOCK` is a cancellation point.
-unsafe fn forward_lockf(
-    next: Option<Lockf>,
-    fd: libc::c_int,
-    cmd: libc::c_int,
-    len: libc::off_t,
-) -> libc::c_int {
-    if cmd == libc::F_LOCK || cmd == libc::F_TLOCK {
-        crate::engine::record_locks::before_lock();
-    }
-    match next {
-        // SAFETY: forwarded under the caller's contract.
-        Some(f) => unsafe { f(fd, cmd, len) },
-        None => lockf_by_fcntl(fd, cmd, len),
-    }
+    unsafe { fcntl(fd, cmd, arg) }
 }
 
 /// `lockf` as the C library makes it of `fcntl`, for a static program.
@@ -328,7 +286,8 @@ fn lockf_by_fcntl(fd: libc::c_int, cmd: libc::c_int, len: libc::off_t) -> libc::
     }
 }
 
-/// The C library's `lockf`; see the module.
+/// The C library's `lockf`, told of a lock first; see the module.
+/// `extern "C-unwind"`: `F_LOCK` is a cancellation point.
 ///
 /// # Safety
 /// As the C library's.
@@ -338,24 +297,28 @@ pub unsafe extern "C-unwind" fn lockf(
     cmd: libc::c_int,
     len: libc::off_t,
 ) -> libc::c_int {
-    let next = next_lockf();
-    // SAFETY: forwarded under the caller's contract.
-    unsafe { forward_lockf(next, fd, cmd, len) }
+    if cmd == libc::F_LOCK || cmd == libc::F_TLOCK {
+        crate::engine::record_locks::before_lock();
+    }
+    match next_lockf() {
+        // SAFETY: forwarded under the caller's contract.
+        Some(f) => unsafe { f(fd, cmd, len) },
+        None => lockf_by_fcntl(fd, cmd, len),
+    }
 }
 
-/// The C library's `lockf64` (identical on 64-bit Linux); see the module.
+/// `lockf64`: the same function as `lockf` on 64-bit Linux.
 ///
 /// # Safety
-/// As the C library's.
+/// As for `lockf`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C-unwind" fn lockf64(
     fd: libc::c_int,
     cmd: libc::c_int,
     len: libc::off_t,
 ) -> libc::c_int {
-    let next = next_lockf64();
     // SAFETY: forwarded under the caller's contract.
-    unsafe { forward_lockf(next, fd, cmd, len) }
+    unsafe { lockf(fd, cmd, len) }
 }
 
 /// `ioctl` as the C library defines it is variadic, its one optional
@@ -414,16 +377,8 @@ fn next_fcntl() -> Option<Fcntl> {
     next_fn!(c"fcntl": Fcntl)
 }
 
-fn next_fcntl64() -> Option<Fcntl> {
-    next_fn!(c"fcntl64": Fcntl).or_else(next_fcntl)
-}
-
 fn next_lockf() -> Option<Lockf> {
     next_fn!(c"lockf": Lockf)
-}
-
-fn next_lockf64() -> Option<Lockf> {
-    next_fn!(c"lockf64": Lockf).or_else(next_lockf)
 }
 
 fn next_ioctl() -> Option<Ioctl> {
@@ -432,7 +387,7 @@ fn next_ioctl() -> Option<Ioctl> {
 
 #[cfg_attr(test, allow(dead_code))] // run by the dynamic linker only
 extern "C" fn look_up_at_load() {
-    let _ = (next_fcntl64(), next_lockf64(), next_ioctl());
+    let _ = (next_fcntl(), next_lockf(), next_ioctl());
 }
 
 /// Run by the dynamic linker when the library is loaded (no AIO state is

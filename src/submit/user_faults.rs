@@ -30,12 +30,8 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// ranges busy: every buffer may fault.
 static OVERFLOWED: AtomicBool = AtomicBool::new(false);
 
-struct Ranges {
-    /// `[start, end)`, unordered, not overlapping.
-    list: Vec<(usize, usize)>,
-}
-
-static RANGES: Mutex<Ranges> = Mutex::new(Ranges { list: Vec::new() });
+/// `[start, end)`, unordered, not overlapping.
+static RANGES: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
 /// `UFFDIO_REGISTER` of `[start, start + len)` succeeded. Never waits for
 /// the lock (a signal handler may have interrupted its holder in this
@@ -47,9 +43,9 @@ pub fn registered(start: usize, len: usize) {
         OVERFLOWED.store(true, Ordering::SeqCst);
         return;
     };
-    remove(&mut r.list, start, end);
-    if r.list.len() < MAX_RANGES {
-        r.list.push((start, end));
+    remove(&mut r, start, end);
+    if r.len() < MAX_RANGES {
+        r.push((start, end));
     } else {
         OVERFLOWED.store(true, Ordering::SeqCst);
     }
@@ -60,7 +56,7 @@ pub fn registered(start: usize, len: usize) {
 /// worker.
 pub fn unregistered(start: usize, len: usize) {
     if let Some(mut r) = RANGES.try_lock() {
-        remove(&mut r.list, start, start.saturating_add(len));
+        remove(&mut r, start, start.saturating_add(len));
     }
 }
 
@@ -99,7 +95,7 @@ pub fn may_fault(buf: usize, len: usize, iovcnt: u32) -> bool {
     // Busy (a registration under way, maybe in the code this call
     // interrupted): counted as meeting one.
     match RANGES.try_lock() {
-        Some(r) => r.list.iter().any(|&(s, e)| buf < e && s < end),
+        Some(r) => r.iter().any(|&(s, e)| buf < e && s < end),
         None => true,
     }
 }
